@@ -1,0 +1,26 @@
+"""api_gemini: a fast, dependable client for the Gemini API, centred on streaming.
+
+``AsyncClient`` and ``Client`` are the entry points; ``api_gemini.types`` holds the wire
+types and ``api_gemini.errors`` every exception. The WebSocket transport
+(``pip install 'api-gemini[websocket]'``) and the emulator
+(``pip install 'api-gemini[emulator]'``) are imported only when used.
+"""
+
+from __future__ import annotations
+
+from . import errors, types
+from .errors import GeminiError
+from .settings import ClientSettings, SecretKey, Timeouts, WebSocketSettings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClientSettings",
+    "GeminiError",
+    "SecretKey",
+    "Timeouts",
+    "WebSocketSettings",
+    "__version__",
+    "errors",
+    "types",
+]
