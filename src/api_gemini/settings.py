@@ -31,7 +31,7 @@ __all__ = [
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_API_VERSION = "v1beta"
 API_VERSIONS = ("v1", "v1beta", "v1alpha")
-EPHEMERAL_TOKEN_PREFIX = "auth_tokens/"
+EPHEMERAL_TOKEN_PREFIX = "auth_tokens/"  # noqa: S105 (a prefix, not a secret)
 
 
 class SecretKey:
