@@ -235,7 +235,9 @@ class ClientSettings:
         own context turns it off."""
         if isinstance(self.verify, ssl.SSLContext):
             return self.verify
-        if self.verify is True:
+        if isinstance(self.verify, bool):
+            # resolve() refuses False; a directly built ClientSettings(verify=False) still
+            # gets verification, never silently less.
             return ssl.create_default_context()
         return ssl.create_default_context(cafile=os.fspath(self.verify))
 
