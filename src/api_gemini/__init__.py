@@ -9,12 +9,14 @@ types and ``api_gemini.errors`` every exception. The WebSocket transport
 from __future__ import annotations
 
 from . import errors, types
+from ._version import __version__
+from .client import AsyncClient, Client
 from .errors import GeminiError
 from .settings import ClientSettings, SecretKey, Timeouts, WebSocketSettings
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "AsyncClient",
+    "Client",
     "ClientSettings",
     "GeminiError",
     "SecretKey",

@@ -1,0 +1,185 @@
+"""``AsyncClient`` and ``Client``: settings, credentials, and the transports they own.
+
+Both are context managers and close what they opened::
+
+    async with AsyncClient() as client:              # key from GEMINI_API_KEY
+        model = client.models().by_name("gemini-2.5-flash")
+        print((await model.generate_content("Hello")).text)
+
+    with Client(base_url="http://127.0.0.1:8123") as client:   # a local emulator
+        for chunk in client.models().by_name("gemini-2.5-flash").stream_generate_content("Hi"):
+            print(chunk.text, end="")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from .errors import ConfigurationError
+from .models import AsyncModels, Models
+from .settings import ClientSettings, SecretKey, Timeouts, VerifySetting, WebSocketSettings
+
+if TYPE_CHECKING:
+    from .http.transport import AsyncHttpTransport, SyncHttpTransport
+
+__all__ = ["AsyncClient", "Client"]
+
+
+def _settings_from(
+    settings: ClientSettings | None,
+    api_key: str | SecretKey | None,
+    base_url: str | None,
+    api_version: str | None,
+    timeouts: Timeouts | None,
+    verify: VerifySetting,
+    headers: Mapping[str, str] | None,
+    websocket: WebSocketSettings | None,
+) -> ClientSettings:
+    if settings is not None:
+        return settings
+    return ClientSettings.resolve(
+        api_key,
+        base_url=base_url,
+        api_version=api_version,
+        timeouts=timeouts,
+        verify=verify,
+        headers=headers,
+        websocket=websocket,
+    )
+
+
+class AsyncClient:
+    """The asyncio client. Arguments override the environment; see
+    :meth:`ClientSettings.resolve <api_gemini.settings.ClientSettings.resolve>`.
+
+    Args:
+        api_key: the key (else ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY``); an
+            ``auth_tokens/...`` ephemeral token is also accepted.
+        base_url: the service root (else ``GEMINI_BASE_URL``, else the public service).
+        api_version: ``v1beta`` (default), ``v1`` or ``v1alpha``.
+        timeouts: HTTP timeouts.
+        verify: ``True`` (system CAs), a CA bundle path, or an ``ssl.SSLContext``.
+        headers: extra headers for every request.
+        websocket: Live API connection and buffering settings.
+        settings: a complete settings object instead of the arguments above.
+    """
+
+    def __init__(
+        self,
+        api_key: str | SecretKey | None = None,
+        *,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        timeouts: Timeouts | None = None,
+        verify: VerifySetting = True,
+        headers: Mapping[str, str] | None = None,
+        websocket: WebSocketSettings | None = None,
+        settings: ClientSettings | None = None,
+    ) -> None:
+        self._settings = _settings_from(
+            settings, api_key, base_url, api_version, timeouts, verify, headers, websocket
+        )
+        self._http: AsyncHttpTransport | None = None
+        self._closed = False
+
+    @property
+    def settings(self) -> ClientSettings:
+        """The resolved settings (the key inside is never shown by ``repr``)."""
+        return self._settings
+
+    def _transport(self) -> AsyncHttpTransport:
+        if self._closed:
+            raise ConfigurationError("this client is closed")
+        if self._http is None:
+            from .http.transport import AsyncHttpTransport
+
+            self._http = AsyncHttpTransport(self._settings)
+        return self._http
+
+    def models(self) -> AsyncModels:
+        """The models resource: ``list``, ``get`` and ``by_name``."""
+        return AsyncModels(self._settings, self._transport())
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool; safe to call twice."""
+        self._closed = True
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncClient({self._settings!r})"
+
+
+class Client:
+    """The synchronous client; same arguments as :class:`AsyncClient`."""
+
+    def __init__(
+        self,
+        api_key: str | SecretKey | None = None,
+        *,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        timeouts: Timeouts | None = None,
+        verify: VerifySetting = True,
+        headers: Mapping[str, str] | None = None,
+        websocket: WebSocketSettings | None = None,
+        settings: ClientSettings | None = None,
+    ) -> None:
+        self._settings = _settings_from(
+            settings, api_key, base_url, api_version, timeouts, verify, headers, websocket
+        )
+        self._http: SyncHttpTransport | None = None
+        self._closed = False
+
+    @property
+    def settings(self) -> ClientSettings:
+        """The resolved settings (the key inside is never shown by ``repr``)."""
+        return self._settings
+
+    def _transport(self) -> SyncHttpTransport:
+        if self._closed:
+            raise ConfigurationError("this client is closed")
+        if self._http is None:
+            from .http.transport import SyncHttpTransport
+
+            self._http = SyncHttpTransport(self._settings)
+        return self._http
+
+    def models(self) -> Models:
+        """The models resource: ``list``, ``get`` and ``by_name``."""
+        return Models(self._settings, self._transport())
+
+    def close(self) -> None:
+        """Close the HTTP connection pool; safe to call twice."""
+        self._closed = True
+        if self._http is not None:
+            http, self._http = self._http, None
+            http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self._settings!r})"

@@ -1,0 +1,153 @@
+"""An incremental Server-Sent Events decoder (WHATWG HTML, "event stream interpretation").
+
+Feed it bytes as they arrive; it returns the events completed so far. It follows the
+spec where clients commonly do not:
+
+- lines end with CRLF, LF or CR, and a CRLF split across two reads is one line end;
+- ``data:value`` and ``data: value`` are the same (one leading space is dropped);
+- lines starting with ``:`` are comments, and are ignored;
+- several ``data`` lines join with ``\\n`` into one event;
+- splitting happens on bytes, so U+2028 and U+2029 inside JSON never end a line;
+- an event still open when the stream ends is delivered by :meth:`SSEDecoder.close`
+  (the spec would drop it; servers that forget the final blank line are common).
+
+It is sans-I/O: no sockets, no asyncio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SSEDecoder", "ServerSentEvent"]
+
+# An endless line (a hostile or broken server) must not grow memory without bound.
+DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One dispatched event: its ``data`` and, if given, ``event`` type and ``id``."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Turns a byte stream into :class:`ServerSentEvent` objects, incrementally."""
+
+    __slots__ = (
+        "_buffer",
+        "_data",
+        "_event",
+        "_has_data",
+        "_last_id",
+        "_max_line_bytes",
+        "_retry",
+        "_skip_lf",
+    )
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self._buffer = b""
+        self._skip_lf = False  # the previous read ended in CR: a leading LF is its pair
+        self._data: list[str] = []
+        self._has_data = False
+        self._event = ""
+        self._last_id: str | None = None
+        self._retry: int | None = None
+        self._max_line_bytes = max_line_bytes
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Consume ``chunk`` and return the events it completed (often none or one).
+
+        Raises:
+            ValueError: a single line exceeded ``max_line_bytes``.
+        """
+        if self._skip_lf and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+        self._skip_lf = False
+        buffer = self._buffer + chunk if self._buffer else chunk
+        events: list[ServerSentEvent] = []
+        start = 0
+        length = len(buffer)
+        # Fast path for the common LF-only stream; CR handling only when CR is present.
+        has_cr = b"\r" in buffer
+        while start < length:
+            if has_cr:
+                lf = buffer.find(b"\n", start)
+                cr = buffer.find(b"\r", start)
+                if cr == -1:
+                    end = lf
+                elif lf == -1:
+                    end = cr
+                else:
+                    end = min(cr, lf)
+            else:
+                end = buffer.find(b"\n", start)
+            if end == -1:
+                break
+            line = buffer[start:end]
+            if buffer[end] == 13:  # CR: swallow a following LF, or remember to
+                if end + 1 < length:
+                    start = end + 2 if buffer[end + 1] == 10 else end + 1
+                else:
+                    start = end + 1
+                    self._skip_lf = True
+            else:
+                start = end + 1
+            event = self._process_line(line)
+            if event is not None:
+                events.append(event)
+        self._buffer = buffer[start:]
+        if len(self._buffer) > self._max_line_bytes:
+            raise ValueError(f"SSE line longer than {self._max_line_bytes} bytes")
+        return events
+
+    def close(self) -> list[ServerSentEvent]:
+        """Signal the end of the stream; returns the last event if one was left open."""
+        events: list[ServerSentEvent] = []
+        if self._buffer:
+            event = self._process_line(self._buffer)
+            self._buffer = b""
+            if event is not None:
+                events.append(event)
+        event = self._dispatch()
+        if event is not None:
+            events.append(event)
+        return events
+
+    def _process_line(self, raw: bytes) -> ServerSentEvent | None:
+        if not raw:
+            return self._dispatch()
+        if raw[0] == 58:  # ':' starts a comment
+            return None
+        line = raw.decode("utf-8", "replace")
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+            self._has_data = True
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\x00" not in value:
+                self._last_id = value
+        elif name == "retry" and value.isdigit():
+            self._retry = int(value)
+        # Any other field name is ignored, as the spec says.
+        return None
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        if not self._has_data:
+            self._event = ""
+            return None
+        data = self._data[0] if len(self._data) == 1 else "\n".join(self._data)
+        event = ServerSentEvent(
+            data=data, event=self._event or "message", id=self._last_id, retry=self._retry
+        )
+        self._data = []
+        self._has_data = False
+        self._event = ""
+        return event

@@ -1,0 +1,364 @@
+"""HTTP transport: the one place that talks to httpx2.
+
+Everything above this module sees only our types and our errors: httpx2 exceptions are
+mapped to :mod:`api_gemini.errors` here, HTTP error bodies become
+:class:`~api_gemini.errors.ApiError` subclasses here, and SSE bodies are decoded
+incrementally here, so the first chunk reaches the caller while the server is still
+generating.
+
+httpx2 is imported when a transport is built, not when ``api_gemini`` is imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator, Generator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+import msgspec
+
+from .._version import __version__
+from ..errors import (
+    ConnectError,
+    GeminiError,
+    ReadError,
+    RequestTimeoutError,
+    ResponseParseError,
+    TransportError,
+    api_error_from_response,
+)
+from ..settings import ClientSettings
+from ..types import GenerateContentResponse
+from .sse import ServerSentEvent, SSEDecoder
+
+if TYPE_CHECKING:
+    import httpx2
+
+__all__ = ["AsyncHttpTransport", "AsyncSSEStream", "SSEStream", "SyncHttpTransport"]
+
+T = TypeVar("T")
+
+# Error bodies are read whole; a hostile server must not make us buffer without bound.
+MAX_ERROR_BODY_BYTES = 1024 * 1024
+_chunk_decoder = msgspec.json.Decoder(GenerateContentResponse)
+
+
+def _headers(settings: ClientSettings) -> dict[str, str]:
+    return {
+        "user-agent": f"api-gemini/{__version__}",
+        "x-goog-api-client": f"api-gemini/{__version__}",
+        **settings.headers,
+        **settings.auth_headers(),
+    }
+
+
+def _client_kwargs(settings: ClientSettings) -> dict[str, Any]:
+    import httpx2
+
+    timeouts = settings.timeouts
+    kwargs: dict[str, Any] = {
+        "base_url": settings.base_url,
+        "headers": _headers(settings),
+        "timeout": httpx2.Timeout(
+            connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
+        ),
+        # Proxies from the environment are honoured; redirects are not followed because
+        # the API never redirects and a redirect could carry the key header elsewhere.
+        "follow_redirects": False,
+    }
+    if settings.is_tls:
+        kwargs["verify"] = settings.ssl_context()
+    return kwargs
+
+
+def _map_exception(exc: Exception) -> GeminiError:
+    """Translate an httpx2 exception into ours; messages never hold the key (it is only
+    ever in a header, and httpx2 messages name the URL at most)."""
+    import httpx2
+
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx2.TimeoutException):
+        return RequestTimeoutError(f"request timed out: {text}")
+    if isinstance(exc, httpx2.ConnectError):
+        return ConnectError(f"could not connect: {text}")
+    if isinstance(exc, httpx2.ReadError | httpx2.RemoteProtocolError):
+        return ReadError(f"connection broke while reading: {text}")
+    return TransportError(f"{type(exc).__name__}: {text}")
+
+
+def _decode_or_raise(body: bytes, type_: type[T]) -> T:
+    try:
+        return msgspec.json.decode(body, type=type_)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ResponseParseError(
+            f"unexpected response body for {type_.__name__}: {exc}"
+        ) from None
+
+
+def _chunk_from_event(event: ServerSentEvent) -> GenerateContentResponse:
+    data = event.data
+    # The service reports a failure mid-stream as an event holding {"error": {...}}.
+    if data.startswith('{"error"'):
+        status = _error_status(data)
+        raise api_error_from_response(status, data.encode())
+    try:
+        return _chunk_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ResponseParseError(f"malformed SSE chunk: {exc}") from None
+
+
+def _error_status(data: str) -> int:
+    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+        code = msgspec.json.decode(data, type=dict[str, dict[str, Any]])["error"].get("code")
+        if isinstance(code, int) and 400 <= code <= 599:
+            return code
+    return 500
+
+
+def _feed_decoder(decoder: SSEDecoder, chunk: bytes) -> list[ServerSentEvent]:
+    try:
+        return decoder.feed(chunk)
+    except ValueError as exc:
+        raise ResponseParseError(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- async
+
+
+class AsyncHttpTransport:
+    """The async HTTP side of a client: unary JSON calls and SSE streams."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        import httpx2
+
+        self._client = httpx2.AsyncClient(**_client_kwargs(settings))
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        response_type: type[T],
+        *,
+        body: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> T:
+        """Send one request and decode its JSON answer into ``response_type``."""
+        try:
+            response = await self._client.request(
+                method, path, content=body, params=params, headers=_json_headers(body)
+            )
+        except Exception as exc:
+            raise _map_exception(exc) from None
+        if response.status_code >= 400:
+            raise api_error_from_response(
+                response.status_code, response.content[:MAX_ERROR_BODY_BYTES], response.headers
+            )
+        return _decode_or_raise(response.content, response_type)
+
+    async def stream_sse(self, path: str, body: bytes) -> AsyncSSEStream:
+        """Open an SSE stream; raises the API error at once if the server refuses."""
+        request = self._client.build_request(
+            "POST", path, content=body, params={"alt": "sse"}, headers=_json_headers(body)
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+        except Exception as exc:
+            raise _map_exception(exc) from None
+        if response.status_code >= 400:
+            try:
+                error_body = await _read_bounded_async(response)
+            finally:
+                await response.aclose()
+            raise api_error_from_response(response.status_code, error_body, response.headers)
+        return AsyncSSEStream(response)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+
+async def _read_bounded_async(response: httpx2.Response) -> bytes:
+    data = bytearray()
+    try:
+        async for chunk in response.aiter_bytes():
+            data += chunk
+            if len(data) >= MAX_ERROR_BODY_BYTES:
+                break
+    except Exception as exc:
+        raise _map_exception(exc) from None
+    return bytes(data[:MAX_ERROR_BODY_BYTES])
+
+
+class AsyncSSEStream:
+    """Chunks of one ``streamGenerateContent`` call, yielded as they arrive.
+
+    An async iterator of :class:`~api_gemini.types.GenerateContentResponse` and an async
+    context manager; leaving the ``async with`` block or calling :meth:`aclose` releases
+    the connection even when the stream was not read to its end.
+    """
+
+    def __init__(self, response: httpx2.Response) -> None:
+        self._response = response
+        self._chunks = self._iterate()
+        #: Chunks handed to the caller so far.
+        self.chunks_received = 0
+
+    async def _iterate(self) -> AsyncGenerator[GenerateContentResponse, None]:
+        decoder = SSEDecoder()
+        try:
+            async for raw in self._response.aiter_bytes():
+                for event in _feed_decoder(decoder, raw):
+                    yield _chunk_from_event(event)
+            for event in decoder.close():
+                yield _chunk_from_event(event)
+        except GeminiError:
+            raise
+        except Exception as exc:
+            raise _map_exception(exc) from None
+        finally:
+            await self._response.aclose()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> GenerateContentResponse:
+        chunk = await self._chunks.__anext__()
+        self.chunks_received += 1
+        return chunk
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        await self._chunks.aclose()
+        await self._response.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+# --------------------------------------------------------------------------- sync
+
+
+class SyncHttpTransport:
+    """The synchronous twin of :class:`AsyncHttpTransport`."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        import httpx2
+
+        self._client = httpx2.Client(**_client_kwargs(settings))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        response_type: type[T],
+        *,
+        body: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> T:
+        """Send one request and decode its JSON answer into ``response_type``."""
+        try:
+            response = self._client.request(
+                method, path, content=body, params=params, headers=_json_headers(body)
+            )
+        except Exception as exc:
+            raise _map_exception(exc) from None
+        if response.status_code >= 400:
+            raise api_error_from_response(
+                response.status_code, response.content[:MAX_ERROR_BODY_BYTES], response.headers
+            )
+        return _decode_or_raise(response.content, response_type)
+
+    def stream_sse(self, path: str, body: bytes) -> SSEStream:
+        """Open an SSE stream; raises the API error at once if the server refuses."""
+        request = self._client.build_request(
+            "POST", path, content=body, params={"alt": "sse"}, headers=_json_headers(body)
+        )
+        try:
+            response = self._client.send(request, stream=True)
+        except Exception as exc:
+            raise _map_exception(exc) from None
+        if response.status_code >= 400:
+            try:
+                error_body = _read_bounded_sync(response)
+            finally:
+                response.close()
+            raise api_error_from_response(response.status_code, error_body, response.headers)
+        return SSEStream(response)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+
+def _read_bounded_sync(response: httpx2.Response) -> bytes:
+    data = bytearray()
+    try:
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) >= MAX_ERROR_BODY_BYTES:
+                break
+    except Exception as exc:
+        raise _map_exception(exc) from None
+    return bytes(data[:MAX_ERROR_BODY_BYTES])
+
+
+class SSEStream:
+    """The synchronous twin of :class:`AsyncSSEStream`: an iterator and context manager."""
+
+    def __init__(self, response: httpx2.Response) -> None:
+        self._response = response
+        self._chunks = self._iterate()
+        #: Chunks handed to the caller so far.
+        self.chunks_received = 0
+
+    def _iterate(self) -> Generator[GenerateContentResponse, None, None]:
+        decoder = SSEDecoder()
+        try:
+            for raw in self._response.iter_bytes():
+                for event in _feed_decoder(decoder, raw):
+                    yield _chunk_from_event(event)
+            for event in decoder.close():
+                yield _chunk_from_event(event)
+        except GeminiError:
+            raise
+        except Exception as exc:
+            raise _map_exception(exc) from None
+        finally:
+            self._response.close()
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> GenerateContentResponse:
+        chunk = next(self._chunks)
+        self.chunks_received += 1
+        return chunk
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        self._chunks.close()
+        self._response.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _json_headers(body: bytes | None) -> dict[str, str] | None:
+    return {"content-type": "application/json"} if body is not None else None
