@@ -91,9 +91,7 @@ def _decode_or_raise(body: bytes, type_: type[T]) -> T:
     try:
         return msgspec.json.decode(body, type=type_)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ResponseParseError(
-            f"unexpected response body for {type_.__name__}: {exc}"
-        ) from None
+        raise ResponseParseError(f"unexpected response body for {type_.__name__}: {exc}") from None
 
 
 def _chunk_from_event(event: ServerSentEvent) -> GenerateContentResponse:
