@@ -1,0 +1,65 @@
+"""`import api_gemini` stays light, and the WebSocket layer says which extra it needs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_import_loads_no_optional_or_transport_module() -> None:
+    result = run_python(
+        """
+        import sys
+        import api_gemini
+        client = api_gemini.AsyncClient("k", base_url="http://127.0.0.1:9")
+        model = client.models  # attribute only: no transport built yet
+        heavy = [m for m in ("websockets", "aiohttp", "httpx2", "google.genai") if m in sys.modules]
+        print(heavy)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_websocket_call_without_the_extra_names_the_install_command() -> None:
+    result = run_python(
+        """
+        import asyncio, sys
+        sys.modules["websockets"] = None  # what an environment without the extra looks like
+        import api_gemini
+        from api_gemini.errors import ConfigurationError
+
+        async def main() -> None:
+            async with api_gemini.AsyncClient("k", base_url="http://127.0.0.1:9") as client:
+                model = client.models().by_name("gemini-live-2.5-flash-preview")
+                for call in (lambda: model.stream_generate_content_websocket("hi"),
+                             lambda: model.connect()):
+                    try:
+                        await call()
+                    except ConfigurationError as exc:
+                        print(exc)
+
+        asyncio.run(main())
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert (
+        lines
+        == [
+            "the WebSocket transport needs the 'websocket' extra: "
+            "pip install 'api-gemini[websocket]'"
+        ]
+        * 2
+    )
