@@ -1,0 +1,21 @@
+"""A local emulator of the Gemini API: HTTP (models, generateContent, SSE) and Live.
+
+::
+
+    from api_gemini.emulator import Emulator, EmulatorConfig
+
+    async with Emulator(EmulatorConfig(tokens_per_second=200)) as emu:
+        emu.base_url            # http://127.0.0.1:PORT
+        emu.live_url("v1beta")  # ws://127.0.0.1:PORT/ws/google.ai...BidiGenerateContent
+
+Answers are deterministic (see :mod:`api_gemini.emulator.model` for the special
+prompts ``echo:``, ``recall`` and function calls). Run it as a process with
+``python -m api_gemini.emulator --port 8123``. Needs the ``emulator`` extra (aiohttp).
+"""
+
+from __future__ import annotations
+
+from .config import EmulatorConfig, EmulatorStats
+from .server import Emulator
+
+__all__ = ["Emulator", "EmulatorConfig", "EmulatorStats"]

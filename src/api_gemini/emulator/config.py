@@ -1,0 +1,88 @@
+"""Configuration and counters of the emulator."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["EmulatorConfig", "EmulatorStats"]
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """How the emulator listens and how fast and long it answers.
+
+    Pacing: the first chunk of an answer is sent ``time_to_first_token`` seconds after
+    the request; later chunks follow at ``tokens_per_second`` (0: as fast as possible).
+    """
+
+    host: str = "127.0.0.1"
+    #: 0 picks a free port; read the chosen one from ``Emulator.port``.
+    port: int = 0
+    #: None accepts any key (or none); otherwise only this key.
+    api_key: str | None = None
+    #: Both set: serve https/wss with this certificate chain and key (PEM paths).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    time_to_first_token: float = 0.0
+    tokens_per_second: float = 0.0
+    tokens_per_chunk: int = 1
+    #: Answer length when a request sets no ``maxOutputTokens``.
+    default_max_output_tokens: int = 64
+    #: Seconds a Live connection lives; ``goAway`` comes ``go_away_notice`` s before the
+    #: end, then the server closes with 1011. None: no limit.
+    live_connection_lifetime: float | None = None
+    go_away_notice: float = 1.0
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key must be given together")
+        if self.tokens_per_chunk < 1:
+            raise ValueError("tokens_per_chunk must be >= 1")
+        if self.tokens_per_second < 0 or self.time_to_first_token < 0:
+            raise ValueError("pacing values must be >= 0")
+        if self.default_max_output_tokens < 0:
+            raise ValueError("default_max_output_tokens must be >= 0")
+        if self.live_connection_lifetime is not None and self.live_connection_lifetime <= 0:
+            raise ValueError("live_connection_lifetime must be > 0 (or None)")
+        if self.go_away_notice < 0:
+            raise ValueError("go_away_notice must be >= 0")
+
+    @property
+    def tls(self) -> bool:
+        """True when the emulator serves https and wss."""
+        return self.tls_cert is not None
+
+
+@dataclass(slots=True)
+class EmulatorStats:
+    """Counters of what the emulator served; read them at any time, reset with ``reset()``."""
+
+    http_requests: int = 0
+    http_errors: int = 0
+    sse_streams: int = 0
+    http_chunks: int = 0
+    ws_connections: int = 0
+    ws_active: int = 0
+    ws_setups: int = 0
+    ws_messages_received: int = 0
+    ws_messages_sent: int = 0
+    live_turns: int = 0
+    live_chunks: int = 0
+    live_interruptions: int = 0
+    tool_calls: int = 0
+    tool_call_cancellations: int = 0
+    resumptions: int = 0
+    go_aways: int = 0
+    #: Close codes the server sent, e.g. ``{1007: 2, 1011: 1}``.
+    ws_close_codes: dict[int, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        """A snapshot of every counter as a plain dict."""
+        return asdict(self)
+
+    def reset(self) -> None:
+        """Set every counter back to zero, except ``ws_active`` which tracks live sockets."""
+        active = self.ws_active
+        for name in self.__dataclass_fields__:
+            setattr(self, name, {} if name == "ws_close_codes" else 0)
+        self.ws_active = active

@@ -1,0 +1,185 @@
+"""The emulator server: HTTP and WebSocket on one aiohttp port, optionally over TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import ssl
+from collections import OrderedDict
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from .config import EmulatorConfig, EmulatorStats
+from .http_api import API_VERSIONS, HttpApi
+from .live import LIVE_METHODS, SHUTTING_DOWN, LiveSession, live_path, new_handle
+
+__all__ = ["Emulator"]
+
+# Resumption handles kept in memory; the oldest go first (the real service keeps a
+# handle about two hours: an emulator run is far shorter).
+_MAX_HANDLES = 10_000
+# Bound on the close handshake and on aiohttp's graceful shutdown, so stop() is quick.
+_CLOSE_TIMEOUT = 2.0
+_MAX_MESSAGE = 32 * 1024 * 1024
+
+
+class Emulator:
+    """A local Gemini service: models, generateContent, SSE streaming and the Live API.
+
+    Use as ``async with Emulator(config) as emu:`` or ``await emu.start()`` /
+    ``await emu.stop()``. Stopping closes every Live socket with a close frame and
+    cancels every handler, leaving no task or socket behind.
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config or EmulatorConfig()
+        self.stats = EmulatorStats()
+        #: Conversation histories by resumption handle.
+        self.resumption_handles: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._sessions: set[LiveSession] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- addresses --------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port the emulator listens on (known once started)."""
+        if self._port is None:
+            raise RuntimeError("the emulator is not started")
+        return self._port
+
+    @property
+    def _url_host(self) -> str:
+        host = self.config.host
+        if host in ("", "0.0.0.0"):  # noqa: S104 (a comparison, not a bind)
+            return "127.0.0.1"
+        if host == "::":
+            return "[::1]"
+        with contextlib.suppress(ValueError):
+            if ipaddress.ip_address(host).version == 6:
+                return f"[{host}]"
+        return host
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT`` (``https`` with TLS), without a trailing slash."""
+        scheme = "https" if self.config.tls else "http"
+        return f"{scheme}://{self._url_host}:{self.port}"
+
+    def live_url(self, version: str = "v1beta", *, constrained: bool = False) -> str:
+        """The ``ws://`` (or ``wss://``) URL of the Live endpoint for ``version``."""
+        scheme = "wss" if self.config.tls else "ws"
+        method = LIVE_METHODS[1] if constrained else LIVE_METHODS[0]
+        return f"{scheme}://{self._url_host}:{self.port}{live_path(version, method)}"
+
+    # -- life cycle -------------------------------------------------------------------
+
+    async def start(self) -> Emulator:
+        """Bind and start serving; returns ``self``."""
+        if self._runner is not None:
+            raise RuntimeError("the emulator is already started")
+        app = web.Application(client_max_size=_MAX_MESSAGE)
+        for version in API_VERSIONS:
+            for method in LIVE_METHODS:
+                app.router.add_get(live_path(version, method), self._live_handler(version, method))
+        HttpApi(self).add_routes(app)
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=_CLOSE_TIMEOUT
+        )
+        await runner.setup()
+        ssl_context = None
+        if self.config.tls_cert is not None and self.config.tls_key is not None:
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        site = web.TCPSite(
+            runner, self.config.host, self.config.port, ssl_context=ssl_context, backlog=1024
+        )
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+        return self
+
+    async def stop(self) -> None:
+        """Close every Live socket (1001), cancel handlers, and stop listening."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        if self._sessions:
+            await asyncio.gather(
+                *(s.close(1001, SHUTTING_DOWN) for s in list(self._sessions)),
+                return_exceptions=True,
+            )
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=_CLOSE_TIMEOUT)
+        await runner.cleanup()
+
+    async def __aenter__(self) -> Emulator:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- helpers for the handlers -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def track_task(self) -> Iterator[None]:
+        """Register the current handler task so that :meth:`stop` can cancel it."""
+        task = asyncio.current_task()
+        if task is None:
+            yield
+            return
+        self._tasks.add(task)
+        try:
+            yield
+        finally:
+            self._tasks.discard(task)
+
+    def store_resumption(self, history: list[dict[str, Any]]) -> str:
+        """Store a copy of a conversation and return its new resumption handle."""
+        handle = new_handle()
+        self.resumption_handles[handle] = list(history)
+        while len(self.resumption_handles) > _MAX_HANDLES:
+            self.resumption_handles.popitem(last=False)
+        return handle
+
+    def _live_handler(self, version: str, method: str) -> Any:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            self.stats.http_requests += 1
+            ws = web.WebSocketResponse(
+                compress=False,
+                max_msg_size=_MAX_MESSAGE,
+                timeout=_CLOSE_TIMEOUT,
+                autoping=True,
+            )
+            await ws.prepare(request)
+            self.stats.ws_connections += 1
+            self.stats.ws_active += 1
+            session = LiveSession(self, request, ws, version, method)
+            self._sessions.add(session)
+            try:
+                # Not tracked as a task: stop() ends sessions by closing their sockets.
+                await session.run()
+            finally:
+                self._sessions.discard(session)
+                self.stats.ws_active -= 1
+            return ws
+
+        return handler

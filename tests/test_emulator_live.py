@@ -1,0 +1,317 @@
+"""The emulator's Live API (BidiGenerateContent), driven by a raw ``websockets`` client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from api_gemini.emulator import Emulator
+
+#: The ``make_emulator`` fixture (see conftest).
+MakeEmulator = Callable[..., Awaitable[Emulator]]
+
+LIVE_MODEL = "models/gemini-live-2.5-flash-preview"
+
+
+async def connect(
+    emu: Emulator, *, key: str | None = "test-key", version: str = "v1beta", **kwargs: Any
+) -> ClientConnection:
+    headers = {"x-goog-api-key": key} if key is not None else {}
+    return await websockets.connect(emu.live_url(version), additional_headers=headers, **kwargs)
+
+
+async def recv(ws: ClientConnection) -> dict[str, Any]:
+    frame = await asyncio.wait_for(ws.recv(), 5)
+    # Production sends binary frames: so does the emulator.
+    assert isinstance(frame, bytes)
+    message: dict[str, Any] = json.loads(frame)
+    return message
+
+
+async def setup(ws: ClientConnection, **fields: Any) -> dict[str, Any]:
+    await ws.send(json.dumps({"setup": {"model": LIVE_MODEL, **fields}}))
+    return await recv(ws)
+
+
+async def send_text(ws: ClientConnection, text: str, *, complete: bool = True) -> None:
+    await ws.send(
+        json.dumps(
+            {
+                "clientContent": {
+                    "turns": [{"role": "user", "parts": [{"text": text}]}],
+                    "turnComplete": complete,
+                }
+            }
+        )
+    )
+
+
+async def collect_turn(ws: ClientConnection) -> list[dict[str, Any]]:
+    """Every message up to and including the one with turnComplete."""
+    messages = []
+    while True:
+        message = await recv(ws)
+        messages.append(message)
+        if message.get("serverContent", {}).get("turnComplete"):
+            return messages
+
+
+def turn_text(messages: list[dict[str, Any]]) -> str:
+    return "".join(
+        part.get("text", "")
+        for m in messages
+        for part in m.get("serverContent", {}).get("modelTurn", {}).get("parts", [])
+    )
+
+
+async def expect_close(ws: ClientConnection) -> tuple[int, str]:
+    with pytest.raises(websockets.ConnectionClosed) as info:
+        while True:
+            await asyncio.wait_for(ws.recv(), 5)
+    rcvd = info.value.rcvd
+    assert rcvd is not None, "the server must send a close frame"
+    return rcvd.code, rcvd.reason
+
+
+# -- setup -----------------------------------------------------------------------------
+
+
+async def test_setup_complete(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        assert await setup(ws) == {"setupComplete": {}}
+    assert emulator.stats.ws_setups == 1
+    assert emulator.stats.ws_connections == 1
+
+
+@pytest.mark.parametrize("version", ["v1", "v1beta", "v1alpha"])
+async def test_every_api_version(emulator: Emulator, version: str) -> None:
+    async with await connect(emulator, version=version) as ws:
+        assert await setup(ws) == {"setupComplete": {}}
+
+
+async def test_text_answer_chunks_and_usage(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator(tokens_per_chunk=3)
+    async with await connect(emu) as ws:
+        await setup(ws, generationConfig={"maxOutputTokens": 10})
+        await send_text(ws, "hello there world")
+        messages = await collect_turn(ws)
+    chunks = [m for m in messages if "modelTurn" in m.get("serverContent", {})]
+    assert len(chunks) == math.ceil(10 / 3)
+    assert all(c["serverContent"]["modelTurn"]["role"] == "model" for c in chunks)
+    assert len(turn_text(messages).split()) == 10
+    assert messages[-2] == {"serverContent": {"generationComplete": True}}
+    assert messages[-1]["usageMetadata"] == {
+        "promptTokenCount": 3,
+        "responseTokenCount": 10,
+        "totalTokenCount": 13,
+    }
+    assert emu.stats.live_turns == 1
+
+
+async def test_default_answer_length(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator(default_max_output_tokens=7)
+    async with await connect(emu) as ws:
+        await setup(ws)
+        await send_text(ws, "hi")
+        messages = await collect_turn(ws)
+    assert len(turn_text(messages).split()) == 7
+
+
+async def test_answers_are_deterministic(emulator: Emulator) -> None:
+    texts = []
+    for _ in range(2):
+        async with await connect(emulator) as ws:
+            await setup(ws)
+            await send_text(ws, "tell me a story")
+            texts.append(turn_text(await collect_turn(ws)))
+    assert texts[0] == texts[1]
+    async with await connect(emulator) as ws:
+        await setup(ws)
+        await send_text(ws, "tell me another story")
+        assert turn_text(await collect_turn(ws)) != texts[0]
+
+
+async def test_snake_case_everywhere(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await ws.send(
+            json.dumps(
+                {
+                    "setup": {
+                        "model": LIVE_MODEL,
+                        "generation_config": {
+                            "max_output_tokens": 4,
+                            "response_modalities": ["TEXT"],
+                        },
+                    }
+                }
+            )
+        )
+        assert await recv(ws) == {"setupComplete": {}}
+        await ws.send(
+            json.dumps(
+                {
+                    "client_content": {
+                        "turns": [{"role": "user", "parts": [{"text": "echo: snake works"}]}],
+                        "turn_complete": True,
+                    }
+                }
+            )
+        )
+        assert turn_text(await collect_turn(ws)) == "snake works"
+
+
+async def test_context_without_turn_complete(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await setup(ws)
+        await send_text(ws, "first fact", complete=False)
+        await send_text(ws, "second fact", complete=False)
+        await send_text(ws, "recall")
+        assert turn_text(await collect_turn(ws)) == "first fact | second fact"
+
+
+async def test_realtime_text_is_a_turn(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await setup(ws)
+        await ws.send(json.dumps({"realtimeInput": {"text": "echo: typed live"}}))
+        assert turn_text(await collect_turn(ws)) == "typed live"
+
+
+async def test_text_frames_from_client_and_binary_ok(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        # Clients send text frames; a binary frame holding JSON is accepted as well.
+        await ws.send(json.dumps({"setup": {"model": LIVE_MODEL}}).encode())
+        assert await recv(ws) == {"setupComplete": {}}
+
+
+# -- close codes -------------------------------------------------------------------------
+
+
+async def test_first_message_not_setup_is_1007(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await send_text(ws, "hello")
+        assert await expect_close(ws) == (1007, "Request contains an invalid argument.")
+
+
+@pytest.mark.parametrize(
+    "model", ["models/no-such-model", "models/gemini-2.5-pro", "models/text-embedding-004"]
+)
+async def test_unknown_or_non_live_model_is_1008(emulator: Emulator, model: str) -> None:
+    async with await connect(emulator) as ws:
+        await ws.send(json.dumps({"setup": {"model": model}}))
+        code, reason = await expect_close(ws)
+    assert code == 1008
+    assert reason == (
+        f"{model} is not found for API version v1beta, or is not supported for bidiGenerateContent"
+    )
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        '{"setup": "models/gemini-live-2.5-flash-preview"}',
+        '{"setup": {"model": 42}}',
+        '{"setup": {}}',
+        '{"setup": {"model": "models/gemini-live-2.5-flash-preview", "generationConfig": []}}',
+        '{"setup": {"model": "models/gemini-live-2.5-flash-preview",'
+        ' "generationConfig": {"responseModalities": ["SMELL"]}}}',
+        "[1, 2]",
+        "not json",
+        '{"setup": {"model": "models/gemini-live-2.5-flash-preview"}, "clientContent": {}}',
+    ],
+)
+async def test_malformed_setup_is_1007(emulator: Emulator, message: str) -> None:
+    async with await connect(emulator) as ws:
+        await ws.send(message)
+        assert await expect_close(ws) == (1007, "Request contains an invalid argument.")
+
+
+async def test_unknown_message_key_is_1007(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await setup(ws)
+        await ws.send(json.dumps({"fancyNewThing": {}}))
+        assert (await expect_close(ws))[0] == 1007
+
+
+async def test_second_setup_is_1007(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await setup(ws)
+        await ws.send(json.dumps({"setup": {"model": LIVE_MODEL}}))
+        assert (await expect_close(ws))[0] == 1007
+
+
+async def test_bad_base64_is_1007(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await setup(ws)
+        await ws.send(
+            json.dumps({"realtimeInput": {"audio": {"data": "@@@", "mimeType": "audio/pcm"}}})
+        )
+        assert (await expect_close(ws))[0] == 1007
+
+
+async def test_wrong_key_is_1008(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator(api_key="right")
+    for key in ("wrong", None):
+        # Accepted at HTTP level, then closed like the real service.
+        async with await connect(emu, key=key) as ws:
+            await ws.send(json.dumps({"setup": {"model": LIVE_MODEL}}))
+            code, reason = await expect_close(ws)
+        assert code == 1008
+        if key is not None:
+            assert reason == "API key not valid. Please pass a valid API key."
+    async with await connect(emu, key="right") as ws:
+        assert await setup(ws) == {"setupComplete": {}}
+    # The ?key= form works too (third-party clients use it).
+    async with websockets.connect(emu.live_url() + "?key=right") as ws:
+        assert await setup(ws) == {"setupComplete": {}}
+    assert emu.stats.ws_close_codes == {1008: 2}
+
+
+async def test_constrained_endpoint_takes_ephemeral_tokens(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator(api_key="right")
+    url = emu.live_url("v1alpha", constrained=True)
+    assert url.endswith("BidiGenerateContentConstrained")
+    headers = {"Authorization": "Token auth_tokens/abc"}
+    async with websockets.connect(url, additional_headers=headers) as ws:
+        assert await setup(ws) == {"setupComplete": {}}
+    async with websockets.connect(url + "?access_token=auth_tokens/abc") as ws:
+        assert await setup(ws) == {"setupComplete": {}}
+    async with websockets.connect(url, additional_headers={"Authorization": "Token nope"}) as ws:
+        await ws.send(json.dumps({"setup": {"model": LIVE_MODEL}}))
+        assert (await expect_close(ws))[0] == 1008
+
+
+async def test_stop_closes_live_sockets_with_a_close_frame(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator()
+    ws = await connect(emu)
+    await setup(ws)
+    await emu.stop()
+    assert await expect_close(ws) == (1001, "The service is shutting down.")
+    assert emu.stats.ws_active == 0
+
+
+async def test_audio_base64_alphabets(emulator: Emulator) -> None:
+    # Bytes whose base64 differs between the alphabets: 0xfb 0xff -> "+/8" vs "-_8".
+    pcm = bytes([0xFB, 0xFF, 0xFE] * 10)
+    std = base64.b64encode(pcm).decode()
+    url = base64.urlsafe_b64encode(pcm).decode().rstrip("=")
+    assert std != url
+    async with await connect(emulator) as ws:
+        await setup(ws, inputAudioTranscription={})
+        for data in (std, url):
+            await ws.send(
+                json.dumps(
+                    {"realtimeInput": {"audio": {"data": data, "mimeType": "audio/pcm;rate=16000"}}}
+                )
+            )
+        await ws.send(json.dumps({"realtimeInput": {"audioStreamEnd": True}}))
+        first = await recv(ws)
+        assert first == {"serverContent": {"inputTranscription": {"text": "audio of 60 bytes"}}}
+        await collect_turn(ws)
