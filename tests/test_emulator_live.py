@@ -315,3 +315,249 @@ async def test_audio_base64_alphabets(emulator: Emulator) -> None:
         first = await recv(ws)
         assert first == {"serverContent": {"inputTranscription": {"text": "audio of 60 bytes"}}}
         await collect_turn(ws)
+
+
+# -- interruption ------------------------------------------------------------------------
+
+
+async def test_new_content_interrupts_the_answer(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator(tokens_per_second=100)
+    async with await connect(emu) as ws:
+        await setup(ws, generationConfig={"maxOutputTokens": 100})
+        await send_text(ws, "a long answer please")
+        first = await recv(ws)
+        assert "modelTurn" in first["serverContent"]
+        await send_text(ws, "echo: never mind")
+        messages = await collect_turn(ws)
+    flags = [m["serverContent"] for m in messages]
+    interrupted_at = flags.index({"interrupted": True})
+    # The first answer stopped early and never completed.
+    assert all("generationComplete" not in f for f in flags[:interrupted_at])
+    assert turn_text(messages[interrupted_at:]) == "never mind"
+    assert emu.stats.live_interruptions == 1
+    assert emu.stats.live_turns == 1
+
+
+async def test_activity_start_interrupts(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator(tokens_per_second=100)
+    async with await connect(emu) as ws:
+        await setup(ws, generationConfig={"maxOutputTokens": 100}, inputAudioTranscription={})
+        await send_text(ws, "talk")
+        await recv(ws)
+        await ws.send(json.dumps({"realtimeInput": {"activityStart": {}}}))
+        while (await recv(ws)).get("serverContent") != {"interrupted": True}:
+            pass
+        await ws.send(json.dumps({"realtimeInput": {"activityEnd": {}}}))
+        # The (empty) audio turn is answered.
+        assert await recv(ws) == {
+            "serverContent": {"inputTranscription": {"text": "audio of 0 bytes"}}
+        }
+        assert "modelTurn" in (await recv(ws))["serverContent"]
+
+
+async def test_silent_audio_does_not_interrupt(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator(tokens_per_second=400)
+    silence = base64.b64encode(bytes(320)).decode()
+    async with await connect(emu) as ws:
+        await setup(ws, generationConfig={"maxOutputTokens": 20})
+        await send_text(ws, "talk")
+        await recv(ws)
+        await ws.send(
+            json.dumps({"realtimeInput": {"audio": {"data": silence, "mimeType": "audio/pcm"}}})
+        )
+        messages = await collect_turn(ws)
+    assert all(m.get("serverContent") != {"interrupted": True} for m in messages)
+    assert {"serverContent": {"generationComplete": True}} in messages
+
+
+# -- tools -------------------------------------------------------------------------------
+
+WEATHER_TOOL = [
+    {
+        "functionDeclarations": [
+            {
+                "name": "get_weather",
+                "parameters": {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}},
+            }
+        ]
+    }
+]
+
+
+async def test_tool_call_round_trip(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await setup(ws, tools=WEATHER_TOOL)
+        await send_text(ws, "call get_weather for Paris")
+        message = await recv(ws)
+        (call,) = message["toolCall"]["functionCalls"]
+        assert call["name"] == "get_weather"
+        assert set(call["args"]) == {"city"}
+        await ws.send(
+            json.dumps(
+                {
+                    "tool_response": {
+                        "function_responses": [
+                            {"id": call["id"], "name": "get_weather", "response": {"sky": "clear"}}
+                        ]
+                    }
+                }
+            )
+        )
+        messages = await collect_turn(ws)
+    assert turn_text(messages) == 'get_weather returned {"sky":"clear"}. '
+    assert emulator.stats.tool_calls == 1
+
+
+async def test_tool_response_with_unknown_id_is_1007(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await setup(ws, tools=WEATHER_TOOL)
+        await send_text(ws, "call get_weather")
+        await recv(ws)
+        await ws.send(
+            json.dumps(
+                {"toolResponse": {"functionResponses": [{"id": "nope", "name": "get_weather"}]}}
+            )
+        )
+        assert (await expect_close(ws))[0] == 1007
+
+
+async def test_new_content_cancels_a_pending_tool_call(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await setup(ws, tools=WEATHER_TOOL)
+        await send_text(ws, "call get_weather")
+        call_id = (await recv(ws))["toolCall"]["functionCalls"][0]["id"]
+        await send_text(ws, "echo: forget it")
+        assert await recv(ws) == {"toolCallCancellation": {"ids": [call_id]}}
+        assert turn_text(await collect_turn(ws)) == "forget it"
+
+
+# -- audio -------------------------------------------------------------------------------
+
+
+async def test_audio_answer_with_transcription(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator(tokens_per_chunk=2)
+    config = {"maxOutputTokens": 6}
+    async with await connect(emu) as ws:
+        await setup(ws, generationConfig=config)
+        await send_text(ws, "sing")
+        expected = turn_text(await collect_turn(ws))
+    async with await connect(emu) as ws:
+        await setup(
+            ws,
+            generationConfig={**config, "responseModalities": ["AUDIO"]},
+            outputAudioTranscription={},
+        )
+        await send_text(ws, "sing")
+        messages = await collect_turn(ws)
+    audio = [
+        part["inlineData"]
+        for m in messages
+        for part in m.get("serverContent", {}).get("modelTurn", {}).get("parts", [])
+    ]
+    assert len(audio) == 3
+    assert all(blob["mimeType"] == "audio/pcm;rate=24000" for blob in audio)
+    pcm = [base64.b64decode(blob["data"], validate=True) for blob in audio]
+    assert all(len(p) > 0 and len(p) % 2 == 0 for p in pcm)
+    transcript = "".join(
+        m["serverContent"]["outputTranscription"]["text"]
+        for m in messages
+        if "outputTranscription" in m.get("serverContent", {})
+    )
+    # Same model, same conversation: the spoken answer is the text answer.
+    assert transcript == expected
+
+
+async def test_audio_input_turn(emulator: Emulator) -> None:
+    chunk = base64.b64encode(b"\x01\x00" * 160).decode()
+    async with await connect(emulator) as ws:
+        await setup(ws, inputAudioTranscription={})
+        await ws.send(json.dumps({"realtimeInput": {"activityStart": {}}}))
+        for _ in range(3):
+            await ws.send(
+                json.dumps(
+                    {
+                        "realtimeInput": {
+                            "audio": {"data": chunk, "mimeType": "audio/pcm;rate=16000"}
+                        }
+                    }
+                )
+            )
+        # The legacy form still works.
+        await ws.send(
+            json.dumps(
+                {"realtimeInput": {"mediaChunks": [{"data": chunk, "mimeType": "audio/pcm"}]}}
+            )
+        )
+        await ws.send(json.dumps({"realtimeInput": {"activityEnd": {}}}))
+        transcription = await recv(ws)
+        assert transcription == {
+            "serverContent": {"inputTranscription": {"text": "audio of 1280 bytes"}}
+        }
+        messages = await collect_turn(ws)
+        assert turn_text(messages)
+        await send_text(ws, "recall")
+        assert turn_text(await collect_turn(ws)) == "audio of 1280 bytes"
+
+
+# -- session resumption ------------------------------------------------------------------
+
+
+async def test_resumption_restores_history(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        assert await setup(ws, sessionResumption={}) == {"setupComplete": {}}
+        update = await recv(ws)
+        assert update["sessionResumptionUpdate"]["resumable"] is True
+        await send_text(ws, "my name is Ada")
+        await collect_turn(ws)
+        handle = (await recv(ws))["sessionResumptionUpdate"]["newHandle"]
+        assert handle != update["sessionResumptionUpdate"]["newHandle"]
+    async with await connect(emulator) as ws:
+        assert await setup(ws, session_resumption={"handle": handle}) == {"setupComplete": {}}
+        await recv(ws)
+        await send_text(ws, "recall")
+        assert turn_text(await collect_turn(ws)) == "my name is Ada"
+    assert emulator.stats.resumptions == 1
+
+
+async def test_unknown_resumption_handle_is_1007(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await ws.send(
+            json.dumps({"setup": {"model": LIVE_MODEL, "sessionResumption": {"handle": "nope"}}})
+        )
+        assert (await expect_close(ws))[0] == 1007
+
+
+# -- connection lifetime -----------------------------------------------------------------
+
+
+async def test_go_away_then_1011(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator(live_connection_lifetime=0.3, go_away_notice=0.2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with await connect(emu) as ws:
+        await setup(ws)
+        assert await recv(ws) == {"goAway": {"timeLeft": "0.200s"}}
+        go_away_at = loop.time() - started
+        code, reason = await expect_close(ws)
+        closed_at = loop.time() - started
+    assert (code, reason) == (1011, "Deadline expired before operation could complete.")
+    assert 0.05 <= go_away_at < closed_at
+    assert closed_at - go_away_at >= 0.15
+    assert emu.stats.go_aways == 1
+    assert emu.stats.ws_close_codes == {1011: 1}
+
+
+async def test_go_away_during_an_answer(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator(
+        live_connection_lifetime=0.2, go_away_notice=0.1, tokens_per_second=50
+    )
+    async with await connect(emu) as ws:
+        await setup(ws, generationConfig={"maxOutputTokens": 1000})
+        await send_text(ws, "go on forever")
+        seen_go_away = False
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            while True:
+                message = await recv(ws)
+                seen_go_away = seen_go_away or "goAway" in message
+    assert seen_go_away
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1011
