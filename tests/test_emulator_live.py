@@ -37,7 +37,10 @@ async def recv(ws: ClientConnection) -> dict[str, Any]:
 
 
 async def setup(ws: ClientConnection, **fields: Any) -> dict[str, Any]:
-    await ws.send(json.dumps({"setup": {"model": LIVE_MODEL, **fields}}))
+    """Send a setup asking for TEXT (the service's default is AUDIO) plus ``fields``."""
+    generation = {"responseModalities": ["TEXT"], **fields.pop("generationConfig", {})}
+    setup = {"model": LIVE_MODEL, "generationConfig": generation, **fields}
+    await ws.send(json.dumps({"setup": setup}))
     return await recv(ws)
 
 
@@ -561,3 +564,15 @@ async def test_go_away_during_an_answer(make_emulator: MakeEmulator) -> None:
                 seen_go_away = seen_go_away or "goAway" in message
     assert seen_go_away
     assert info.value.rcvd is not None and info.value.rcvd.code == 1011
+
+
+async def test_audio_is_the_default_modality(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await ws.send(json.dumps({"setup": {"model": LIVE_MODEL}}))
+        assert await recv(ws) == {"setupComplete": {}}
+        await send_text(ws, "speak")
+        # Read the whole turn: a websockets client that leaves 16+ messages unread
+        # stops reading the socket and cannot complete the close handshake.
+        first = (await collect_turn(ws))[0]
+    (part,) = first["serverContent"]["modelTurn"]["parts"]
+    assert part["inlineData"]["mimeType"] == "audio/pcm;rate=24000"

@@ -16,6 +16,8 @@ Behaviour, following ``live-protocol.md``:
   ``activityStart``, or non-silent audio: any non-zero PCM byte, a crude VAD) interrupts
   it: ``{"serverContent": {"interrupted": true}}``. While a tool call is pending, new
   content cancels it with ``toolCallCancellation``.
+- Without ``generationConfig.responseModalities`` the answer is AUDIO, as on the real
+  service: ask for ``["TEXT"]`` to get text parts.
 - Audio turns end on ``activityEnd`` or ``audioStreamEnd``; their user text is
   ``"audio of N bytes"`` (also the ``inputTranscription`` when enabled).
 - Server messages go out as JSON in binary frames, like production.
@@ -309,7 +311,8 @@ class LiveSession:
         if not isinstance(model, str) or not model:
             raise _Invalid()
         gen = _opt(body, "generationConfig", dict) or {}
-        modalities = _opt(gen, "responseModalities", list) or ["TEXT"]
+        # The service answers in AUDIO unless asked otherwise (documented default).
+        modalities = _opt(gen, "responseModalities", list) or ["AUDIO"]
         upper = [m.upper() if isinstance(m, str) else m for m in modalities]
         if len(upper) != 1 or upper[0] not in _MODALITIES:
             raise _Invalid()
