@@ -1,0 +1,464 @@
+"""One Live API WebSocket: endpoint, opening handshake and setup, sends, receives,
+health, and a proper close on every exit path.
+
+The I/O library is ``websockets`` (its asyncio client); everything that touches it goes
+through :func:`open_websocket`, the one seam, and the ``ClientConnection`` it returns.
+Protocol rules live in :mod:`.protocol`; this module only moves bytes and maps the
+library's exceptions onto :mod:`api_gemini.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as _ws_connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
+from websockets.version import version as _websockets_version
+
+from .. import __version__
+from ..errors import (
+    ConfigurationError,
+    SessionStateError,
+    SetupRejectedError,
+    WebSocketConnectionError,
+    WebSocketError,
+)
+from ..live_types import LiveSetup, RealtimeInput, ServerMessage
+from ..settings import ClientSettings, is_loopback_host
+from ..types import Content, FunctionResponse
+from .protocol import LiveProtocol, SessionState, UnknownMessage
+
+__all__ = [
+    "ConnectionHealth",
+    "Endpoint",
+    "LiveConnection",
+    "live_endpoint",
+    "open_websocket",
+]
+
+#: Frames websockets may hold before it stops reading the socket, as (high, low) water
+#: marks. Small on purpose: our own bounded buffer sits above it, and every frame here
+#: may be up to ``max_message_size``, so this bounds the memory outside our buffer.
+WEBSOCKETS_MAX_QUEUE: Final = (4, 1)
+
+_USER_AGENT: Final = f"api-gemini/{__version__} websockets/{_websockets_version}"
+_SERVICE: Final = "GenerativeService"
+
+
+# --------------------------------------------------------------------------- endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where and how to open a Live connection. ``repr`` hides the header values."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    ssl: ssl.SSLContext | None
+    host: str
+    constrained: bool
+
+    def __repr__(self) -> str:
+        names = ", ".join(name for name, _ in self.headers)
+        return f"Endpoint(url={self.url!r}, headers=[{names}])"
+
+
+def live_endpoint(settings: ClientSettings) -> Endpoint:
+    """The URL, headers and TLS context of the Live endpoint: the ONE place that decides.
+
+    ``https://host`` becomes ``wss://host/ws/google.ai.generativelanguage.{v}.
+    GenerativeService.BidiGenerateContent``; an ephemeral token (``auth_tokens/...``)
+    selects ``BidiGenerateContentConstrained``. Credentials go in headers only
+    (``x-goog-api-key``, or ``Authorization: Token ...``), never in the URL.
+
+    Raises:
+        ConfigurationError: ``ws://`` (no TLS) to a host that is not loopback, unless
+            ``settings.websocket.allow_insecure_ws`` is set.
+    """
+    parts = urlsplit(settings.base_url)
+    host = parts.hostname or ""
+    secure = parts.scheme == "https"
+    if not secure and not is_loopback_host(host) and not settings.websocket.allow_insecure_ws:
+        raise ConfigurationError(
+            f"refusing ws:// (unencrypted) to {host!r}: the API key would travel in clear "
+            "text; use https://, a loopback host, or WebSocketSettings(allow_insecure_ws=True)"
+        )
+    constrained = settings.api_key is not None and settings.api_key.is_ephemeral_token
+    method = "BidiGenerateContentConstrained" if constrained else "BidiGenerateContent"
+    prefix = parts.path.rstrip("/")
+    url = (
+        f"{'wss' if secure else 'ws'}://{parts.netloc}{prefix}/ws/"
+        f"google.ai.generativelanguage.{settings.api_version}.{_SERVICE}.{method}"
+    )
+    headers = {name.lower(): value for name, value in settings.headers.items()}
+    headers.update(settings.auth_headers())  # credentials win over caller headers
+    return Endpoint(
+        url=url,
+        headers=tuple(headers.items()),
+        ssl=settings.ssl_context() if secure else None,
+        host=host,
+        constrained=constrained,
+    )
+
+
+# --------------------------------------------------------------------------- the seam
+
+
+class _Connect(_ws_connect):
+    """websockets' ``connect`` without redirects.
+
+    websockets follows 3xx redirects and strips only ``Authorization`` and cookies on
+    a cross-origin hop; our ``x-goog-api-key`` would follow to the other origin.
+    A Live endpoint never redirects, so a redirect is reported, not followed.
+    """
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        return exc
+
+
+async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> ClientConnection:
+    """Open the WebSocket (TCP, TLS, upgrade) with the settings applied.
+
+    The one place that calls the I/O library's ``connect``; tests and alternative
+    transports replace this function.
+    """
+    ws = settings.websocket
+    options: dict[str, Any] = {}
+    if endpoint.ssl is not None:
+        options["ssl"] = endpoint.ssl
+    connection: ClientConnection = await _Connect(
+        endpoint.url,
+        additional_headers=list(endpoint.headers),
+        user_agent_header=_USER_AGENT,
+        compression="deflate" if ws.compression else None,
+        # Environment proxies are for remote hosts; never route loopback through one.
+        proxy=None if is_loopback_host(endpoint.host) else True,
+        open_timeout=None,  # the caller bounds TCP + TLS + upgrade + setup as one
+        ping_interval=ws.keepalive_interval,
+        ping_timeout=ws.keepalive_timeout,
+        close_timeout=ws.close_timeout,
+        max_size=ws.max_message_size,
+        max_queue=WEBSOCKETS_MAX_QUEUE,
+        **options,
+    )
+    return connection
+
+
+# --------------------------------------------------------------------------- health
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionHealth:
+    """A snapshot of one connection's health.
+
+    Attributes:
+        state: the session state.
+        latency: round trip of the last keepalive ping in seconds (``None`` before the
+            first pong).
+        since_last_message: seconds since the last server message (``None``: none yet).
+        age: seconds since the connection opened.
+        go_away_in: seconds until the close announced by ``goAway`` (``None``: none
+            announced; 0 once the deadline has passed).
+        messages_in, bytes_in, messages_out, bytes_out: traffic counters (data frames).
+    """
+
+    state: SessionState
+    latency: float | None
+    since_last_message: float | None
+    age: float
+    go_away_in: float | None
+    messages_in: int
+    bytes_in: int
+    messages_out: int
+    bytes_out: int
+
+
+# --------------------------------------------------------------------------- connection
+
+
+class LiveConnection:
+    """An open, set-up Live connection: sends checked by the protocol, receives decoded.
+
+    Build it with :meth:`open`. Sends are serialised by a lock, so several tasks may
+    send at once; only one task should call :meth:`recv` at a time (the streaming layer
+    runs one reader task).
+    """
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        protocol: LiveProtocol,
+        secret: str | None,
+        opened_at: float,
+    ) -> None:
+        self._ws = ws
+        self.protocol = protocol
+        self._secret = secret
+        self._send_lock = asyncio.Lock()
+        self._closed = False
+        self.opened_at = opened_at
+        #: seconds spent on TCP + TLS + upgrade, and on setup -> setupComplete.
+        self.connect_time: float | None = None
+        self.setup_time: float | None = None
+        self.last_message_at: float | None = None
+        self.go_away_at: float | None = None
+        self.messages_in = 0
+        self.bytes_in = 0
+        self.messages_out = 0
+        self.bytes_out = 0
+
+    # ---- opening
+
+    @classmethod
+    async def open(
+        cls,
+        settings: ClientSettings,
+        setup: LiveSetup,
+    ) -> tuple[LiveConnection, list[ServerMessage | UnknownMessage]]:
+        """Connect, send ``setup`` and wait for ``setupComplete``, within ``open_timeout``.
+
+        Returns the connection and the messages received up to and including
+        ``setupComplete`` (the streaming layer turns them into events).
+
+        Raises:
+            WebSocketConnectionError: refused upgrade (``http_status``), or DNS,
+                refused, TLS or timeout failures (``http_status=None``).
+            SetupRejectedError: the server closed before ``setupComplete``.
+            MessageParseError, ProtocolViolationError: the server misbehaved.
+            ConfigurationError: ``ws://`` to a remote host without opting in.
+        """
+        endpoint = live_endpoint(settings)
+        secret = settings.api_key.reveal() if settings.api_key is not None else None
+        timeout = settings.websocket.open_timeout
+        started = time.monotonic()
+        conn: LiveConnection | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                try:
+                    ws = await open_websocket(endpoint, settings)
+                except InvalidStatus as exc:
+                    status = exc.response.status_code
+                    detail = _scrub(_body_message(exc.response.body), secret)
+                    raise WebSocketConnectionError(
+                        f"the server refused the WebSocket upgrade to {_safe_url(endpoint)}: "
+                        f"HTTP {status}" + (f": {detail}" if detail else ""),
+                        http_status=status,
+                    ) from None
+                except ssl.SSLError as exc:
+                    raise WebSocketConnectionError(
+                        f"TLS handshake with {endpoint.host!r} failed: {_scrub(str(exc), secret)}",
+                    ) from None
+                except (OSError, InvalidHandshake, InvalidURI) as exc:
+                    raise WebSocketConnectionError(
+                        f"cannot open the WebSocket to {_safe_url(endpoint)}: "
+                        f"{type(exc).__name__}: {_scrub(str(exc), secret)}",
+                    ) from None
+                conn = cls(ws, LiveProtocol(), secret, started)
+                conn.connect_time = time.monotonic() - started
+                early = await conn._setup(setup)
+        except TimeoutError:
+            if conn is not None:
+                await conn.close(1000)
+            raise WebSocketConnectionError(
+                f"the Live connection to {_safe_url(endpoint)} was not ready (TCP, TLS, "
+                f"upgrade and setup) within open_timeout={timeout}s",
+            ) from None
+        except BaseException:
+            if conn is not None:
+                await conn.close(1000)
+            raise
+        return conn, early
+
+    async def _setup(self, setup: LiveSetup) -> list[ServerMessage | UnknownMessage]:
+        started = time.monotonic()
+        await self._send(self.protocol.send_setup(setup))
+        early: list[ServerMessage | UnknownMessage] = []
+        while self.protocol.state is not SessionState.READY:
+            received = await self.recv()
+            if received is None:  # a clean close before setupComplete still rejects it
+                raise SetupRejectedError(
+                    "the server closed the connection during setup", close_code=1000
+                )
+            early.append(received[0])
+        self.setup_time = time.monotonic() - started
+        return early
+
+    # ---- sending
+
+    async def _send(self, data: bytes) -> None:
+        try:
+            # A text frame from bytes: no decode/encode round trip (the JSON is UTF-8).
+            await self._ws.send(data, text=True)
+        except ConnectionClosed as exc:
+            closed = self._closed_error(exc)
+            if closed is None:  # a clean close that the receiving side has not seen yet
+                closed = SessionStateError("cannot send: the connection is closed")
+            raise closed from None
+        self.messages_out += 1
+        self.bytes_out += len(data)
+
+    async def send_client_content(self, turns: Sequence[Content], turn_complete: bool) -> None:
+        """Send ``clientContent`` (state-checked)."""
+        async with self._send_lock:
+            await self._send(self.protocol.send_client_content(turns, turn_complete))
+
+    async def send_realtime_input(self, realtime_input: RealtimeInput) -> None:
+        """Send ``realtimeInput`` (state-checked)."""
+        async with self._send_lock:
+            await self._send(self.protocol.send_realtime_input(realtime_input))
+
+    async def send_encoded_realtime(self, data: bytes) -> None:
+        """Send a pre-encoded ``realtimeInput`` message (state-checked)."""
+        async with self._send_lock:
+            await self._send(self.protocol.send_raw_realtime(data))
+
+    async def send_tool_response(self, responses: Sequence[FunctionResponse]) -> None:
+        """Send ``toolResponse`` (state-checked)."""
+        async with self._send_lock:
+            await self._send(self.protocol.send_tool_response(responses))
+
+    # ---- receiving
+
+    async def recv(self) -> tuple[ServerMessage | UnknownMessage, int] | None:
+        """The next server message and its size in bytes; ``None`` after a clean close.
+
+        Raises:
+            MessageParseError, ProtocolViolationError: a malformed or illegal frame.
+            DisconnectedError, KeepaliveTimeoutError, MessageTooBigError,
+                SetupRejectedError: the connection ended; see
+                :func:`~api_gemini.websocket.protocol.error_for_close`.
+        """
+        try:
+            data = await self._ws.recv(decode=False)
+        except ConnectionClosed as exc:
+            closed = self._closed_error(exc)
+            if closed is None:
+                return None
+            raise closed from None
+        now = time.monotonic()
+        self.last_message_at = now
+        self.messages_in += 1
+        size = len(data)
+        self.bytes_in += size
+        message = self.protocol.receive_message(data)
+        if type(message) is ServerMessage and message.go_away is not None:
+            left = self.protocol.go_away_time_left
+            self.go_away_at = None if left is None else now + left
+        return message, size
+
+    def _closed_error(self, exc: ConnectionClosed) -> WebSocketError | None:
+        """Map websockets' close exception through the protocol's close-code table."""
+        rcvd, sent = exc.rcvd, exc.sent
+        if sent is not None and (rcvd is None or not exc.rcvd_then_sent):
+            code, reason, by_us = sent.code, sent.reason, True
+        elif rcvd is not None:
+            code, reason, by_us = rcvd.code, rcvd.reason, False
+        else:
+            code, reason, by_us = 1006, "", False
+        self._closed = True
+        return self.protocol.connection_closed(code, _scrub(reason, self._secret), sent_by_us=by_us)
+
+    # ---- closing
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed (or closing has completed)."""
+        return self._closed
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close with a handshake (bounded by ``close_timeout``); idempotent.
+
+        If the task is cancelled while closing, the TCP connection is aborted, so
+        nothing is left open either way.
+        """
+        ws = self._ws
+        self.protocol.start_closing()
+        self._closed = True
+        # Reading may be paused by flow control (a full buffer): the peer's close frame
+        # could then not be read and close() would wait out close_timeout.
+        transport = ws.transport
+        if transport is not None and not transport.is_closing():
+            with contextlib.suppress(Exception):
+                transport.resume_reading()
+        try:
+            await ws.close(code, reason)
+        except BaseException:
+            ws.transport.abort()
+            raise
+        finally:
+            self.protocol.connection_closed(code, reason, sent_by_us=True)
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a handshake (last resort)."""
+        self._closed = True
+        self._ws.transport.abort()
+
+    # ---- health
+
+    def health(self) -> ConnectionHealth:
+        """A snapshot of state, ping RTT, idle time, age, ``goAway`` deadline, traffic."""
+        now = time.monotonic()
+        latency = self._ws.latency
+        last = self.last_message_at
+        go_away = self.go_away_at
+        return ConnectionHealth(
+            state=self.protocol.state,
+            latency=latency if latency > 0 else None,
+            since_last_message=None if last is None else now - last,
+            age=now - self.opened_at,
+            go_away_in=None if go_away is None else max(0.0, go_away - now),
+            messages_in=self.messages_in,
+            bytes_in=self.bytes_in,
+            messages_out=self.messages_out,
+            bytes_out=self.bytes_out,
+        )
+
+    def __repr__(self) -> str:
+        return f"LiveConnection(state={self.protocol.state.name})"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _safe_url(endpoint: Endpoint) -> str:
+    # The URL never holds credentials (they are headers), but a caller's base_url could
+    # carry userinfo; show scheme, host and path only.
+    parts = urlsplit(endpoint.url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    """Remove the key from text that came from elsewhere (a server reason, a library)."""
+    if secret and secret in text:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _body_message(body: bytes | bytearray | None) -> str:
+    """The message of a Google JSON error body, else the start of the body."""
+    if not body:
+        return ""
+    import json  # cold path: a refused upgrade
+
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace").strip()
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])[:300]
+    return body[:200].decode("utf-8", "replace").strip()

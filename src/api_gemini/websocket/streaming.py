@@ -1,0 +1,839 @@
+"""Streams over the Live API: :class:`Stream` (one request) and :class:`LiveSession`.
+
+Both run one reader task between the socket and the consumer, with a bounded buffer
+in between (``buffer_max_chunks`` and ``buffer_max_bytes`` of
+:class:`~api_gemini.settings.WebSocketSettings`)::
+
+    socket -> websockets' queue (a few frames) -> reader task: decode -> buffer -> consumer
+
+When the buffer is full the reader stops reading; websockets' own small queue then
+fills, it stops reading the socket, and TCP flow control pushes back on the server.
+Memory stays bounded however fast the server sends: the buffer, one message in the
+reader's hand, and websockets' queue of at most
+:data:`~api_gemini.websocket.connection.WEBSOCKETS_MAX_QUEUE` frames.
+
+Faults found by the reader (a close, a malformed frame) reach the consumer after every
+item received before them, each delivered exactly once and in order.
+
+Note on keepalive: a reader that stops reading cannot see pongs either, so a consumer
+that leaves a full buffer untouched for longer than ``keepalive_interval +
+keepalive_timeout`` loses the connection to a
+:class:`~api_gemini.errors.KeepaliveTimeoutError` (after the buffered items).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+import msgspec
+
+from ..errors import (
+    DisconnectedError,
+    InvalidRequestError,
+    MessageParseError,
+    ProtocolViolationError,
+    SessionStateError,
+    StreamPausedTooLongError,
+)
+from ..live_types import (
+    LiveConnectConfig,
+    LiveSetup,
+    LiveUsageMetadata,
+    RealtimeInput,
+    ServerMessage,
+    coerce_live_config,
+)
+from ..settings import ClientSettings, WebSocketSettings
+from ..types import (
+    Blob,
+    Candidate,
+    Content,
+    FunctionResponse,
+    GenerateContentRequest,
+    GenerateContentResponse,
+    GenerationConfig,
+    Part,
+    RequestLike,
+    coerce_request,
+)
+from .connection import ConnectionHealth, LiveConnection
+from .protocol import (
+    ACTIVITY_END,
+    ACTIVITY_START,
+    AUDIO_STREAM_END,
+    GoAway,
+    LiveEvent,
+    ModelTurn,
+    SessionState,
+    TurnComplete,
+    UnknownMessage,
+    encode_audio,
+    events_from_message,
+    usage_to_http,
+)
+
+__all__ = [
+    "LiveSession",
+    "Stream",
+    "StreamMetrics",
+    "StreamState",
+    "connect_live",
+    "model_resource_name",
+    "open_stream",
+]
+
+T = TypeVar("T")
+
+
+class StreamState(enum.Enum):
+    """Where a :class:`Stream` (or the receiving side of a session) is."""
+
+    STREAMING = "streaming"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class StreamMetrics:
+    """Timings and counters of a stream, cheap to keep and readable at any time.
+
+    Attributes:
+        connect_time: seconds for TCP + TLS + WebSocket upgrade.
+        setup_time: seconds from ``setup`` sent to ``setupComplete`` received.
+        time_to_first_chunk: seconds from the request (content) sent to the first
+            chunk received.
+        chunks: chunks received (a :class:`Stream`'s responses, a session's
+            :class:`~api_gemini.websocket.protocol.ModelTurn` events).
+        messages: server messages received after setup.
+        bytes_received: their size on the wire.
+        gap_min, gap_max: shortest and longest time between two chunks (arrival).
+        gap_total: the sum of those gaps (see :attr:`gap_mean`).
+        buffer_peak_chunks, buffer_peak_bytes: the fullest the buffer has been.
+    """
+
+    connect_time: float | None = None
+    setup_time: float | None = None
+    time_to_first_chunk: float | None = None
+    chunks: int = 0
+    messages: int = 0
+    bytes_received: int = 0
+    gap_min: float | None = None
+    gap_max: float | None = None
+    gap_total: float = 0.0
+    buffer_peak_chunks: int = 0
+    buffer_peak_bytes: int = 0
+
+    @property
+    def gap_mean(self) -> float | None:
+        """Mean time between two chunks, ``None`` with fewer than two chunks."""
+        return self.gap_total / (self.chunks - 1) if self.chunks > 1 else None
+
+
+class _Receiver(Generic[T]):
+    """The reader task, the bounded buffer, pause/resume/cancel, one consumer at a time.
+
+    Subclasses turn each server message into items with :meth:`_convert`.
+    """
+
+    _what = "stream"
+
+    def __init__(self, conn: LiveConnection, settings: WebSocketSettings) -> None:
+        self._conn = conn
+        self._loop = asyncio.get_running_loop()
+        self._items: deque[tuple[T, int]] = deque()
+        self._nbytes = 0
+        self._max_items = settings.buffer_max_chunks
+        self._max_bytes = settings.buffer_max_bytes
+        self._pause_timeout = settings.pause_timeout
+        self._consumer: asyncio.Future[None] | None = None
+        self._room: asyncio.Future[None] | None = None
+        self._pending_count = 0  # the message the reader holds while it waits for room
+        self._pending_size = 0
+        self._done = False  # the reader will add nothing more
+        self._error: BaseException | None = None  # to raise after the buffered items
+        self._failed: BaseException | None = None  # raised (or fatal): the stream failed
+        self._cancelled = False
+        self._paused = False
+        self._pause_handle: asyncio.TimerHandle | None = None
+        self._receiving = False
+        self._delivered = 0
+        self._stop_reading = False  # set by _convert when the last item is in
+        self._reader_closing = False
+        self._closer: asyncio.Task[None] | None = None
+        self._last_chunk_at: float | None = None
+        self._request_sent_at: float | None = None
+        self.metrics = StreamMetrics(connect_time=conn.connect_time, setup_time=conn.setup_time)
+        self._reader: asyncio.Task[None] | None = None
+
+    def _start(self) -> None:
+        self._reader = self._loop.create_task(self._read(), name=f"api-gemini {self._what} reader")
+
+    # ---- subclass hook
+
+    def _convert(self, message: ServerMessage | UnknownMessage) -> list[T] | None:
+        raise NotImplementedError
+
+    def _is_chunk(self, item: T) -> bool:
+        return True
+
+    # ---- reader side
+
+    async def _read(self) -> None:
+        conn = self._conn
+        metrics = self.metrics
+        error: BaseException | None = None
+        try:
+            while not self._stop_reading:
+                received = await conn.recv()
+                if received is None:
+                    break
+                message, size = received
+                metrics.messages += 1
+                metrics.bytes_received += size
+                items = self._convert(message)
+                if items:
+                    if self._items and (
+                        len(self._items) + len(items) > self._max_items
+                        or self._nbytes + size > self._max_bytes
+                    ):
+                        await self._wait_for_room(len(items), size)
+                    self._push(items, size)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # delivered to the consumer, in order, after the items
+            error = exc
+        self._reader_closing = True
+        if not conn.closed:
+            if isinstance(error, MessageParseError):
+                code = 1007
+            elif isinstance(error, ProtocolViolationError):
+                code = 1002
+            else:
+                code = 1000
+            await conn.close(code)
+        self._finish(error)
+
+    async def _wait_for_room(self, count: int, size: int) -> None:
+        """Wait until ``count`` items of ``size`` bytes fit (or the buffer is empty:
+        a single message larger than the byte limit is let through alone)."""
+        self._pending_count = count
+        self._pending_size = size
+        items = self._items
+        while items and (
+            len(items) + count > self._max_items or self._nbytes + size > self._max_bytes
+        ):
+            room = self._loop.create_future()
+            self._room = room
+            try:
+                await room
+            finally:
+                self._room = None
+
+    def _push(self, items: list[T], size: int) -> None:
+        buffer = self._items
+        # A message's bytes are counted once, with its first item.
+        buffer.append((items[0], size))
+        chunks = 1 if self._is_chunk(items[0]) else 0
+        for item in items[1:]:
+            buffer.append((item, 0))
+            if self._is_chunk(item):
+                chunks += 1
+        self._nbytes += size
+        metrics = self.metrics
+        if chunks:
+            now = time.monotonic()
+            last = self._last_chunk_at
+            if last is None:
+                sent = self._request_sent_at
+                if sent is not None:
+                    metrics.time_to_first_chunk = now - sent
+            else:
+                # One chunk per message in practice (one modelTurn per serverContent),
+                # so gaps are per chunk and gap_mean divides by chunks - 1.
+                gap = now - last
+                if metrics.gap_min is None or gap < metrics.gap_min:
+                    metrics.gap_min = gap
+                if metrics.gap_max is None or gap > metrics.gap_max:
+                    metrics.gap_max = gap
+                metrics.gap_total += gap
+            self._last_chunk_at = now
+            metrics.chunks += chunks
+        if len(buffer) > metrics.buffer_peak_chunks:
+            metrics.buffer_peak_chunks = len(buffer)
+        if self._nbytes > metrics.buffer_peak_bytes:
+            metrics.buffer_peak_bytes = self._nbytes
+        consumer = self._consumer
+        if consumer is not None and not consumer.done():
+            consumer.set_result(None)
+
+    def _finish(self, error: BaseException | None) -> None:
+        if self._done:
+            return
+        self._done = True
+        if error is not None and not self._cancelled and self._failed is None:
+            self._error = error
+        self._wake_consumer()
+
+    def _wake_consumer(self) -> None:
+        consumer = self._consumer
+        if consumer is not None and not consumer.done():
+            consumer.set_result(None)
+
+    def _wake_reader(self) -> None:
+        room = self._room
+        if room is not None and not room.done():
+            room.set_result(None)
+
+    # ---- consumer side
+
+    async def _next(self) -> T:
+        if self._receiving:
+            raise SessionStateError(
+                f"another task is already receiving from this {self._what}: "
+                "only one receiver at a time"
+            )
+        self._receiving = True
+        try:
+            while True:
+                if self._failed is not None:
+                    if isinstance(self._failed, StreamPausedTooLongError):
+                        raise self._failed
+                    raise StopAsyncIteration
+                if self._cancelled:
+                    raise StopAsyncIteration
+                if not self._paused:
+                    items = self._items
+                    if items:
+                        item, size = items.popleft()
+                        self._nbytes -= size
+                        if self._room is not None and (
+                            not items
+                            or (
+                                len(items) + self._pending_count <= self._max_items
+                                and self._nbytes + self._pending_size <= self._max_bytes
+                            )
+                        ):
+                            self._wake_reader()
+                        self._delivered += 1
+                        return item
+                    if self._done:
+                        error = self._error
+                        if error is not None:
+                            self._error = None
+                            self._failed = error
+                            if isinstance(error, DisconnectedError):
+                                error.chunks_received = self._delivered
+                            raise error
+                        raise StopAsyncIteration
+                waiter = self._loop.create_future()
+                self._consumer = waiter
+                try:
+                    await waiter
+                finally:
+                    self._consumer = None
+        finally:
+            self._receiving = False
+
+    # ---- control
+
+    @property
+    def state(self) -> StreamState:
+        """``STREAMING``, ``PAUSED``, ``COMPLETED``, ``CANCELLED`` or ``FAILED``."""
+        if self._cancelled:
+            return StreamState.CANCELLED
+        if self._failed is not None:
+            return StreamState.FAILED
+        if self._done and not self._items:
+            return StreamState.FAILED if self._error is not None else StreamState.COMPLETED
+        return StreamState.PAUSED if self._paused else StreamState.STREAMING
+
+    async def pause(self) -> None:
+        """Stop delivering items; they keep arriving into the bounded buffer until it
+        is full, then the server is pushed back. A pause longer than ``pause_timeout``
+        ends the stream with :class:`~api_gemini.errors.StreamPausedTooLongError`."""
+        if self._paused or self._cancelled or self._failed is not None:
+            return
+        self._paused = True
+        if self._pause_timeout is not None:
+            self._pause_handle = self._loop.call_later(self._pause_timeout, self._pause_expired)
+
+    async def resume(self) -> None:
+        """Deliver again (idempotent)."""
+        if not self._paused:
+            return
+        self._paused = False
+        if self._pause_handle is not None:
+            self._pause_handle.cancel()
+            self._pause_handle = None
+        self._wake_consumer()
+
+    def _pause_expired(self) -> None:
+        self._pause_handle = None
+        if not self._paused or self._cancelled or self._failed is not None:
+            return
+        self._failed = StreamPausedTooLongError(
+            f"the {self._what} stayed paused longer than pause_timeout="
+            f"{self._pause_timeout}s; it has been closed and its buffer dropped"
+        )
+        self._drop_buffer()
+        self._wake_consumer()
+        self._closer = self._loop.create_task(self._shutdown(1000, "paused too long"))
+
+    def _drop_buffer(self) -> None:
+        self._items.clear()
+        self._nbytes = 0
+        self._wake_reader()
+
+    async def _shutdown(self, code: int = 1000, reason: str = "") -> None:
+        """Stop the reader and close the connection with a handshake; idempotent."""
+        reader = self._reader
+        if reader is not None and not reader.done():
+            if self._reader_closing:
+                # The reader is already closing the connection: let it finish.
+                await asyncio.wait([reader])
+            else:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+        if not self._conn.closed:
+            await self._conn.close(code, reason)
+        self._done = True
+        self._wake_consumer()
+
+    async def _wait_closer(self) -> None:
+        closer = self._closer
+        if closer is not None and not closer.done():
+            await asyncio.wait([closer])
+
+    async def cancel(self) -> None:
+        """End at once: drop the buffer, close the connection with a handshake, stop
+        the reader task. Idempotent; a no-op (apart from cleanup) once finished."""
+        if self._pause_handle is not None:
+            self._pause_handle.cancel()
+            self._pause_handle = None
+        finished = self._failed is not None or (self._done and not self._items)
+        if not finished and not self._cancelled:
+            self._cancelled = True
+            self._drop_buffer()
+            self._wake_consumer()
+        await self._wait_closer()
+        await self._shutdown(1000, "")
+
+    def health(self) -> ConnectionHealth:
+        """The connection's health: state, ping RTT, idle time, age, goAway deadline."""
+        return self._conn.health()
+
+    @property
+    def buffered(self) -> tuple[int, int]:
+        """Items and bytes waiting in the buffer right now."""
+        return len(self._items), self._nbytes
+
+
+# --------------------------------------------------------------------------- Stream
+
+
+def model_resource_name(model: str) -> str:
+    """``"gemini-x"`` and ``"models/gemini-x"`` both become ``"models/gemini-x"``.
+
+    Raises:
+        InvalidRequestError: an empty name.
+    """
+    name = model.strip()
+    if not name or name in ("models/", "tunedModels/"):
+        raise InvalidRequestError("the model name is empty")
+    if name.startswith(("models/", "tunedModels/")):
+        return name
+    return f"models/{name}"
+
+
+def _setup_from_request(model: str, request: GenerateContentRequest) -> LiveSetup:
+    unsupported = [
+        name
+        for name, value in (
+            ("tool_config", request.tool_config),
+            ("cached_content", request.cached_content),
+        )
+        if value is not None
+    ]
+    if unsupported:
+        raise InvalidRequestError(
+            f"the Live API (WebSocket) does not take {', '.join(unsupported)}; "
+            "use stream_generate_content (SSE) for this request"
+        )
+    generation = request.generation_config
+    if generation is None:
+        generation = GenerationConfig(response_modalities=["TEXT"])
+    elif generation.response_modalities is None:
+        generation = msgspec.structs.replace(generation, response_modalities=["TEXT"])
+    return LiveSetup(
+        model=model_resource_name(model),
+        generation_config=generation,
+        system_instruction=request.system_instruction,
+        tools=request.tools,
+        safety_settings=request.safety_settings,
+    )
+
+
+def _user_turns(contents: Sequence[Content]) -> list[Content]:
+    if not contents:
+        raise InvalidRequestError("the request has no contents")
+    # The Live API wants a role on every turn; the HTTP API defaults it to "user".
+    return [c if c.role else msgspec.structs.replace(c, role="user") for c in contents]
+
+
+class Stream(_Receiver[GenerateContentResponse]):
+    """One request's answer over the Live API, as ``GenerateContentResponse`` chunks.
+
+    ``async for chunk in stream`` yields the same type SSE streaming yields; the last
+    chunk has ``finish_reason == "STOP"`` and the usage metadata (it carries the last
+    text when the server sent both together, else no parts). The connection is closed
+    with a handshake when the turn completes, on :meth:`cancel`, and when an
+    ``async with stream:`` block exits.
+    """
+
+    _what = "stream"
+
+    def __init__(self, conn: LiveConnection, settings: WebSocketSettings, model: str) -> None:
+        super().__init__(conn, settings)
+        self._model_version = model.removeprefix("models/")
+        self._usage: LiveUsageMetadata | None = None
+
+    def _convert(
+        self, message: ServerMessage | UnknownMessage
+    ) -> list[GenerateContentResponse] | None:
+        # The per-chunk hot path: one attribute walk, one response object per chunk.
+        if type(message) is not ServerMessage:
+            return None
+        if message.usage_metadata is not None:
+            self._usage = message.usage_metadata
+        content = message.server_content
+        if content is not None:
+            turn = content.model_turn
+            if turn is not None:
+                turn.role = "model"
+            if content.turn_complete:
+                self._stop_reading = True
+                return [self._final(turn.parts if turn is not None else [])]
+            if turn is None:
+                return None
+            return [GenerateContentResponse(candidates=[Candidate(content=turn, index=0)])]
+        if message.tool_call is not None:
+            # As over HTTP: the answer is a function call, and the request is over.
+            self._stop_reading = True
+            parts = [Part(function_call=call) for call in message.tool_call.function_calls]
+            return [self._final(parts)]
+        return None
+
+    def _final(self, parts: list[Part]) -> GenerateContentResponse:
+        usage = self._usage
+        return GenerateContentResponse(
+            candidates=[
+                Candidate(content=Content(parts=parts, role="model"), finish_reason="STOP", index=0)
+            ],
+            usage_metadata=usage_to_http(usage) if usage is not None else None,
+            model_version=self._model_version,
+        )
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> GenerateContentResponse:
+        """The next chunk; raises the reader's error after the chunks before it."""
+        return await self._next()
+
+    async def aclose(self) -> None:
+        """Same as :meth:`cancel` (the async-iterator protocol's name)."""
+        await self.cancel()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.cancel()
+
+    def __repr__(self) -> str:
+        return f"Stream(model={self._model_version!r}, state={self.state.name})"
+
+
+async def open_stream(
+    settings: ClientSettings, model: str, request: GenerateContentRequest | RequestLike
+) -> Stream:
+    """Open a Live connection for one request and start streaming its answer.
+
+    Sends ``setup`` built from the request (model, generation config with
+    ``responseModalities: ["TEXT"]`` unless set, system instruction, tools, safety
+    settings), waits for ``setupComplete``, sends the contents as one ``clientContent``
+    turn with ``turnComplete: true``, and returns the :class:`Stream` of chunks.
+
+    Raises:
+        InvalidRequestError: no contents, or fields the Live API does not take.
+        WebSocketConnectionError, SetupRejectedError: as
+            :meth:`LiveConnection.open <api_gemini.websocket.connection.LiveConnection.open>`.
+    """
+    request = coerce_request(request)
+    setup = _setup_from_request(model, request)
+    turns = _user_turns(request.contents)
+    conn, _ = await LiveConnection.open(settings, setup)
+    try:
+        stream = Stream(conn, settings.websocket, setup.model)
+        stream._request_sent_at = time.monotonic()
+        await conn.send_client_content(turns, True)
+    except BaseException:
+        await conn.close(1000)
+        raise
+    stream._start()
+    return stream
+
+
+# --------------------------------------------------------------------------- LiveSession
+
+
+def _as_content(turn: Content | Mapping[str, Any] | str) -> Content:
+    if isinstance(turn, Content):
+        return turn if turn.role else msgspec.structs.replace(turn, role="user")
+    if isinstance(turn, str):
+        return Content.user_text(turn)
+    try:
+        content = msgspec.convert(dict(turn), Content)
+    except (msgspec.ValidationError, TypeError, ValueError) as exc:
+        raise InvalidRequestError(f"invalid Content: {exc}") from None
+    return content if content.role else msgspec.structs.replace(content, role="user")
+
+
+def _as_response(item: FunctionResponse | Mapping[str, Any]) -> FunctionResponse:
+    if isinstance(item, FunctionResponse):
+        return item
+    try:
+        return msgspec.convert(dict(item), FunctionResponse)
+    except (msgspec.ValidationError, TypeError, ValueError) as exc:
+        raise InvalidRequestError(f"invalid FunctionResponse: {exc}") from None
+
+
+class LiveSession(_Receiver[LiveEvent]):
+    """A bidirectional Live session: send turns, audio, video, tool responses; receive
+    typed events across turns.
+
+    ``async for event in session`` spans turns and ends only when the session closes;
+    :meth:`receive_turn` stops after one :class:`~.protocol.TurnComplete`. The newest
+    :attr:`resumption_handle` and the last :attr:`go_away` are kept as they arrive,
+    whether or not anyone is iterating. Sends are safe from several tasks at once;
+    only one task may receive at a time.
+    """
+
+    _what = "session"
+
+    def __init__(self, conn: LiveConnection, settings: WebSocketSettings) -> None:
+        super().__init__(conn, settings)
+        self.go_away: GoAway | None = None
+
+    def _convert(self, message: ServerMessage | UnknownMessage) -> list[LiveEvent] | None:
+        events = events_from_message(message)
+        if type(message) is ServerMessage and message.go_away is not None:
+            for event in events:
+                if isinstance(event, GoAway):
+                    self.go_away = event
+        return events
+
+    def _is_chunk(self, item: LiveEvent) -> bool:
+        return type(item) is ModelTurn
+
+    # ---- properties
+
+    @property
+    def session_id(self) -> str | None:
+        """The id the server gave in ``setupComplete``, if any."""
+        return self._conn.protocol.session_id
+
+    @property
+    def resumption_handle(self) -> str | None:
+        """The newest resumption handle (with ``session_resumption`` enabled)."""
+        return self._conn.protocol.resumption_handle
+
+    @property
+    def session_state(self) -> SessionState:
+        """The protocol state: ``READY``, ``IN_TURN``, ``CLOSING``, ``CLOSED``..."""
+        return self._conn.protocol.state
+
+    # ---- sending
+
+    def _mark_request(self) -> None:
+        if self._request_sent_at is None:
+            self._request_sent_at = time.monotonic()
+
+    async def send_text(self, text: str, turn_complete: bool = True) -> None:
+        """Send a user text turn (``clientContent``); interrupts an answer in progress."""
+        self._mark_request()
+        await self._conn.send_client_content([Content.user_text(text)], turn_complete)
+
+    async def send_content(
+        self,
+        turns: Content | Mapping[str, Any] | str | Sequence[Content | Mapping[str, Any] | str],
+        turn_complete: bool = True,
+    ) -> None:
+        """Send turns (``clientContent``); ``turn_complete=False`` adds context only.
+
+        Raises:
+            InvalidRequestError: a turn is not a Content (or its wire-form dict).
+            SessionStateError: the session is closing or closed.
+        """
+        if isinstance(turns, Content | Mapping | str):
+            items = [_as_content(turns)]
+        else:
+            items = [_as_content(t) for t in turns]
+        self._mark_request()
+        await self._conn.send_client_content(items, turn_complete)
+
+    async def send_audio(self, pcm: bytes, rate: int = 16000) -> None:
+        """Send 16-bit little-endian mono PCM at ``rate`` Hz (``realtimeInput.audio``)."""
+        self._mark_request()
+        await self._conn.send_encoded_realtime(encode_audio(pcm, rate))
+
+    async def send_realtime_input(
+        self,
+        *,
+        audio: Blob | bytes | None = None,
+        video: Blob | None = None,
+        text: str | None = None,
+        activity_start: bool = False,
+        activity_end: bool = False,
+        audio_stream_end: bool = False,
+    ) -> None:
+        """Send one ``realtimeInput`` message; exactly one argument must be given.
+
+        ``audio`` as bytes is taken as 16 kHz PCM.
+
+        Raises:
+            InvalidRequestError: none or several inputs given.
+        """
+        given = (
+            sum((audio is not None, video is not None, text is not None))
+            + activity_start
+            + activity_end
+            + audio_stream_end
+        )
+        if given != 1:
+            raise InvalidRequestError(f"send_realtime_input takes exactly one input, got {given}")
+        self._mark_request()
+        if activity_start:
+            await self._conn.send_encoded_realtime(ACTIVITY_START)
+        elif activity_end:
+            await self._conn.send_encoded_realtime(ACTIVITY_END)
+        elif audio_stream_end:
+            await self._conn.send_encoded_realtime(AUDIO_STREAM_END)
+        else:
+            if isinstance(audio, bytes):
+                audio = Blob(mime_type="audio/pcm;rate=16000", data=audio)
+            await self._conn.send_realtime_input(RealtimeInput(audio=audio, video=video, text=text))
+
+    async def send_activity_start(self) -> None:
+        """Tell the server the user started speaking (automatic detection off)."""
+        await self._conn.send_encoded_realtime(ACTIVITY_START)
+
+    async def send_activity_end(self) -> None:
+        """Tell the server the user stopped speaking (automatic detection off)."""
+        await self._conn.send_encoded_realtime(ACTIVITY_END)
+
+    async def send_audio_stream_end(self) -> None:
+        """Tell the server the audio stream paused (flushes the server's audio input)."""
+        await self._conn.send_encoded_realtime(AUDIO_STREAM_END)
+
+    async def send_tool_response(
+        self,
+        responses: FunctionResponse
+        | Mapping[str, Any]
+        | Sequence[FunctionResponse | Mapping[str, Any]],
+    ) -> None:
+        """Answer a :class:`~.protocol.ToolCall` (each response needs the call's ``id``).
+
+        Raises:
+            InvalidRequestError: a response is not a FunctionResponse (or its dict).
+        """
+        if isinstance(responses, FunctionResponse | Mapping):
+            items = [_as_response(responses)]
+        else:
+            items = [_as_response(r) for r in responses]
+        await self._conn.send_tool_response(items)
+
+    # ---- receiving
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> LiveEvent:
+        """The next event, across turns; ends when the session closes."""
+        return await self._next()
+
+    async def receive_turn(self) -> AsyncIterator[LiveEvent]:
+        """Events up to and including the next :class:`~.protocol.TurnComplete`."""
+        while True:
+            try:
+                event = await self._next()
+            except StopAsyncIteration:
+                return
+            yield event
+            if type(event) is TurnComplete:
+                return
+
+    # ---- closing
+
+    async def close(self) -> None:
+        """Close with a handshake; events already buffered can still be read."""
+        if self._pause_handle is not None:
+            self._pause_handle.cancel()
+            self._pause_handle = None
+        await self._wait_closer()
+        await self._shutdown(1000, "")
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"LiveSession(state={self._conn.protocol.state.name})"
+
+
+async def connect_live(
+    settings: ClientSettings,
+    model: str,
+    config: LiveConnectConfig | Mapping[str, Any] | None = None,
+) -> LiveSession:
+    """Open a Live session: connect, send ``setup`` from ``config``, wait for
+    ``setupComplete``. Use as ``async with await connect_live(...) as session:``.
+
+    Raises:
+        InvalidRequestError: a malformed config.
+        WebSocketConnectionError, SetupRejectedError: as
+            :meth:`LiveConnection.open <api_gemini.websocket.connection.LiveConnection.open>`.
+    """
+    setup = coerce_live_config(config).to_setup(model_resource_name(model))
+    conn, early = await LiveConnection.open(settings, setup)
+    session = LiveSession(conn, settings.websocket)
+    # setupComplete and whatever came before it are the first events.
+    for message in early:
+        events = session._convert(message)
+        if events:
+            session._push(events, 0)
+    session._start()
+    return session
