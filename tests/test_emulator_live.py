@@ -576,3 +576,10 @@ async def test_audio_is_the_default_modality(emulator: Emulator) -> None:
         first = (await collect_turn(ws))[0]
     (part,) = first["serverContent"]["modelTurn"]["parts"]
     assert part["inlineData"]["mimeType"] == "audio/pcm;rate=24000"
+
+
+async def test_pings_are_answered(emulator: Emulator) -> None:
+    async with await connect(emulator) as ws:
+        await setup(ws)
+        latency = await asyncio.wait_for(await ws.ping(), 5)
+        assert latency >= 0

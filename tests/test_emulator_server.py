@@ -124,6 +124,25 @@ async def test_stop_leaves_no_task_or_socket(make_emulator: MakeEmulator) -> Non
     assert emu.stats.ws_active == 0
 
 
+async def test_stop_with_a_peer_that_stopped_reading(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator()
+    ws = await websockets.connect(emu.live_url(), max_queue=1)
+    setup = {"model": LIVE_MODEL, "generationConfig": {"maxOutputTokens": 300_000}}
+    await ws.send(json.dumps({"setup": setup}))
+    await ws.recv()
+    await ws.send(text_turn("flood me"))
+    # Wait until the server is blocked on a full socket (audio chunks are ~1.3 kB).
+    while emu.stats.live_chunks < 500:
+        await asyncio.sleep(0.01)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await emu.stop()
+    assert loop.time() - started < 2.5
+    assert emu.stats.ws_active == 0
+    ws.transport.abort()
+    await ws.wait_closed()
+
+
 async def test_start_twice_and_stop_twice() -> None:
     emu = Emulator()
     with pytest.raises(RuntimeError):

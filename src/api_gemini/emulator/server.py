@@ -25,6 +25,8 @@ _MAX_HANDLES = 10_000
 # Bound on the close handshake and on aiohttp's graceful shutdown, so stop() is quick.
 _CLOSE_TIMEOUT = 2.0
 _MAX_MESSAGE = 32 * 1024 * 1024
+# How long stop() lets Live peers take part in the close handshake.
+_STOP_GRACE = 1.0
 
 
 class Emulator:
@@ -115,10 +117,13 @@ class Emulator:
         if runner is None:
             return
         if self._sessions:
-            await asyncio.gather(
-                *(s.close(1001, SHUTTING_DOWN) for s in list(self._sessions)),
-                return_exceptions=True,
-            )
+            closing = [asyncio.create_task(s.close(1001, SHUTTING_DOWN)) for s in self._sessions]
+            _, stuck = await asyncio.wait(closing, timeout=_STOP_GRACE)
+            # A peer that stopped reading can block the close frame: cut it off.
+            for task in stuck:
+                task.cancel()
+            if stuck:
+                await asyncio.wait(stuck)
         tasks = [t for t in self._tasks if not t.done()]
         for task in tasks:
             task.cancel()
