@@ -187,7 +187,6 @@ class LiveSession:
         self._timer_task: asyncio.Task[None] | None = None
         self._pending_calls: dict[str, str] = {}
         self._audio_bytes = 0
-        self._audio_turn_open = False
         self._turn_counter = 0
 
     # -- auth ---------------------------------------------------------------------
@@ -396,7 +395,6 @@ class LiveSession:
         if body.get("activityStart") is not None:
             await self._interrupt()
             self._audio_bytes = 0
-            self._audio_turn_open = True
         for blob in blobs:
             mime, data = _decode_blob(blob)
             if mime.startswith("audio/") or not mime:
@@ -419,7 +417,6 @@ class LiveSession:
     async def _end_audio_turn(self) -> None:
         text = f"audio of {self._audio_bytes} bytes"
         self._audio_bytes = 0
-        self._audio_turn_open = False
         if self._in_transcription:
             await self._send(encode_json({"serverContent": {"inputTranscription": {"text": text}}}))
         await self._interrupt()
