@@ -250,7 +250,7 @@ async def test_unknown_model_and_malformed_requests(emulator: Emulator) -> None:
     [
         (429, {"retry-after": "7"}, RateLimitError, 7.0),
         (429, {}, RateLimitError, 3.0),  # from the RetryInfo detail
-        (500, {}, ServerError, None),
+        (500, {}, ServerError, 3.0),
         (503, {"retry-after": "2"}, ServiceUnavailableError, 2.0),
     ],
 )
@@ -259,7 +259,7 @@ async def test_server_errors_are_typed_with_retry_hints(
     status: int,
     headers: dict[str, str],
     error_type: type[ApiError],
-    retry_after: float | None,
+    retry_after: float,
 ) -> None:
     details: list[dict[str, Any]] = [
         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "3s"}
