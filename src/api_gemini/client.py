@@ -22,6 +22,7 @@ from .models import AsyncModels, Models
 from .settings import ClientSettings, SecretKey, Timeouts, VerifySetting, WebSocketSettings
 
 if TYPE_CHECKING:
+    from ._portal import LoopPortal
     from .http.transport import AsyncHttpTransport, SyncHttpTransport
 
 __all__ = ["AsyncClient", "Client"]
@@ -143,6 +144,7 @@ class Client:
             settings, api_key, base_url, api_version, timeouts, verify, headers, websocket
         )
         self._http: SyncHttpTransport | None = None
+        self._loop_portal: LoopPortal | None = None
         self._closed = False
 
     @property
@@ -159,16 +161,30 @@ class Client:
             self._http = SyncHttpTransport(self._settings)
         return self._http
 
+    def _portal(self) -> LoopPortal:
+        """The private event loop thread that runs WebSocket work; started on first use."""
+        if self._closed:
+            raise ConfigurationError("this client is closed")
+        if self._loop_portal is None:
+            from ._portal import LoopPortal
+
+            self._loop_portal = LoopPortal()
+        return self._loop_portal
+
     def models(self) -> Models:
         """The models resource: ``list``, ``get`` and ``by_name``."""
-        return Models(self._settings, self._transport())
+        return Models(self._settings, self._transport(), self._portal)
 
     def close(self) -> None:
-        """Close the HTTP connection pool; safe to call twice."""
+        """Close the HTTP connection pool and stop the WebSocket loop thread (closing
+        any session still open on it); safe to call twice."""
         self._closed = True
         if self._http is not None:
             http, self._http = self._http, None
             http.close()
+        if self._loop_portal is not None:
+            portal, self._loop_portal = self._loop_portal, None
+            portal.close()
 
     def __enter__(self) -> Self:
         return self

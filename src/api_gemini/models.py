@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError, InvalidRequestError
@@ -29,8 +29,10 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    from ._portal import LoopPortal
     from .http.transport import AsyncHttpTransport, AsyncSSEStream, SSEStream, SyncHttpTransport
     from .settings import ClientSettings
+    from .sync_live import SyncLiveSession, SyncStream
     from .websocket import LiveConnectConfig, LiveSession, Stream
 
 __all__ = ["AsyncModel", "AsyncModels", "Model", "Models", "model_path_segment"]
@@ -183,9 +185,15 @@ class AsyncModel:
 class Models:
     """The synchronous twin of :class:`AsyncModels`."""
 
-    def __init__(self, settings: ClientSettings, http: SyncHttpTransport) -> None:
+    def __init__(
+        self,
+        settings: ClientSettings,
+        http: SyncHttpTransport,
+        portal: Callable[[], LoopPortal],
+    ) -> None:
         self._settings = settings
         self._http = http
+        self._portal = portal
 
     def list(self, *, page_size: int = _DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """Every model of the catalog, following page tokens to the end."""
@@ -211,16 +219,24 @@ class Models:
 
     def by_name(self, name: str) -> Model:
         """A handle on one model; no request is made until a method is called."""
-        return Model(model_path_segment(name), self._settings, self._http)
+        return Model(model_path_segment(name), self._settings, self._http, self._portal)
 
 
 class Model:
-    """The synchronous twin of :class:`AsyncModel` (HTTP calls)."""
+    """The synchronous twin of :class:`AsyncModel`, WebSocket calls included (they run on
+    the client's private event loop thread)."""
 
-    def __init__(self, model_id: str, settings: ClientSettings, http: SyncHttpTransport) -> None:
+    def __init__(
+        self,
+        model_id: str,
+        settings: ClientSettings,
+        http: SyncHttpTransport,
+        portal: Callable[[], LoopPortal],
+    ) -> None:
         self.model_id = model_id
         self._settings = settings
         self._http = http
+        self._portal = portal
         self._base = f"/{settings.api_version}/models/{model_id}"
 
     @property
@@ -246,6 +262,31 @@ class Model:
         return self._http.request(
             "POST", f"{self._base}:countTokens", CountTokensResponse, body=body
         )
+
+    def stream_generate_content_websocket(self, request: RequestLike) -> SyncStream:
+        """Stream the answer over the Live API: ``for chunk in stream``; ``pause()``,
+        ``resume()``, ``cancel()``; a context manager."""
+        from .sync_live import SyncStream
+
+        websocket = _websocket_module()
+        portal = self._portal()
+        stream: Stream = portal.run(
+            websocket.open_stream(self._settings, self.model_id, coerce_request(request))
+        )
+        return SyncStream(portal.adopt(stream, websocket.Stream.cancel), portal)
+
+    def connect(
+        self, config: LiveConnectConfig | Mapping[str, Any] | None = None
+    ) -> SyncLiveSession:
+        """Open a bidirectional Live session: ``with model.connect() as session``."""
+        from .sync_live import SyncLiveSession
+
+        websocket = _websocket_module()
+        portal = self._portal()
+        session: LiveSession = portal.run(
+            websocket.connect_live(self._settings, self.model_id, config)
+        )
+        return SyncLiveSession(portal.adopt(session, websocket.LiveSession.close), portal)
 
     def __repr__(self) -> str:
         return f"Model({self.name!r})"

@@ -1,0 +1,211 @@
+"""Synchronous twins of the WebSocket :class:`~api_gemini.websocket.Stream` and
+:class:`~api_gemini.websocket.LiveSession`.
+
+Each wraps the async object, which lives on the sync client's private event loop
+thread (:class:`~api_gemini._portal.LoopPortal`); every method hops to that loop and
+waits. No official Python SDK offers a synchronous Live API: this is it::
+
+    with Client() as client:
+        model = client.models().by_name("gemini-live-2.5-flash-preview")
+        with model.stream_generate_content_websocket("Hello") as stream:
+            for chunk in stream:
+                print(chunk.text, end="")
+        with model.connect({"responseModalities": ["TEXT"]}) as session:
+            session.send_text("Hello")
+            for event in session.receive_turn():
+                print(event)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from ._portal import LoopPortal
+from .types import Content, FunctionResponse, GenerateContentResponse
+
+if TYPE_CHECKING:
+    from .websocket import (
+        ConnectionHealth,
+        LiveEvent,
+        LiveSession,
+        SessionState,
+        Stream,
+        StreamMetrics,
+        StreamState,
+    )
+    from .websocket.protocol import GoAway
+
+__all__ = ["SyncLiveSession", "SyncStream"]
+
+
+class SyncStream:
+    """One request's answer over the Live API, for synchronous code.
+
+    An iterator of :class:`~api_gemini.types.GenerateContentResponse` and a context
+    manager; ``pause()``, ``resume()`` and ``cancel()`` as on the async stream.
+    """
+
+    def __init__(self, stream: Stream, portal: LoopPortal) -> None:
+        self._stream = stream
+        self._portal = portal
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> GenerateContentResponse:
+        try:
+            return self._portal.run(self._stream.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    @property
+    def state(self) -> StreamState:
+        """``STREAMING``, ``PAUSED``, ``COMPLETED``, ``CANCELLED`` or ``FAILED``."""
+        return self._stream.state
+
+    @property
+    def metrics(self) -> StreamMetrics:
+        """Connect time, time to first chunk, chunk count, bytes, gaps between chunks."""
+        return self._stream.metrics
+
+    def health(self) -> ConnectionHealth:
+        """The connection's health: state, ping RTT, idle time, age, goAway deadline."""
+        return self._stream.health()
+
+    def pause(self) -> None:
+        """Stop delivery; the bounded buffer fills, then the server is pushed back."""
+        self._portal.run(self._stream.pause())
+
+    def resume(self) -> None:
+        """Deliver again."""
+        self._portal.run(self._stream.resume())
+
+    def cancel(self) -> None:
+        """End at once with a close handshake."""
+        self._portal.run(self._stream.cancel())
+
+    close = cancel
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cancel()
+
+    def __repr__(self) -> str:
+        return f"Sync{self._stream!r}"
+
+
+class SyncLiveSession:
+    """A bidirectional Live session for synchronous code; iterating it spans turns."""
+
+    def __init__(self, session: LiveSession, portal: LoopPortal) -> None:
+        self._session = session
+        self._portal = portal
+
+    # ---- sending
+
+    def send_text(self, text: str, turn_complete: bool = True) -> None:
+        """Send a user text turn (``turn_complete=False`` adds context only)."""
+        self._portal.run(self._session.send_text(text, turn_complete))
+
+    def send_content(
+        self,
+        turns: Content | Mapping[str, Any] | str | Sequence[Content | Mapping[str, Any] | str],
+        turn_complete: bool = True,
+    ) -> None:
+        """Send one or more turns as ``clientContent``."""
+        self._portal.run(self._session.send_content(turns, turn_complete=turn_complete))
+
+    def send_audio(self, pcm: bytes, rate: int = 16000) -> None:
+        """Send 16-bit little-endian PCM audio as realtime input."""
+        self._portal.run(self._session.send_audio(pcm, rate))
+
+    def send_realtime_input(self, **kwargs: Any) -> None:
+        """Send one ``realtimeInput`` message (same keywords as the async session)."""
+        self._portal.run(self._session.send_realtime_input(**kwargs))
+
+    def send_activity_start(self) -> None:
+        """Mark the start of user activity (manual voice activity detection)."""
+        self._portal.run(self._session.send_activity_start())
+
+    def send_activity_end(self) -> None:
+        """Mark the end of user activity."""
+        self._portal.run(self._session.send_activity_end())
+
+    def send_audio_stream_end(self) -> None:
+        """Tell the server the audio stream has ended."""
+        self._portal.run(self._session.send_audio_stream_end())
+
+    def send_tool_response(
+        self,
+        responses: FunctionResponse
+        | Mapping[str, Any]
+        | Sequence[FunctionResponse | Mapping[str, Any]],
+    ) -> None:
+        """Answer the model's function calls."""
+        self._portal.run(self._session.send_tool_response(responses))
+
+    # ---- receiving
+
+    def __iter__(self) -> Iterator[LiveEvent]:
+        """Events across turns, until the session closes."""
+        return self._portal.iterate(self._session)
+
+    def receive_turn(self) -> Iterator[LiveEvent]:
+        """Events up to and including the next ``TurnComplete``."""
+        return self._portal.iterate(self._session.receive_turn())
+
+    # ---- state
+
+    @property
+    def resumption_handle(self) -> str | None:
+        """The newest session resumption handle, if resumption is enabled."""
+        return self._session.resumption_handle
+
+    @property
+    def go_away(self) -> GoAway | None:
+        """The last ``goAway`` notice, if one arrived."""
+        return self._session.go_away
+
+    @property
+    def session_state(self) -> SessionState:
+        """The protocol state (``READY``, ``IN_TURN``, ``CLOSED``, ...)."""
+        return self._session.session_state
+
+    def health(self) -> ConnectionHealth:
+        """The connection's health: state, ping RTT, idle time, age, goAway deadline."""
+        return self._session.health()
+
+    def pause(self) -> None:
+        """Stop delivering events; the bounded buffer then pushes back on the server."""
+        self._portal.run(self._session.pause())
+
+    def resume(self) -> None:
+        """Deliver events again."""
+        self._portal.run(self._session.resume())
+
+    def close(self) -> None:
+        """Close with a handshake."""
+        self._portal.run(self._session.close())
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Sync{self._session!r}"
