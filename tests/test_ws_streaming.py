@@ -30,7 +30,7 @@ from api_gemini.types import (
     GenerationConfig,
     Tool,
 )
-from api_gemini.websocket import SessionState, Stream, StreamState, open_stream
+from api_gemini.websocket import ModelTurn, SessionState, Stream, StreamState, open_stream
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 KEY = "test-key-SECRET-987654321"
@@ -415,3 +415,17 @@ def test_reprs_do_not_show_the_key() -> None:
     settings = settings_for("https://generativelanguage.googleapis.com")
     assert KEY not in repr(settings)
     assert KEY not in str(settings)
+
+
+async def test_through_the_client(emulator: Emulator) -> None:
+    """The lead's entry points call exactly open_stream and connect_live."""
+    from api_gemini import AsyncClient
+
+    async with AsyncClient(KEY, base_url=emulator.base_url) as client:
+        model = client.models().by_name(LIVE_MODEL)
+        stream = await model.stream_generate_content_websocket("echo: via the client")
+        assert "".join([c.text async for c in stream]) == "via the client"
+        async with await model.connect({"responseModalities": ["TEXT"]}) as session:
+            await session.send_text("echo: live too")
+            texts = [e.text async for e in session.receive_turn() if isinstance(e, ModelTurn)]
+        assert "".join(texts) == "live too"

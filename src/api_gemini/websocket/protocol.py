@@ -48,8 +48,12 @@ from ..live_types import (
 from ..types import Blob, Content, FunctionCall, FunctionResponse, UsageMetadata
 
 __all__ = [
+    "ACTIVITY_END",
+    "ACTIVITY_START",
+    "AUDIO_STREAM_END",
     "CLOSE_CODES",
     "KEEPALIVE_CLOSE_REASON",
+    "KNOWN_KEYS",
     "CloseKind",
     "GenerationComplete",
     "GoAway",
@@ -69,6 +73,7 @@ __all__ = [
     "UsageUpdate",
     "decode_events",
     "decode_server_message",
+    "encode_audio",
     "encode_client_content",
     "encode_realtime_input",
     "encode_setup",
@@ -76,6 +81,7 @@ __all__ = [
     "error_for_close",
     "events_from_message",
     "parse_duration",
+    "usage_to_http",
 ]
 
 
@@ -252,6 +258,7 @@ def encode_audio(pcm: bytes, rate: int = 16000) -> bytes:
     return _encode(_ClientMessage(realtime_input=RealtimeInput(audio=blob)))
 
 
+#: Pre-encoded ``realtimeInput`` signals: they never change, so encode them once.
 ACTIVITY_START: Final = _encode(
     _ClientMessage(realtime_input=RealtimeInput(activity_start=ActivityStart()))
 )

@@ -387,7 +387,9 @@ class _Receiver(Generic[T]):
         )
         self._drop_buffer()
         self._wake_consumer()
-        self._closer = self._loop.create_task(self._shutdown(1000, "paused too long"))
+        self._closer = self._loop.create_task(
+            self._shutdown(1000, "paused too long"), name=f"api-gemini {self._what} closer"
+        )
 
     def _drop_buffer(self) -> None:
         self._items.clear()
