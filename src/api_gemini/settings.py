@@ -97,6 +97,9 @@ class WebSocketSettings:
             and TCP flow control then pushes back on the server.
         pause_timeout: seconds a stream may stay paused before it is closed with
             :class:`~api_gemini.errors.StreamPausedTooLongError` (``None``: no limit).
+            60 s, below the keepalive bound on purpose: while a paused stream's buffer
+            is full the socket is not read, pongs included, so a longer pause would end
+            in a less telling :class:`~api_gemini.errors.KeepaliveTimeoutError`.
     """
 
     keepalive_interval: float | None = 20.0
@@ -108,7 +111,7 @@ class WebSocketSettings:
     allow_insecure_ws: bool = False
     buffer_max_chunks: int = 256
     buffer_max_bytes: int = 8 * 1024 * 1024
-    pause_timeout: float | None = 300.0
+    pause_timeout: float | None = 60.0
 
     def __post_init__(self) -> None:
         if self.max_message_size <= 0 or self.buffer_max_chunks <= 0:

@@ -18,7 +18,9 @@ item received before them, each delivered exactly once and in order.
 Note on keepalive: a reader that stops reading cannot see pongs either, so a consumer
 that leaves a full buffer untouched for longer than ``keepalive_interval +
 keepalive_timeout`` loses the connection to a
-:class:`~api_gemini.errors.KeepaliveTimeoutError` (after the buffered items).
+:class:`~api_gemini.errors.KeepaliveTimeoutError` (after the buffered items). The default
+``pause_timeout`` (60 s) is below that bound (65 s) so that a forgotten pause ends with
+the clearer :class:`~api_gemini.errors.StreamPausedTooLongError`.
 """
 
 from __future__ import annotations
