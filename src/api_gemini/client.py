@@ -51,21 +51,8 @@ def _settings_from(
     )
 
 
-class AsyncClient:
-    """The asyncio client. Arguments override the environment; see
-    :meth:`ClientSettings.resolve <api_gemini.settings.ClientSettings.resolve>`.
-
-    Args:
-        api_key: the key (else ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY``); an
-            ``auth_tokens/...`` ephemeral token is also accepted.
-        base_url: the service root (else ``GEMINI_BASE_URL``, else the public service).
-        api_version: ``v1beta`` (default), ``v1`` or ``v1alpha``.
-        timeouts: HTTP timeouts.
-        verify: ``True`` (system CAs), a CA bundle path, or an ``ssl.SSLContext``.
-        headers: extra headers for every request.
-        websocket: Live API connection and buffering settings.
-        settings: a complete settings object instead of the arguments above.
-    """
+class _ClientBase:
+    """What both clients share: resolving the settings, and showing them safely."""
 
     def __init__(
         self,
@@ -82,7 +69,6 @@ class AsyncClient:
         self._settings = _settings_from(
             settings, api_key, base_url, api_version, timeouts, verify, headers, websocket
         )
-        self._http: AsyncHttpTransport | None = None
         self._closed = False
 
     @property
@@ -90,9 +76,34 @@ class AsyncClient:
         """The resolved settings (the key inside is never shown by ``repr``)."""
         return self._settings
 
-    def _transport(self) -> AsyncHttpTransport:
+    def _check_open(self) -> None:
         if self._closed:
             raise ConfigurationError("this client is closed")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._settings!r})"
+
+
+class AsyncClient(_ClientBase):
+    """The asyncio client. Arguments override the environment; see
+    :meth:`ClientSettings.resolve <api_gemini.settings.ClientSettings.resolve>`.
+
+    Args:
+        api_key: the key (else ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY``); an
+            ``auth_tokens/...`` ephemeral token is also accepted.
+        base_url: the service root (else ``GEMINI_BASE_URL``, else the public service).
+        api_version: ``v1beta`` (default), ``v1`` or ``v1alpha``.
+        timeouts: HTTP timeouts.
+        verify: ``True`` (system CAs), a CA bundle path, or an ``ssl.SSLContext``.
+        headers: extra headers for every request.
+        websocket: Live API connection and buffering settings.
+        settings: a complete settings object instead of the arguments above.
+    """
+
+    _http: AsyncHttpTransport | None = None
+
+    def _transport(self) -> AsyncHttpTransport:
+        self._check_open()
         if self._http is None:
             from .http.transport import AsyncHttpTransport
 
@@ -121,40 +132,15 @@ class AsyncClient:
     ) -> None:
         await self.aclose()
 
-    def __repr__(self) -> str:
-        return f"AsyncClient({self._settings!r})"
 
-
-class Client:
+class Client(_ClientBase):
     """The synchronous client; same arguments as :class:`AsyncClient`."""
 
-    def __init__(
-        self,
-        api_key: str | SecretKey | None = None,
-        *,
-        base_url: str | None = None,
-        api_version: str | None = None,
-        timeouts: Timeouts | None = None,
-        verify: VerifySetting = True,
-        headers: Mapping[str, str] | None = None,
-        websocket: WebSocketSettings | None = None,
-        settings: ClientSettings | None = None,
-    ) -> None:
-        self._settings = _settings_from(
-            settings, api_key, base_url, api_version, timeouts, verify, headers, websocket
-        )
-        self._http: SyncHttpTransport | None = None
-        self._loop_portal: LoopPortal | None = None
-        self._closed = False
-
-    @property
-    def settings(self) -> ClientSettings:
-        """The resolved settings (the key inside is never shown by ``repr``)."""
-        return self._settings
+    _http: SyncHttpTransport | None = None
+    _loop_portal: LoopPortal | None = None
 
     def _transport(self) -> SyncHttpTransport:
-        if self._closed:
-            raise ConfigurationError("this client is closed")
+        self._check_open()
         if self._http is None:
             from .http.transport import SyncHttpTransport
 
@@ -163,8 +149,7 @@ class Client:
 
     def _portal(self) -> LoopPortal:
         """The private event loop thread that runs WebSocket work; started on first use."""
-        if self._closed:
-            raise ConfigurationError("this client is closed")
+        self._check_open()
         if self._loop_portal is None:
             from ._portal import LoopPortal
 
@@ -196,6 +181,3 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return f"Client({self._settings!r})"

@@ -94,6 +94,23 @@ def _decode_or_raise(body: bytes, type_: type[T]) -> T:
         raise ResponseParseError(f"unexpected response body for {type_.__name__}: {exc}") from None
 
 
+def _decode_response(response: httpx2.Response, response_type: type[T]) -> T:
+    """Raise the API error for an error status, else decode the JSON body."""
+    if response.status_code >= 400:
+        raise api_error_from_response(
+            response.status_code, response.content[:MAX_ERROR_BODY_BYTES], response.headers
+        )
+    return _decode_or_raise(response.content, response_type)
+
+
+def _sse_request(
+    client: httpx2.AsyncClient | httpx2.Client, path: str, body: bytes
+) -> httpx2.Request:
+    return client.build_request(
+        "POST", path, content=body, params={"alt": "sse"}, headers=_json_headers(body)
+    )
+
+
 def _chunk_from_event(event: ServerSentEvent) -> GenerateContentResponse:
     data = event.data
     # The service reports a failure mid-stream as an event holding {"error": {...}}.
@@ -148,17 +165,11 @@ class AsyncHttpTransport:
             )
         except Exception as exc:
             raise _map_exception(exc) from None
-        if response.status_code >= 400:
-            raise api_error_from_response(
-                response.status_code, response.content[:MAX_ERROR_BODY_BYTES], response.headers
-            )
-        return _decode_or_raise(response.content, response_type)
+        return _decode_response(response, response_type)
 
     async def stream_sse(self, path: str, body: bytes) -> AsyncSSEStream:
         """Open an SSE stream; raises the API error at once if the server refuses."""
-        request = self._client.build_request(
-            "POST", path, content=body, params={"alt": "sse"}, headers=_json_headers(body)
-        )
+        request = _sse_request(self._client, path, body)
         try:
             response = await self._client.send(request, stream=True)
         except Exception as exc:
@@ -269,17 +280,11 @@ class SyncHttpTransport:
             )
         except Exception as exc:
             raise _map_exception(exc) from None
-        if response.status_code >= 400:
-            raise api_error_from_response(
-                response.status_code, response.content[:MAX_ERROR_BODY_BYTES], response.headers
-            )
-        return _decode_or_raise(response.content, response_type)
+        return _decode_response(response, response_type)
 
     def stream_sse(self, path: str, body: bytes) -> SSEStream:
         """Open an SSE stream; raises the API error at once if the server refuses."""
-        request = self._client.build_request(
-            "POST", path, content=body, params={"alt": "sse"}, headers=_json_headers(body)
-        )
+        request = _sse_request(self._client, path, body)
         try:
             response = self._client.send(request, stream=True)
         except Exception as exc:
