@@ -583,3 +583,17 @@ async def test_pings_are_answered(emulator: Emulator) -> None:
         await setup(ws)
         latency = await asyncio.wait_for(await ws.ping(), 5)
         assert latency >= 0
+
+
+async def test_control_hooks_go_away_and_close(emulator: Emulator) -> None:
+    """Tests can make the server announce an end and drop connections on demand."""
+    async with await connect(emulator) as ws:
+        await setup(ws)
+        assert emulator.live_session_count == 1
+        assert await emulator.send_go_away(2.5) == 1
+        assert await recv(ws) == {"goAway": {"timeLeft": "2.500s"}}
+        assert await emulator.close_live_sessions(1012, "restarting") == 1
+        assert await expect_close(ws) == (1012, "restarting")
+    await asyncio.sleep(0.05)
+    assert emulator.live_session_count == 0
+    assert emulator.stats.ws_close_codes == {1012: 1}

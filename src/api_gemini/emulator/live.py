@@ -260,11 +260,15 @@ class LiveSession:
         finally:
             self._closed.set()
 
+    async def send_go_away(self, time_left: float) -> None:
+        """Tell the client the connection ends in ``time_left`` seconds."""
+        self._stats.go_aways += 1
+        await self._send(encode_json({"goAway": {"timeLeft": format_duration(time_left)}}))
+
     async def _lifetime(self, lifetime: float) -> None:
         notice = min(self._cfg.go_away_notice, lifetime)
         await asyncio.sleep(lifetime - notice)
-        self._stats.go_aways += 1
-        await self._send(encode_json({"goAway": {"timeLeft": format_duration(notice)}}))
+        await self.send_go_away(notice)
         await asyncio.sleep(notice)
         await self.close(1011, DEADLINE_EXPIRED)
 

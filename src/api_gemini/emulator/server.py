@@ -142,6 +142,33 @@ class Emulator:
     ) -> None:
         await self.stop()
 
+    # -- control from tests ----------------------------------------------------------
+
+    @property
+    def live_session_count(self) -> int:
+        """How many Live WebSocket connections are open right now."""
+        return len(self._sessions)
+
+    async def close_live_sessions(self, code: int = 1011, reason: str = "") -> int:
+        """Close every open Live connection with ``code`` and ``reason``; returns how many.
+
+        What a test uses to make the server drop a session mid-turn or while it sits idle
+        in a pool (1011 internal error, 1001 going away, 1008 policy, ...).
+        """
+        sessions = list(self._sessions)
+        await asyncio.gather(*(s.close(code, reason) for s in sessions))
+        return len(sessions)
+
+    async def send_go_away(self, time_left: float = 1.0) -> int:
+        """Send ``goAway`` with ``time_left`` seconds to every open Live connection.
+
+        The connection is not closed: the test decides what happens next (for example
+        :meth:`close_live_sessions` after the notice). Returns how many were told.
+        """
+        sessions = list(self._sessions)
+        await asyncio.gather(*(s.send_go_away(time_left) for s in sessions))
+        return len(sessions)
+
     # -- helpers for the handlers -------------------------------------------------------
 
     @contextlib.contextmanager
