@@ -29,7 +29,9 @@ No message, ``repr`` or attribute of these exceptions ever contains the API key.
         ├── SetupRejectedError        the server closed during setup (1007, 1008, ...)
         ├── DisconnectedError         the connection ended mid-session (``close_code``,
         │   │                         ``reason``, ``chunks_received``, ``resumption_handle``)
-        │   └── KeepaliveTimeoutError   no pong within the keepalive bound
+        │   ├── KeepaliveTimeoutError   no pong within the keepalive bound
+        │   └── ReconnectFailedError    a reconnect policy gave up (``attempts``,
+        │                               ``last_error``; the handle is still there)
         ├── ProtocolViolationError    the peer broke the protocol (content before
         │                             setup complete, ...)
         ├── SessionStateError         a call that the session's state does not allow
@@ -63,6 +65,7 @@ __all__ = [
     "ProtocolViolationError",
     "RateLimitError",
     "ReadError",
+    "ReconnectFailedError",
     "RequestTimeoutError",
     "ResponseParseError",
     "ServerError",
@@ -330,6 +333,36 @@ class DisconnectedError(WebSocketError, _CloseInfoMixin):
 
 class KeepaliveTimeoutError(DisconnectedError):
     """No pong arrived within the keepalive timeout: the peer is presumed dead."""
+
+
+class ReconnectFailedError(DisconnectedError):
+    """The connection dropped and the session's reconnect policy gave up.
+
+    ``close_code``, ``reason`` and ``resumption_handle`` describe the drop (the handle
+    may still resume the session later); ``attempts`` is how many connections were
+    tried and ``last_error`` why the last one failed (also the ``__cause__``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        close_code: int | None,
+        reason: str = "",
+        chunks_received: int = 0,
+        resumption_handle: str | None = None,
+        attempts: int = 0,
+        last_error: BaseException | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            close_code=close_code,
+            reason=reason,
+            chunks_received=chunks_received,
+            resumption_handle=resumption_handle,
+        )
+        self.attempts = attempts
+        self.last_error = last_error
 
 
 class ProtocolViolationError(WebSocketError):

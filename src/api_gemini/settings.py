@@ -18,10 +18,17 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
+#: Close codes that a new connection cannot cure (1007 invalid argument, 1008 policy:
+#: bad key, unknown model): a :class:`ReconnectPolicy` never retries them.
+FATAL_CLOSE_CODES = frozenset({1007, 1008})
+
 __all__ = [
     "DEFAULT_API_VERSION",
     "DEFAULT_BASE_URL",
+    "FATAL_CLOSE_CODES",
     "ClientSettings",
+    "PoolSettings",
+    "ReconnectPolicy",
     "SecretKey",
     "Timeouts",
     "WebSocketSettings",
@@ -120,6 +127,111 @@ class WebSocketSettings:
             raise ConfigurationError("buffer_max_bytes must be at least 1024")
 
 
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """The warm pool of Live connections: connected, set up, checked, never reused.
+
+    A Live session carries conversation state, so a connection that served a request is
+    never handed to another. The pool instead keeps *fresh* connections ready (TCP, TLS,
+    upgrade and ``setup`` done), keyed by URL, credentials and the exact ``setup``, so
+    that a request with the same setup skips all of that. Every warm connection is an
+    open session on the service and counts against the project's concurrent-session
+    quota (small on free tiers); hence the conservative defaults.
+
+    The pool opens a connection only: when :meth:`~api_gemini.models.AsyncModel.prewarm`
+    (or ``prewarm_live``) asks, to replace one it handed out (``refill``), or after a
+    miss when ``warm_per_key > 0``. A discarded connection (idle, too old, closed by the
+    server, ``goAway``) is not replaced, so an unused pool drains to nothing.
+
+    Attributes:
+        warm_per_key: connections to keep ready for each setup that was requested.
+            0 (the default): nothing is warmed unless ``prewarm`` asks for it.
+        max_total: most connections the pool holds (idle plus opening), all keys.
+        idle_timeout: seconds a warm connection may wait unused before it is closed.
+        max_age: seconds after opening when a warm connection is no longer handed out.
+            The service caps a connection at about 10 minutes and announces the end
+            with ``goAway`` about a minute before; 300 s leaves a request taken from
+            the pool at least about 4 minutes of connection.
+        refill: after a hit, open a replacement in the background.
+    """
+
+    warm_per_key: int = 0
+    max_total: int = 4
+    idle_timeout: float = 60.0
+    max_age: float = 300.0
+    refill: bool = True
+
+    def __post_init__(self) -> None:
+        if self.warm_per_key < 0 or self.max_total < 0:
+            raise ConfigurationError("warm_per_key and max_total must be >= 0")
+        if self.idle_timeout <= 0 or self.max_age <= 0:
+            raise ConfigurationError("idle_timeout and max_age must be > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectPolicy:
+    """Opt-in reconnection of a Live session with its newest resumption handle.
+
+    Without a policy nothing reconnects: a drop raises
+    :class:`~api_gemini.errors.DisconnectedError` carrying the handle, and the caller may
+    call ``session.reconnect()``. With one, the session reconnects for the caller, and
+    every reconnect is a :class:`~api_gemini.websocket.Reconnected` event in the
+    session's stream and a count in ``session.metrics.reconnects``. A policy needs
+    session resumption enabled in the session's config (``sessionResumption: {}``).
+
+    Attributes:
+        max_attempts: connection attempts after one drop before giving up with
+            :class:`~api_gemini.errors.ReconnectFailedError`.
+        on_go_away: after a ``goAway``, reconnect at the next point where the newest
+            handle covers every finished turn (between turns), before the server cuts.
+        retry_on: close codes that trigger a reconnect (1001 going away, 1006 dropped,
+            1011 server error, 1012 restart, 1013 try later). 1007 and 1008 mean the
+            same setup would fail again and are refused here.
+        initial_backoff: seconds before the first attempt after a drop; doubles
+            (``multiplier``) per attempt up to ``max_backoff``.
+        jitter: fraction of each delay drawn at random (0.5: between half and all of it),
+            so that many clients do not reconnect in step.
+        max_pending_sends: sends that may wait while a reconnect is in progress; they
+            go out, in order, on the new connection (or raise if it fails). One more is
+            refused with :class:`~api_gemini.errors.SessionStateError`.
+    """
+
+    max_attempts: int = 3
+    on_go_away: bool = True
+    retry_on: frozenset[int] = frozenset({1001, 1006, 1011, 1012, 1013})
+    initial_backoff: float = 0.5
+    max_backoff: float = 8.0
+    multiplier: float = 2.0
+    jitter: float = 0.5
+    max_pending_sends: int = 32
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigurationError("max_attempts must be >= 1")
+        fatal = FATAL_CLOSE_CODES & set(self.retry_on)
+        if fatal:
+            raise ConfigurationError(
+                f"close codes {sorted(fatal)} are never retried: the same setup would be "
+                "refused again (invalid argument, key or model)"
+            )
+        if self.initial_backoff < 0 or self.max_backoff < 0 or self.multiplier < 1:
+            raise ConfigurationError("backoffs must be >= 0 and multiplier >= 1")
+        if not 0 <= self.jitter <= 1:
+            raise ConfigurationError("jitter must be between 0 and 1")
+        if self.max_pending_sends < 0:
+            raise ConfigurationError("max_pending_sends must be >= 0")
+
+    def delay(self, attempt: int, draw: float) -> float:
+        """Seconds to wait before ``attempt`` (1-based); ``draw`` is uniform in [0, 1)."""
+        base = min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1))
+        return base * (1.0 - self.jitter * draw)
+
+    def retries(self, close_code: int | None) -> bool:
+        """True when a drop with ``close_code`` (``None``: no close frame) is retried."""
+        code = 1006 if close_code is None else close_code
+        return code in self.retry_on and code not in FATAL_CLOSE_CODES
+
+
 VerifySetting = bool | str | os.PathLike[str] | ssl.SSLContext
 
 
@@ -145,6 +257,7 @@ class ClientSettings:
     verify: VerifySetting = True
     headers: Mapping[str, str] = field(default_factory=dict)
     websocket: WebSocketSettings = field(default_factory=WebSocketSettings)
+    pool: PoolSettings = field(default_factory=PoolSettings)
 
     @classmethod
     def resolve(
@@ -157,6 +270,7 @@ class ClientSettings:
         verify: VerifySetting = True,
         headers: Mapping[str, str] | None = None,
         websocket: WebSocketSettings | None = None,
+        pool: PoolSettings | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> ClientSettings:
         """Build settings from arguments, then the environment, then defaults.
@@ -209,6 +323,7 @@ class ClientSettings:
             verify=verify,
             headers=dict(headers or {}),
             websocket=websocket or WebSocketSettings(),
+            pool=pool or PoolSettings(),
         )
 
     def with_changes(self, **changes: Any) -> ClientSettings:

@@ -26,6 +26,7 @@ from websockets.exceptions import (
     InvalidStatus,
     InvalidURI,
 )
+from websockets.protocol import State as _WsState
 from websockets.version import version as _websockets_version
 
 from .. import __version__
@@ -219,6 +220,8 @@ class LiveConnection:
         self.bytes_in = 0
         self.messages_out = 0
         self.bytes_out = 0
+        #: The protocol state when the connection ended (``IN_TURN``: a turn was cut).
+        self.state_at_close: SessionState | None = None
 
     # ---- opening
 
@@ -369,6 +372,8 @@ class LiveConnection:
         else:
             code, reason, by_us = 1006, "", False
         self._closed = True
+        if self.state_at_close is None:
+            self.state_at_close = self.protocol.state
         return self.protocol.connection_closed(code, _scrub(reason, self._secret), sent_by_us=by_us)
 
     # ---- closing
@@ -378,6 +383,16 @@ class LiveConnection:
         """True once the connection is closed (or closing has completed)."""
         return self._closed
 
+    @property
+    def is_open(self) -> bool:
+        """True while the WebSocket is open and the session can send: not closed by
+        either side, even if nobody has read the close frame through :meth:`recv` yet."""
+        return (
+            not self._closed
+            and self._ws.state is _WsState.OPEN
+            and self.protocol.state in (SessionState.READY, SessionState.IN_TURN)
+        )
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close with a handshake (bounded by ``close_timeout``); idempotent.
 
@@ -385,6 +400,8 @@ class LiveConnection:
         nothing is left open either way.
         """
         ws = self._ws
+        if self.state_at_close is None:
+            self.state_at_close = self.protocol.state
         self.protocol.start_closing()
         self._closed = True
         # Reading may be paused by flow control (a full buffer): the peer's close frame
@@ -414,8 +431,12 @@ class LiveConnection:
         latency = self._ws.latency
         last = self.last_message_at
         go_away = self.go_away_at
+        state = self.protocol.state
+        if state is not SessionState.CLOSED and self._ws.state is _WsState.CLOSED:
+            # Closed under us and nobody has read it yet (a connection idle in the pool).
+            state = SessionState.CLOSED
         return ConnectionHealth(
-            state=self.protocol.state,
+            state=state,
             latency=latency if latency > 0 else None,
             since_last_message=None if last is None else now - last,
             age=now - self.opened_at,
