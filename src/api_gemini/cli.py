@@ -403,11 +403,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the process exit code."""
-    args = _parser().parse_args(argv)
-    if args.command == "emulator":
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emulator"]:
+        # Handed over whole: argparse's REMAINDER would not pass on leading options
+        # such as --port to the emulator's own parser.
         from .emulator.__main__ import main as emulator_main
 
-        return emulator_main(list(args.emulator_args))
+        return emulator_main(argv[1:])
+    args = _parser().parse_args(argv)
     if args.command == "stream" and args.model is None:
         args.model = DEFAULT_MODEL if args.transport == "ws" else DEFAULT_HTTP_MODEL
     if (
