@@ -9,7 +9,11 @@ spec where clients commonly do not:
 - several ``data`` lines join with ``\\n`` into one event;
 - splitting happens on bytes, so U+2028 and U+2029 inside JSON never end a line;
 - an event still open when the stream ends is delivered by :meth:`SSEDecoder.close`
-  (the spec would drop it; servers that forget the final blank line are common).
+  (the spec would drop it; servers that forget the final blank line are common);
+- memory is bounded: a line, and an event's data, may not exceed their limits (a
+  hostile server streaming one endless line or endless ``data:`` lines gets a
+  ``ValueError``), and a long line arriving in many small reads costs linear, not
+  quadratic, time.
 
 It is sans-I/O: no sockets, no asyncio.
 """
@@ -22,6 +26,8 @@ __all__ = ["SSEDecoder", "ServerSentEvent"]
 
 # An endless line (a hostile or broken server) must not grow memory without bound.
 DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
+# Nor may an event made of endless data lines.
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,43 +46,62 @@ class SSEDecoder:
     __slots__ = (
         "_buffer",
         "_data",
+        "_data_bytes",
         "_event",
         "_has_data",
         "_last_id",
+        "_max_event_bytes",
         "_max_line_bytes",
         "_retry",
         "_skip_lf",
     )
 
-    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
-        self._buffer = b""
+    def __init__(
+        self,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
+        # A partial line carried over from the previous read; it holds no CR or LF.
+        self._buffer = bytearray()
         self._skip_lf = False  # the previous read ended in CR: a leading LF is its pair
         self._data: list[str] = []
+        self._data_bytes = 0
         self._has_data = False
         self._event = ""
         self._last_id: str | None = None
         self._retry: int | None = None
         self._max_line_bytes = max_line_bytes
+        self._max_event_bytes = max_event_bytes
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Consume ``chunk`` and return the events it completed (often none or one).
 
         Raises:
-            ValueError: a single line exceeded ``max_line_bytes``.
+            ValueError: a single line exceeded ``max_line_bytes``, or an event's data
+                exceeded ``max_event_bytes``.
         """
         if self._skip_lf and chunk[:1] == b"\n":
             chunk = chunk[1:]
         self._skip_lf = False
-        buffer = self._buffer + chunk if self._buffer else chunk
+        # The carried-over partial line holds no line end: searches start after it, so a
+        # long line fed in small pieces is scanned once (and appended in place).
+        scan = len(self._buffer)
+        buffer: bytes | bytearray
+        if scan:
+            self._buffer += chunk
+            buffer = self._buffer
+        else:
+            buffer = chunk
         events: list[ServerSentEvent] = []
         start = 0
         length = len(buffer)
         # Fast path for the common LF-only stream; CR handling only when CR is present.
-        has_cr = b"\r" in buffer
+        has_cr = buffer.find(b"\r", scan) != -1
         while start < length:
+            origin = start if start >= scan else scan
             if has_cr:
-                lf = buffer.find(b"\n", start)
-                cr = buffer.find(b"\r", start)
+                lf = buffer.find(b"\n", origin)
+                cr = buffer.find(b"\r", origin)
                 if cr == -1:
                     end = lf
                 elif lf == -1:
@@ -84,7 +109,7 @@ class SSEDecoder:
                 else:
                     end = min(cr, lf)
             else:
-                end = buffer.find(b"\n", start)
+                end = buffer.find(b"\n", origin)
             if end == -1:
                 break
             line = buffer[start:end]
@@ -99,7 +124,12 @@ class SSEDecoder:
             event = self._process_line(line)
             if event is not None:
                 events.append(event)
-        self._buffer = buffer[start:]
+        if start == 0 and scan:
+            pass  # no line ended: the buffer already holds the partial line
+        elif start < length:
+            self._buffer = bytearray(buffer[start:])
+        else:
+            self._buffer = bytearray()
         if len(self._buffer) > self._max_line_bytes:
             raise ValueError(f"SSE line longer than {self._max_line_bytes} bytes")
         return events
@@ -108,8 +138,8 @@ class SSEDecoder:
         """Signal the end of the stream; returns the last event if one was left open."""
         events: list[ServerSentEvent] = []
         if self._buffer:
-            event = self._process_line(self._buffer)
-            self._buffer = b""
+            event = self._process_line(bytes(self._buffer))
+            self._buffer = bytearray()
             if event is not None:
                 events.append(event)
         event = self._dispatch()
@@ -117,7 +147,7 @@ class SSEDecoder:
             events.append(event)
         return events
 
-    def _process_line(self, raw: bytes) -> ServerSentEvent | None:
+    def _process_line(self, raw: bytes | bytearray) -> ServerSentEvent | None:
         if not raw:
             return self._dispatch()
         if raw[0] == 58:  # ':' starts a comment
@@ -127,6 +157,9 @@ class SSEDecoder:
         if sep and value.startswith(" "):
             value = value[1:]
         if name == "data":
+            self._data_bytes += len(raw)
+            if self._data_bytes > self._max_event_bytes:
+                raise ValueError(f"SSE event data longer than {self._max_event_bytes} bytes")
             self._data.append(value)
             self._has_data = True
         elif name == "event":
@@ -148,6 +181,7 @@ class SSEDecoder:
             data=data, event=self._event or "message", id=self._last_id, retry=self._retry
         )
         self._data = []
+        self._data_bytes = 0
         self._has_data = False
         self._event = ""
         return event

@@ -41,6 +41,11 @@ T = TypeVar("T")
 
 # Error bodies are read whole; a hostile server must not make us buffer without bound.
 MAX_ERROR_BODY_BYTES = 1024 * 1024
+# Nor may a success body (a unary answer is far smaller: this only stops an attack).
+# Read at call time, like the SSE limit below, so that tests can lower them.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+# One SSE event (and one line of it): a chunk is kilobytes; this bounds a hostile one.
+MAX_SSE_EVENT_BYTES = 16 * 1024 * 1024
 _chunk_decoder = msgspec.json.Decoder(GenerateContentResponse)
 
 
@@ -94,13 +99,26 @@ def _decode_or_raise(body: bytes, type_: type[T]) -> T:
         raise ResponseParseError(f"unexpected response body for {type_.__name__}: {exc}") from None
 
 
-def _decode_response(response: httpx2.Response, response_type: type[T]) -> T:
+def _decode_response(response: httpx2.Response, body: bytes, response_type: type[T]) -> T:
     """Raise the API error for an error status, else decode the JSON body."""
     if response.status_code >= 400:
         raise api_error_from_response(
-            response.status_code, response.content[:MAX_ERROR_BODY_BYTES], response.headers
+            response.status_code, body[:MAX_ERROR_BODY_BYTES], response.headers
         )
-    return _decode_or_raise(response.content, response_type)
+    return _decode_or_raise(body, response_type)
+
+
+def _body_limit(response: httpx2.Response) -> int:
+    # Error bodies are cut (the message is at the start); success bodies must be whole.
+    return MAX_ERROR_BODY_BYTES if response.status_code >= 400 else MAX_RESPONSE_BYTES
+
+
+def _too_big(limit: int) -> ResponseParseError:
+    return ResponseParseError(f"response body larger than {limit} bytes; not read further")
+
+
+def _new_sse_decoder() -> SSEDecoder:
+    return SSEDecoder(max_line_bytes=MAX_SSE_EVENT_BYTES, max_event_bytes=MAX_SSE_EVENT_BYTES)
 
 
 def _sse_request(
@@ -131,9 +149,10 @@ def _error_status(data: str) -> int:
     return 500
 
 
-def _feed_decoder(decoder: SSEDecoder, chunk: bytes) -> list[ServerSentEvent]:
+def _feed_decoder(decoder: SSEDecoder, chunk: bytes | None) -> list[ServerSentEvent]:
+    """Feed ``chunk`` (``None``: the end of the stream) and map a size error to ours."""
     try:
-        return decoder.feed(chunk)
+        return decoder.feed(chunk) if chunk is not None else decoder.close()
     except ValueError as exc:
         raise ResponseParseError(str(exc)) from None
 
@@ -159,13 +178,18 @@ class AsyncHttpTransport:
         params: Mapping[str, str] | None = None,
     ) -> T:
         """Send one request and decode its JSON answer into ``response_type``."""
+        request = self._client.build_request(
+            method, path, content=body, params=params, headers=_json_headers(body)
+        )
         try:
-            response = await self._client.request(
-                method, path, content=body, params=params, headers=_json_headers(body)
-            )
+            response = await self._client.send(request, stream=True)
         except Exception as exc:
             raise _map_exception(exc) from None
-        return _decode_response(response, response_type)
+        try:
+            data = await _read_limited_async(response, _body_limit(response))
+        finally:
+            await response.aclose()
+        return _decode_response(response, data, response_type)
 
     async def stream_sse(self, path: str, body: bytes) -> AsyncSSEStream:
         """Open an SSE stream; raises the API error at once if the server refuses."""
@@ -199,6 +223,26 @@ async def _read_bounded_async(response: httpx2.Response) -> bytes:
     return bytes(data[:MAX_ERROR_BODY_BYTES])
 
 
+async def _read_limited_async(response: httpx2.Response, limit: int) -> bytes:
+    """The whole body; an error status keeps its first ``limit`` bytes, a success body
+    over ``limit`` is a :class:`ResponseParseError`."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes():
+            parts.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                if response.status_code >= 400:
+                    break
+                raise _too_big(limit)
+    except GeminiError:
+        raise
+    except Exception as exc:
+        raise _map_exception(exc) from None
+    return b"".join(parts)
+
+
 class AsyncSSEStream:
     """Chunks of one ``streamGenerateContent`` call, yielded as they arrive.
 
@@ -214,12 +258,12 @@ class AsyncSSEStream:
         self.chunks_received = 0
 
     async def _iterate(self) -> AsyncGenerator[GenerateContentResponse, None]:
-        decoder = SSEDecoder()
+        decoder = _new_sse_decoder()
         try:
             async for raw in self._response.aiter_bytes():
                 for event in _feed_decoder(decoder, raw):
                     yield _chunk_from_event(event)
-            for event in decoder.close():
+            for event in _feed_decoder(decoder, None):
                 yield _chunk_from_event(event)
         except GeminiError:
             raise
@@ -274,13 +318,18 @@ class SyncHttpTransport:
         params: Mapping[str, str] | None = None,
     ) -> T:
         """Send one request and decode its JSON answer into ``response_type``."""
+        request = self._client.build_request(
+            method, path, content=body, params=params, headers=_json_headers(body)
+        )
         try:
-            response = self._client.request(
-                method, path, content=body, params=params, headers=_json_headers(body)
-            )
+            response = self._client.send(request, stream=True)
         except Exception as exc:
             raise _map_exception(exc) from None
-        return _decode_response(response, response_type)
+        try:
+            data = _read_limited_sync(response, _body_limit(response))
+        finally:
+            response.close()
+        return _decode_response(response, data, response_type)
 
     def stream_sse(self, path: str, body: bytes) -> SSEStream:
         """Open an SSE stream; raises the API error at once if the server refuses."""
@@ -300,6 +349,25 @@ class SyncHttpTransport:
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
+
+
+def _read_limited_sync(response: httpx2.Response, limit: int) -> bytes:
+    """The synchronous twin of :func:`_read_limited_async`."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_bytes():
+            parts.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                if response.status_code >= 400:
+                    break
+                raise _too_big(limit)
+    except GeminiError:
+        raise
+    except Exception as exc:
+        raise _map_exception(exc) from None
+    return b"".join(parts)
 
 
 def _read_bounded_sync(response: httpx2.Response) -> bytes:
@@ -324,12 +392,12 @@ class SSEStream:
         self.chunks_received = 0
 
     def _iterate(self) -> Generator[GenerateContentResponse, None, None]:
-        decoder = SSEDecoder()
+        decoder = _new_sse_decoder()
         try:
             for raw in self._response.iter_bytes():
                 for event in _feed_decoder(decoder, raw):
                     yield _chunk_from_event(event)
-            for event in decoder.close():
+            for event in _feed_decoder(decoder, None):
                 yield _chunk_from_event(event)
         except GeminiError:
             raise
