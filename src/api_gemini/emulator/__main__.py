@@ -42,6 +42,13 @@ def build_parser(prog: str = "python -m api_gemini.emulator") -> argparse.Argume
     parser.add_argument(
         "--go-away-notice", type=float, default=1.0, help="seconds between goAway and the close"
     )
+    parser.add_argument(
+        "--fault",
+        default=None,
+        metavar="SPEC",
+        help="fault plan for every request, e.g. close-1011-after-3 or http-503-retry-2 "
+        "(see api_gemini.emulator.faults)",
+    )
     return parser
 
 
@@ -59,6 +66,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         default_max_output_tokens=args.default_max_tokens,
         live_connection_lifetime=args.live_connection_lifetime,
         go_away_notice=args.go_away_notice,
+        fault=args.fault,
     )
 
 

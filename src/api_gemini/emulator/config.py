@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .faults import FaultPlan
+
 __all__ = ["EmulatorConfig", "EmulatorStats"]
 
 
@@ -32,6 +34,9 @@ class EmulatorConfig:
     #: end, then the server closes with 1011. None: no limit.
     live_connection_lifetime: float | None = None
     go_away_notice: float = 1.0
+    #: A fault plan for every request (see :mod:`api_gemini.emulator.faults`), e.g.
+    #: ``"close-1011-after-3"``; a request's own header or ``fault:`` marker wins.
+    fault: str | None = None
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -46,6 +51,8 @@ class EmulatorConfig:
             raise ValueError("live_connection_lifetime must be > 0 (or None)")
         if self.go_away_notice < 0:
             raise ValueError("go_away_notice must be >= 0")
+        if self.fault is not None:
+            FaultPlan.parse(self.fault)  # raises ValueError for a bad spec
 
     @property
     def tls(self) -> bool:

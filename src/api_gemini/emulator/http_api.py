@@ -9,12 +9,17 @@ shape with the HTTP status the real service uses:
 - wrong key: 400 INVALID_ARGUMENT with an ``ErrorInfo`` detail ``API_KEY_INVALID``;
 - no key while one is required: 403 PERMISSION_DENIED;
 - unknown path or API version: 404 NOT_FOUND.
+
+Fault plans (:mod:`.faults`) apply to ``generateContent`` and ``streamGenerateContent``
+(and an ``http-STATUS`` plan to ``countTokens`` too).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +27,7 @@ import msgspec
 from aiohttp import web
 
 from .catalog import CATALOG, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, find_model, supports
+from .faults import GARBAGE, TRUNCATED_CHUNK, FaultPlan, find_marker, strip_marker
 from .model import Answer, count_tokens, generate_answer
 from .pacing import Pacer
 from .wire import WireError, b64decode_any, decode_json, encode_json, error_body, to_camel
@@ -148,6 +154,7 @@ class HttpApi:
                 return web.Response(
                     body=error_body(err),
                     status=err.code,
+                    headers=err.headers,
                     content_type="application/json",
                     charset="utf-8",
                 )
@@ -228,6 +235,9 @@ class HttpApi:
         if entry is None or not supports(entry, needed):
             raise _not_found_model(name, version, method)
         body = await self._body(request)
+        plan = self._emu.header_fault(request) or _take_marker(body) or self._emu.default_fault
+        if plan is not None and plan.kind == "http":
+            raise plan.http_error()
         if method == "countTokens":
             return self._count_tokens(body)
         contents, system, tools, max_tokens = self._generate_request(body)
@@ -235,9 +245,11 @@ class HttpApi:
             name, contents, max_output_tokens=max_tokens, system_instruction=system, tools=tools
         )
         if method == "generateContent":
+            if plan is not None:
+                return await self._faulty_unary(request, name, answer, plan)
             return await self._unary(name, answer)
         sse = request.query.get("alt") == "sse"
-        return await self._stream(request, name, answer, sse=sse)
+        return await self._stream(request, name, answer, sse=sse, plan=plan)
 
     def _generate_request(self, body: dict[str, Any]) -> tuple[list[Any], Any, Any, int]:
         contents = body.get("contents")
@@ -290,8 +302,47 @@ class HttpApi:
         body = _Chunks(model, answer).last(answer, answer.text)
         return web.Response(body=body, content_type="application/json", charset="utf-8")
 
+    async def _faulty_unary(
+        self, request: web.Request, model: str, answer: Answer, plan: FaultPlan
+    ) -> web.StreamResponse:
+        kind = plan.kind
+        if kind == "close":
+            _drop(request)
+            return web.Response()  # never written: the connection is gone
+        if kind in ("stall", "nopong"):
+            with self._emu.track_task():
+                await asyncio.Event().wait()
+        if kind == "malformed":
+            body = TRUNCATED_CHUNK
+        elif kind == "garbage":
+            body = GARBAGE
+        elif kind == "oversized":
+            body = _Chunks(model, answer).text("x" * plan.size)
+        elif kind == "endless":
+            return await self._endless_body(request)
+        else:
+            return await self._unary(model, answer)
+        return web.Response(body=body, content_type="application/json", charset="utf-8")
+
+    async def _endless_body(self, request: web.Request) -> web.StreamResponse:
+        """A 200 JSON body that never ends: tests the client's size limit."""
+        response = web.StreamResponse(headers={"Content-Type": _JSON})
+        filler = b"x" * 65536
+        with self._emu.track_task(), contextlib.suppress(ConnectionError):
+            await response.prepare(request)
+            await response.write(b'{"candidates":[{"content":{"parts":[{"text":"')
+            while True:
+                await response.write(filler)
+        return response
+
     async def _stream(
-        self, request: web.Request, model: str, answer: Answer, *, sse: bool
+        self,
+        request: web.Request,
+        model: str,
+        answer: Answer,
+        *,
+        sse: bool,
+        plan: FaultPlan | None = None,
     ) -> web.StreamResponse:
         self._stats.sse_streams += 1
         response = web.StreamResponse(
@@ -305,6 +356,10 @@ class HttpApi:
         with self._emu.track_task():
             try:
                 await response.prepare(request)
+                if plan is not None and not await self._stream_fault(
+                    request, response, builder, texts, plan, sse=sse
+                ):
+                    return response
                 last = len(texts) - 1
                 tokens_before = 0
                 for i, text in enumerate(texts):
@@ -324,6 +379,58 @@ class HttpApi:
                 # The client went away mid-stream: nobody is left to tell.
                 pass
         return response
+
+    async def _stream_fault(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        builder: _Chunks,
+        texts: list[str],
+        plan: FaultPlan,
+        *,
+        sse: bool,
+    ) -> bool:
+        """Play ``plan`` on a stream; True when the normal answer should follow."""
+        kind = plan.kind
+        count = 0
+
+        async def send(chunk: bytes) -> None:
+            nonlocal count
+            if sse:
+                await response.write(b"data: " + chunk + b"\r\n\r\n")
+            else:
+                await response.write((b"[" if count == 0 else b",\r\n") + chunk)
+            count += 1
+            self._stats.http_chunks += 1
+
+        if kind in ("goaway", "slowpong"):
+            return True  # Live-only faults
+        if kind in ("flood", "endless"):
+            i = 0
+            while kind == "endless" or i < plan.size:
+                await send(builder.text(f"{i},"))
+                i += 1
+            if sse:
+                await response.write_eof()
+            return False
+        pacer = Pacer(self._cfg.time_to_first_token, self._cfg.tokens_per_second)
+        per_chunk = self._cfg.tokens_per_chunk
+        # The fault comes before the final chunk, whatever N says.
+        for i, text in enumerate(texts[: min(plan.after, len(texts) - 1)]):
+            await pacer.wait(i * per_chunk)
+            await send(builder.text(text))
+        if kind == "close":
+            _drop(request)
+            return False
+        if kind == "malformed":
+            await send(TRUNCATED_CHUNK)
+        elif kind == "garbage":
+            await send(GARBAGE)
+        elif kind == "oversized":
+            await send(builder.text("x" * plan.size))
+        # stall, nopong, and after a bad event: silence until the client goes.
+        await asyncio.Event().wait()
+        return False
 
     async def _unknown(self, request: web.Request) -> web.StreamResponse:
         raise WireError(404, f"The requested URL {request.path} was not found on this server.")
@@ -359,3 +466,35 @@ def _check_contents(contents: Any, where: str) -> None:
                         f"Invalid value at '{where}[{i}].parts[{j}].inline_data.data' "
                         "(TYPE_BYTES), Base64 decoding failed",
                     ) from None
+
+
+def _drop(request: web.Request) -> None:
+    """Drop the TCP connection under a request, mid-response or before it."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+
+
+def _take_marker(body: dict[str, Any]) -> FaultPlan | None:
+    """Find and remove a ``fault:SPEC`` marker in the last user turn's text parts."""
+    contents = body.get("contents")
+    if not isinstance(contents, list):
+        return None
+    for content in reversed(contents):
+        if not isinstance(content, dict) or content.get("role", "user") != "user":
+            continue
+        parts = content.get("parts")
+        if not isinstance(parts, list):
+            return None
+        for part in parts:
+            text = part.get("text") if isinstance(part, dict) else None
+            if isinstance(text, str) and "fault:" in text:
+                try:
+                    plan = find_marker(text)
+                except ValueError as exc:
+                    raise WireError(400, str(exc)) from None
+                if plan is not None:
+                    part["text"] = strip_marker(text)
+                    return plan
+        return None
+    return None

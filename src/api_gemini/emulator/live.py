@@ -21,6 +21,9 @@ Behaviour, following ``live-protocol.md``:
 - Audio turns end on ``activityEnd`` or ``audioStreamEnd``; their user text is
   ``"audio of N bytes"`` (also the ``inputTranscription`` when enabled).
 - Server messages go out as JSON in binary frames, like production.
+- Fault plans (:mod:`.faults`) from the upgrade header, a ``fault:`` marker in a turn's
+  text, or the config make a turn misbehave; pings are answered here (not by aiohttp)
+  so that a plan can delay or drop the pongs.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from .catalog import find_model, supports
-from .model import generate_answer, pcm_audio_for
+from .faults import GARBAGE, TRUNCATED, FaultPlan, find_marker, strip_marker
+from .model import Answer, generate_answer, pcm_audio_for
 from .pacing import Pacer
 from .wire import b64decode_any, camel_key, decode_json, encode_json, to_camel
 
@@ -80,6 +84,13 @@ _REALTIME_KEYS = frozenset(
 _MODALITIES = frozenset({"TEXT", "AUDIO"})
 # A close reason must fit in a control frame (125 bytes, 2 of them the code).
 _MAX_REASON = 123
+# Close reasons the real service gives, for fault plans that close with a code.
+_CLOSE_REASONS = {
+    1000: "The operation was cancelled.",
+    1007: INVALID_ARGUMENT,
+    1008: "Policy violation.",
+    1011: "Internal error encountered.",
+}
 
 
 def live_path(version: str, method: str = "BidiGenerateContent") -> str:
@@ -164,6 +175,7 @@ class LiveSession:
         ws: web.WebSocketResponse,
         version: str,
         method: str,
+        plan: FaultPlan | None = None,
     ) -> None:
         self._emu = emulator
         self._cfg = emulator.config
@@ -188,6 +200,12 @@ class LiveSession:
         self._pending_calls: dict[str, str] = {}
         self._audio_bytes = 0
         self._turn_counter = 0
+        #: The plan of every turn, from the upgrade header.
+        self._plan = plan
+        self._turn_plan: FaultPlan | None = None
+        #: None: pongs at once; a number: pongs that many seconds late; inf: never.
+        self._pong_delay: float | None = None
+        self._late_pongs: set[asyncio.Task[None]] = set()
 
     # -- auth ---------------------------------------------------------------------
 
@@ -218,7 +236,9 @@ class LiveSession:
             self._timer_task = asyncio.create_task(self._lifetime(lifetime))
         try:
             async for msg in self._ws:
-                if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
+                if msg.type is WSMsgType.PING:
+                    await self._on_ping(msg.data)
+                elif msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
                     self._stats.ws_messages_received += 1
                     try:
                         await self._handle(msg.data)
@@ -228,6 +248,10 @@ class LiveSession:
                         break
         finally:
             await self._cancel_answer()
+            for pong in list(self._late_pongs):
+                pong.cancel()
+            if self._late_pongs:
+                await asyncio.wait(self._late_pongs)
             timer = self._timer_task
             if timer is not None and not timer.done():
                 if self._closing and not self._closed.is_set():
@@ -271,6 +295,22 @@ class LiveSession:
         await self.send_go_away(notice)
         await asyncio.sleep(notice)
         await self.close(1011, DEADLINE_EXPIRED)
+
+    async def _on_ping(self, data: bytes) -> None:
+        delay = self._pong_delay
+        if delay is None:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self._ws.pong(data)
+        elif delay != float("inf"):
+            task = asyncio.create_task(self._late_pong(data, delay))
+            self._late_pongs.add(task)
+            task.add_done_callback(self._late_pongs.discard)
+
+    async def _late_pong(self, data: bytes, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if not self._ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self._ws.pong(data)
 
     async def _send(self, data: bytes) -> None:
         if self._ws.closed:
@@ -376,7 +416,7 @@ class LiveSession:
     # -- client messages ------------------------------------------------------------
 
     async def _client_content(self, body: dict[str, Any]) -> None:
-        turns = _check_contents(body.get("turns", []))
+        turns = [self._take_marker(t) for t in _check_contents(body.get("turns", []))]
         complete = _opt(body, "turnComplete", bool) or False
         await self._interrupt()
         self.history.extend(turns)
@@ -411,7 +451,8 @@ class LiveSession:
             if not isinstance(text, str):
                 raise _Invalid()
             await self._interrupt()
-            self.history.append({"role": "user", "parts": [{"text": text}]})
+            turn = self._take_marker({"role": "user", "parts": [{"text": text}]})
+            self.history.append(turn)
             self._start_answer()
         if body.get("activityEnd") is not None or (
             body.get("audioStreamEnd") and self._audio_bytes > 0
@@ -455,6 +496,24 @@ class LiveSession:
         if not self._pending_calls:
             self._start_answer()
 
+    def _take_marker(self, turn: dict[str, Any]) -> dict[str, Any]:
+        """Remove a ``fault:SPEC`` marker from a user turn's text; remember its plan."""
+        if turn.get("role") != "user":
+            return turn
+        parts: list[Any] = []
+        for part in turn["parts"]:
+            text = part.get("text") if isinstance(part, dict) else None
+            if isinstance(text, str) and "fault:" in text:
+                try:
+                    plan = find_marker(text)
+                except ValueError:
+                    raise _Invalid() from None
+                if plan is not None:
+                    self._turn_plan = plan
+                    part = {**part, "text": strip_marker(text)}
+            parts.append(part)
+        return {**turn, "parts": parts}
+
     # -- answers --------------------------------------------------------------------
 
     async def _interrupt(self) -> None:
@@ -480,9 +539,68 @@ class LiveSession:
 
     def _start_answer(self) -> None:
         self._turn_counter += 1
-        self._answer_task = asyncio.create_task(self._answer(self._turn_counter))
+        # Precedence: the upgrade header, then this turn's marker, then the config.
+        plan = self._plan or self._turn_plan or self._emu.default_fault
+        self._turn_plan = None
+        self._answer_task = asyncio.create_task(self._answer(self._turn_counter, plan))
 
-    async def _answer(self, turn: int) -> None:
+    async def _send_chunk(self, chunk: str) -> None:
+        if self._audio_out:
+            audio = base64.b64encode(pcm_audio_for(chunk))
+            await self._send(_AUDIO_HEAD + audio + _AUDIO_TAIL)
+            if self._out_transcription:
+                await self._send(_OUT_TRANSCRIPT_HEAD + encode_json(chunk) + _OUT_TRANSCRIPT_TAIL)
+        else:
+            await self._send(_TEXT_HEAD + encode_json(chunk) + _TEXT_TAIL)
+
+    async def _faulty_answer(self, plan: FaultPlan, chunks: list[str], pacer: Pacer) -> bool:
+        """Play ``plan`` over this answer; True when the answer should go on normally."""
+        kind = plan.kind
+        if kind == "slowpong":
+            self._pong_delay = plan.delay
+            await asyncio.sleep(3 * plan.delay)
+            return True
+        if kind in ("flood", "endless"):
+            i = 0
+            while kind == "endless" or i < plan.size:
+                # _send awaits the transport's drain: a client that stops reading pushes
+                # back here, and the flood waits.
+                await self._send(_TEXT_HEAD + encode_json(f"{i},") + _TEXT_TAIL)
+                i += 1
+                if i % 64 == 0:
+                    await asyncio.sleep(0)
+                if self._ws.closed:
+                    return False
+            return True
+        per_chunk = self._cfg.tokens_per_chunk
+        for i, chunk in enumerate(chunks[: plan.after]):
+            await pacer.wait(i * per_chunk)
+            await self._send_chunk(chunk)
+            self._stats.live_chunks += 1
+        if kind == "close":
+            code = plan.code or 1011
+            await self.close(code, _CLOSE_REASONS.get(code, "Injected fault."))
+        elif kind == "http":
+            await self.close(1011, plan.http_message)
+        elif kind == "goaway":
+            await self.send_go_away(plan.delay)
+            await asyncio.sleep(plan.delay)
+            await self.close(1011, DEADLINE_EXPIRED)
+        else:
+            if kind == "nopong":
+                self._pong_delay = float("inf")
+            elif kind == "malformed":
+                await self._send(TRUNCATED)
+            elif kind == "garbage":
+                await self._send(GARBAGE)
+            elif kind == "oversized":
+                filler = max(plan.size - len(_TEXT_HEAD) - len(_TEXT_TAIL) - 2, 0)
+                await self._send(_TEXT_HEAD + b'"' + b"x" * filler + b'"' + _TEXT_TAIL)
+            # stall, nopong, and after a bad message: stay silent until the client goes.
+            await asyncio.Event().wait()
+        return False
+
+    async def _answer(self, turn: int, plan: FaultPlan | None = None) -> None:
         cfg = self._cfg
         answer = generate_answer(
             self._model,
@@ -493,6 +611,14 @@ class LiveSession:
             call_id_prefix=f"fc{turn}",
         )
         pacer = Pacer(cfg.time_to_first_token, cfg.tokens_per_second)
+        if plan is not None:
+            chunks = answer.chunks(cfg.tokens_per_chunk) if answer.function_call is None else []
+            if not await self._faulty_answer(plan, chunks, pacer):
+                return
+            if plan.kind in ("flood", "endless"):
+                await self._end_turn(answer)
+                return
+            pacer = Pacer(0.0, cfg.tokens_per_second)
         call = answer.function_call
         if call is not None:
             await pacer.wait(0)
@@ -524,6 +650,10 @@ class LiveSession:
             if sent:
                 self.history.append({"role": "model", "parts": [{"text": "".join(sent)}]})
             raise
+        await self._end_turn(answer)
+
+    async def _end_turn(self, answer: Answer) -> None:
+        send = self._send
         self.history.append({"role": "model", "parts": [{"text": answer.text}]})
         await send(_GENERATION_COMPLETE)
         prompt, response = answer.prompt_token_count, answer.token_count

@@ -14,8 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from .config import EmulatorConfig, EmulatorStats
+from .faults import FAULT_HEADER, FaultPlan
 from .http_api import API_VERSIONS, HttpApi
 from .live import LIVE_METHODS, SHUTTING_DOWN, LiveSession, live_path, new_handle
+from .wire import WireError, error_body
 
 __all__ = ["Emulator"]
 
@@ -46,6 +48,8 @@ class Emulator:
         self._port: int | None = None
         self._sessions: set[LiveSession] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: The plan of every request without its own (``EmulatorConfig.fault``).
+        self.default_fault = FaultPlan.parse(self.config.fault) if self.config.fault else None
 
     # -- addresses --------------------------------------------------------------------
 
@@ -184,6 +188,20 @@ class Emulator:
         finally:
             self._tasks.discard(task)
 
+    def header_fault(self, request: web.Request) -> FaultPlan | None:
+        """The plan a request selects with the ``x-emulator-fault`` header, if any.
+
+        Raises:
+            WireError: 400 for a malformed header.
+        """
+        spec = request.headers.get(FAULT_HEADER)
+        if not spec:
+            return None
+        try:
+            return FaultPlan.parse(spec)
+        except ValueError as exc:
+            raise WireError(400, str(exc)) from None
+
     def store_resumption(self, history: list[dict[str, Any]]) -> str:
         """Store a copy of a conversation and return its new resumption handle."""
         handle = new_handle()
@@ -195,16 +213,31 @@ class Emulator:
     def _live_handler(self, version: str, method: str) -> Any:
         async def handler(request: web.Request) -> web.StreamResponse:
             self.stats.http_requests += 1
+            try:
+                plan = self.header_fault(request)
+                upgrade_plan = plan or self.default_fault
+                if upgrade_plan is not None and upgrade_plan.kind == "http":
+                    raise upgrade_plan.http_error()
+            except WireError as err:
+                self.stats.http_errors += 1
+                return web.Response(
+                    body=error_body(err),
+                    status=err.code,
+                    headers=err.headers,
+                    content_type="application/json",
+                    charset="utf-8",
+                )
             ws = web.WebSocketResponse(
                 compress=False,
                 max_msg_size=_MAX_MESSAGE,
                 timeout=_CLOSE_TIMEOUT,
-                autoping=True,
+                # The session answers pings itself, so a fault plan can delay or drop pongs.
+                autoping=False,
             )
             await ws.prepare(request)
             self.stats.ws_connections += 1
             self.stats.ws_active += 1
-            session = LiveSession(self, request, ws, version, method)
+            session = LiveSession(self, request, ws, version, method, plan)
             self._sessions.add(session)
             try:
                 # Not tracked as a task: stop() ends sessions by closing their sockets.

@@ -36,7 +36,9 @@ STATUS_BY_CODE = {
     405: "METHOD_NOT_ALLOWED",
     429: "RESOURCE_EXHAUSTED",
     500: "INTERNAL",
+    502: "UNAVAILABLE",
     503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
 }
 
 
@@ -49,12 +51,15 @@ class WireError(Exception):
         message: str,
         status: str | None = None,
         details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status or STATUS_BY_CODE.get(code, "UNKNOWN")
         self.details = details
+        #: Extra response headers (``Retry-After``).
+        self.headers = headers or {}
 
 
 def error_body(err: WireError) -> bytes:
