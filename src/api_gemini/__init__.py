@@ -12,13 +12,22 @@ from . import errors, types
 from ._version import __version__
 from .client import AsyncClient, Client
 from .errors import GeminiError
-from .settings import ClientSettings, SecretKey, Timeouts, WebSocketSettings
+from .settings import (
+    ClientSettings,
+    PoolSettings,
+    ReconnectPolicy,
+    SecretKey,
+    Timeouts,
+    WebSocketSettings,
+)
 
 __all__ = [
     "AsyncClient",
     "Client",
     "ClientSettings",
     "GeminiError",
+    "PoolSettings",
+    "ReconnectPolicy",
     "SecretKey",
     "Timeouts",
     "WebSocketSettings",

@@ -19,11 +19,19 @@ from typing import TYPE_CHECKING, Self
 
 from .errors import ConfigurationError
 from .models import AsyncModels, Models
-from .settings import ClientSettings, SecretKey, Timeouts, VerifySetting, WebSocketSettings
+from .settings import (
+    ClientSettings,
+    PoolSettings,
+    SecretKey,
+    Timeouts,
+    VerifySetting,
+    WebSocketSettings,
+)
 
 if TYPE_CHECKING:
     from ._portal import LoopPortal
     from .http.transport import AsyncHttpTransport, SyncHttpTransport
+    from .websocket.pool import LivePool, PoolMetrics
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -37,9 +45,10 @@ def _settings_from(
     verify: VerifySetting,
     headers: Mapping[str, str] | None,
     websocket: WebSocketSettings | None,
+    pool: PoolSettings | None,
 ) -> ClientSettings:
     if settings is not None:
-        return settings
+        return settings if pool is None else settings.with_changes(pool=pool)
     return ClientSettings.resolve(
         api_key,
         base_url=base_url,
@@ -48,7 +57,16 @@ def _settings_from(
         verify=verify,
         headers=headers,
         websocket=websocket,
+        pool=pool,
     )
+
+
+def _new_pool(settings: ClientSettings) -> LivePool:
+    from .models import _websocket_module
+
+    websocket = _websocket_module()  # says which extra to install when it is missing
+    pool: LivePool = websocket.LivePool(settings)
+    return pool
 
 
 class _ClientBase:
@@ -64,12 +82,32 @@ class _ClientBase:
         verify: VerifySetting = True,
         headers: Mapping[str, str] | None = None,
         websocket: WebSocketSettings | None = None,
+        pool: PoolSettings | None = None,
         settings: ClientSettings | None = None,
     ) -> None:
         self._settings = _settings_from(
-            settings, api_key, base_url, api_version, timeouts, verify, headers, websocket
+            settings, api_key, base_url, api_version, timeouts, verify, headers, websocket, pool
         )
         self._closed = False
+        self._live_pool: LivePool | None = None
+
+    def _pool(self) -> LivePool:
+        """The warm pool of Live connections, created on first WebSocket use."""
+        self._check_open()
+        if self._live_pool is None:
+            self._live_pool = _new_pool(self._settings)
+        return self._live_pool
+
+    def pool_metrics(self) -> PoolMetrics:
+        """Hits, misses, opens, discards by reason, idle and opening connections of
+        the warm Live pool (see :class:`~api_gemini.settings.PoolSettings`)."""
+        pool = self._live_pool
+        if pool is None:
+            from .models import _websocket_module
+
+            metrics: PoolMetrics = _websocket_module().PoolMetrics()
+            return metrics
+        return pool.metrics()
 
     @property
     def settings(self) -> ClientSettings:
@@ -97,7 +135,10 @@ class AsyncClient(_ClientBase):
         verify: ``True`` (system CAs), a CA bundle path, or an ``ssl.SSLContext``.
         headers: extra headers for every request.
         websocket: Live API connection and buffering settings.
-        settings: a complete settings object instead of the arguments above.
+        pool: the warm pool of Live connections (:class:`~api_gemini.settings.
+            PoolSettings`; by default nothing is warmed unless ``model.prewarm()`` asks).
+        settings: a complete settings object instead of the arguments above (``pool``
+            may still override its pool settings).
     """
 
     _http: AsyncHttpTransport | None = None
@@ -110,13 +151,27 @@ class AsyncClient(_ClientBase):
             self._http = AsyncHttpTransport(self._settings)
         return self._http
 
+    @property
+    def pool(self) -> LivePool:
+        """The warm pool of Live connections (created on first use): ``metrics()``,
+        ``health()``, ``wait_until(...)``. Warm it with ``model.prewarm()``.
+
+        Raises:
+            ConfigurationError: the client is closed, or the websocket extra is missing.
+        """
+        return self._pool()
+
     def models(self) -> AsyncModels:
         """The models resource: ``list``, ``get`` and ``by_name``."""
-        return AsyncModels(self._settings, self._transport())
+        return AsyncModels(self._settings, self._transport(), self._pool)
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pool; safe to call twice."""
+        """Close the HTTP connection pool and the warm Live pool (every warm connection
+        is closed with a handshake); safe to call twice."""
         self._closed = True
+        if self._live_pool is not None:
+            pool, self._live_pool = self._live_pool, None
+            await pool.aclose()
         if self._http is not None:
             http, self._http = self._http, None
             await http.aclose()
@@ -158,12 +213,16 @@ class Client(_ClientBase):
 
     def models(self) -> Models:
         """The models resource: ``list``, ``get`` and ``by_name``."""
-        return Models(self._settings, self._transport(), self._portal)
+        return Models(self._settings, self._transport(), self._portal, self._pool)
 
     def close(self) -> None:
-        """Close the HTTP connection pool and stop the WebSocket loop thread (closing
-        any session still open on it); safe to call twice."""
+        """Close the HTTP connection pool, the warm Live pool, and stop the WebSocket
+        loop thread (closing any session still open on it); safe to call twice."""
         self._closed = True
+        if self._live_pool is not None:
+            pool, self._live_pool = self._live_pool, None
+            if self._loop_portal is not None:
+                self._loop_portal.run(pool.aclose())
         if self._http is not None:
             http, self._http = self._http, None
             http.close()

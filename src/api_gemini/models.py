@@ -6,7 +6,11 @@
 - ``generate_content``: one request, one answer (HTTP);
 - ``stream_generate_content``: the answer in chunks over SSE, yielded as they arrive;
 - ``stream_generate_content_websocket``: the same chunks over the Live API (WebSocket);
-- ``connect``: a long-lived bidirectional Live session;
+- ``connect``: a long-lived bidirectional Live session (``reconnect=`` opts in to
+  reconnection, see :class:`~api_gemini.settings.ReconnectPolicy`);
+- ``prewarm`` / ``prewarm_live``: open warm Live connections in the client's pool, so
+  that the next WebSocket request or session with the same setup skips connect and
+  setup (see :class:`~api_gemini.settings.PoolSettings`);
 - ``count_tokens``.
 """
 
@@ -31,9 +35,9 @@ from .types import (
 if TYPE_CHECKING:
     from ._portal import LoopPortal
     from .http.transport import AsyncHttpTransport, AsyncSSEStream, SSEStream, SyncHttpTransport
-    from .settings import ClientSettings
+    from .settings import ClientSettings, ReconnectPolicy
     from .sync_live import SyncLiveSession, SyncStream
-    from .websocket import LiveConnectConfig, LiveSession, Stream
+    from .websocket import LiveConnectConfig, LivePool, LiveSession, Stream
 
 __all__ = ["AsyncModel", "AsyncModels", "Model", "Models", "model_path_segment"]
 
@@ -80,15 +84,30 @@ def _websocket_module() -> Any:
     return websocket
 
 
+def _prewarm_count(settings: ClientSettings, count: int | None) -> int:
+    return max(1, settings.pool.warm_per_key) if count is None else count
+
+
+def _stream_request(request: RequestLike | None) -> GenerateContentRequest:
+    # The contents do not take part in the setup: a warm stream needs none.
+    return GenerateContentRequest(contents=[]) if request is None else coerce_request(request)
+
+
 # --------------------------------------------------------------------------- async
 
 
 class AsyncModels:
     """The model catalog and a factory of :class:`AsyncModel` objects."""
 
-    def __init__(self, settings: ClientSettings, http: AsyncHttpTransport) -> None:
+    def __init__(
+        self,
+        settings: ClientSettings,
+        http: AsyncHttpTransport,
+        pool: Callable[[], LivePool] | None = None,
+    ) -> None:
         self._settings = settings
         self._http = http
+        self._pool = pool
 
     async def list(self, *, page_size: int = _DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """Every model of the catalog, following page tokens to the end."""
@@ -114,16 +133,23 @@ class AsyncModels:
 
     def by_name(self, name: str) -> AsyncModel:
         """A handle on one model; no request is made until a method is called."""
-        return AsyncModel(model_path_segment(name), self._settings, self._http)
+        return AsyncModel(model_path_segment(name), self._settings, self._http, self._pool)
 
 
 class AsyncModel:
     """One model: generation over HTTP, SSE and WebSocket, token counting."""
 
-    def __init__(self, model_id: str, settings: ClientSettings, http: AsyncHttpTransport) -> None:
+    def __init__(
+        self,
+        model_id: str,
+        settings: ClientSettings,
+        http: AsyncHttpTransport,
+        pool: Callable[[], LivePool] | None = None,
+    ) -> None:
         self.model_id = model_id
         self._settings = settings
         self._http = http
+        self._pool = pool
         self._base = f"/{settings.api_version}/models/{model_id}"
 
     @property
@@ -160,20 +186,70 @@ class AsyncModel:
         Opens a session set up from the request, sends its contents as one turn and
         yields :class:`~api_gemini.types.GenerateContentResponse` chunks until the turn
         completes. The stream supports ``pause()``, ``resume()`` and ``cancel()``.
+        A warm connection from the client's pool with the same setup is used when there
+        is one (``stream.metrics.from_pool``).
         """
         websocket = _websocket_module()
+        pool = self._pool() if self._pool is not None else None
         stream: Stream = await websocket.open_stream(
-            self._settings, self.model_id, coerce_request(request)
+            self._settings, self.model_id, coerce_request(request), pool
         )
         return stream
 
     async def connect(
-        self, config: LiveConnectConfig | Mapping[str, Any] | None = None
+        self,
+        config: LiveConnectConfig | Mapping[str, Any] | None = None,
+        *,
+        reconnect: ReconnectPolicy | None = None,
     ) -> LiveSession:
-        """Open a bidirectional Live session: ``async with await model.connect() as s``."""
+        """Open a bidirectional Live session: ``async with await model.connect() as s``.
+
+        ``reconnect`` opts in to reconnection on ``goAway`` and retryable drops, each one
+        a :class:`~api_gemini.websocket.Reconnected` event (it needs
+        ``sessionResumption`` in the config); without it, ``await session.reconnect()``
+        after a drop or ``goAway`` continues the conversation. A warm pool connection
+        with the same setup is used when there is one.
+        """
         websocket = _websocket_module()
-        session: LiveSession = await websocket.connect_live(self._settings, self.model_id, config)
+        pool = self._pool() if self._pool is not None else None
+        session: LiveSession = await websocket.connect_live(
+            self._settings, self.model_id, config, pool, reconnect
+        )
         return session
+
+    async def prewarm(self, request: RequestLike | None = None, *, count: int | None = None) -> int:
+        """Keep ``count`` warm connections for WebSocket streams of requests like
+        ``request`` (its setup: generation config, system instruction, tools; contents
+        do not matter); returns how many are ready.
+
+        ``count`` defaults to ``max(1, PoolSettings.warm_per_key)``; after each hit the
+        pool refills to it (``PoolSettings.refill``). Each warm connection is an open
+        session on the service: it counts against the concurrent-session quota.
+
+        Raises:
+            WebSocketConnectionError, SetupRejectedError: an open failed.
+        """
+        websocket = _websocket_module()
+        if self._pool is None:
+            raise ConfigurationError("this model handle has no connection pool")
+        setup = websocket.stream_setup(self.model_id, _stream_request(request))
+        ready: int = await self._pool().prewarm(setup, _prewarm_count(self._settings, count))
+        return ready
+
+    async def prewarm_live(
+        self,
+        config: LiveConnectConfig | Mapping[str, Any] | None = None,
+        *,
+        count: int | None = None,
+    ) -> int:
+        """Keep ``count`` warm connections for :meth:`connect` with ``config``; returns
+        how many are ready. As :meth:`prewarm`, for sessions."""
+        websocket = _websocket_module()
+        if self._pool is None:
+            raise ConfigurationError("this model handle has no connection pool")
+        setup = websocket.live_setup(self.model_id, config)
+        ready: int = await self._pool().prewarm(setup, _prewarm_count(self._settings, count))
+        return ready
 
     def __repr__(self) -> str:
         return f"AsyncModel({self.name!r})"
@@ -190,10 +266,12 @@ class Models:
         settings: ClientSettings,
         http: SyncHttpTransport,
         portal: Callable[[], LoopPortal],
+        pool: Callable[[], LivePool] | None = None,
     ) -> None:
         self._settings = settings
         self._http = http
         self._portal = portal
+        self._pool = pool
 
     def list(self, *, page_size: int = _DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
         """Every model of the catalog, following page tokens to the end."""
@@ -219,7 +297,7 @@ class Models:
 
     def by_name(self, name: str) -> Model:
         """A handle on one model; no request is made until a method is called."""
-        return Model(model_path_segment(name), self._settings, self._http, self._portal)
+        return Model(model_path_segment(name), self._settings, self._http, self._portal, self._pool)
 
 
 class Model:
@@ -232,11 +310,13 @@ class Model:
         settings: ClientSettings,
         http: SyncHttpTransport,
         portal: Callable[[], LoopPortal],
+        pool: Callable[[], LivePool] | None = None,
     ) -> None:
         self.model_id = model_id
         self._settings = settings
         self._http = http
         self._portal = portal
+        self._pool = pool
         self._base = f"/{settings.api_version}/models/{model_id}"
 
     @property
@@ -270,23 +350,54 @@ class Model:
 
         websocket = _websocket_module()
         portal = self._portal()
+        pool = self._pool() if self._pool is not None else None
         stream: Stream = portal.run(
-            websocket.open_stream(self._settings, self.model_id, coerce_request(request))
+            websocket.open_stream(self._settings, self.model_id, coerce_request(request), pool)
         )
         return SyncStream(portal.adopt(stream, websocket.Stream.cancel), portal)
 
     def connect(
-        self, config: LiveConnectConfig | Mapping[str, Any] | None = None
+        self,
+        config: LiveConnectConfig | Mapping[str, Any] | None = None,
+        *,
+        reconnect: ReconnectPolicy | None = None,
     ) -> SyncLiveSession:
-        """Open a bidirectional Live session: ``with model.connect() as session``."""
+        """Open a bidirectional Live session: ``with model.connect() as session``.
+        ``reconnect`` as on :meth:`AsyncModel.connect`."""
         from .sync_live import SyncLiveSession
 
         websocket = _websocket_module()
         portal = self._portal()
+        pool = self._pool() if self._pool is not None else None
         session: LiveSession = portal.run(
-            websocket.connect_live(self._settings, self.model_id, config)
+            websocket.connect_live(self._settings, self.model_id, config, pool, reconnect)
         )
         return SyncLiveSession(portal.adopt(session, websocket.LiveSession.close), portal)
+
+    def prewarm(self, request: RequestLike | None = None, *, count: int | None = None) -> int:
+        """As :meth:`AsyncModel.prewarm`: warm connections for WebSocket streams."""
+        websocket = _websocket_module()
+        if self._pool is None:
+            raise ConfigurationError("this model handle has no connection pool")
+        setup = websocket.stream_setup(self.model_id, _stream_request(request))
+        portal = self._portal()
+        ready: int = portal.run(self._pool().prewarm(setup, _prewarm_count(self._settings, count)))
+        return ready
+
+    def prewarm_live(
+        self,
+        config: LiveConnectConfig | Mapping[str, Any] | None = None,
+        *,
+        count: int | None = None,
+    ) -> int:
+        """As :meth:`AsyncModel.prewarm_live`: warm connections for :meth:`connect`."""
+        websocket = _websocket_module()
+        if self._pool is None:
+            raise ConfigurationError("this model handle has no connection pool")
+        setup = websocket.live_setup(self.model_id, config)
+        portal = self._portal()
+        ready: int = portal.run(self._pool().prewarm(setup, _prewarm_count(self._settings, count)))
+        return ready
 
     def __repr__(self) -> str:
         return f"Model({self.name!r})"

@@ -14,6 +14,10 @@ waits. No official Python SDK offers a synchronous Live API: this is it::
             session.send_text("Hello")
             for event in session.receive_turn():
                 print(event)
+
+Reconnection is the async one's: ``session.reconnect()`` after a ``GoAway`` event or a
+``DisconnectedError``, or ``model.connect(config, reconnect=ReconnectPolicy())`` for
+reconnects made for you, each one a ``Reconnected`` event in the iteration.
 """
 
 from __future__ import annotations
@@ -183,6 +187,16 @@ class SyncLiveSession:
     def health(self) -> ConnectionHealth:
         """The connection's health: state, ping RTT, idle time, age, goAway deadline."""
         return self._session.health()
+
+    @property
+    def metrics(self) -> StreamMetrics:
+        """Time to first chunk, chunks, bytes, ``from_pool``, ``reconnects``..."""
+        return self._session.metrics
+
+    def reconnect(self) -> None:
+        """Move the session to a new connection resumed with its newest handle; see
+        :meth:`LiveSession.reconnect <api_gemini.websocket.LiveSession.reconnect>`."""
+        self._portal.run(self._session.reconnect())
 
     def pause(self) -> None:
         """Stop delivering events; the bounded buffer then pushes back on the server."""

@@ -7,6 +7,9 @@ api_gemini`` does not import this package, the model methods do when first calle
   :class:`~api_gemini.types.GenerateContentResponse` chunks, with pause, resume, cancel.
 - :func:`connect_live` / :class:`LiveSession`: a bidirectional session yielding typed
   events (:class:`ModelTurn`, :class:`TurnComplete`, :class:`ToolCall`, ...).
+- :class:`Reconnected`: the event of a session that moved to a new connection
+  (:meth:`LiveSession.reconnect`, or a :class:`~api_gemini.settings.ReconnectPolicy`).
+- :class:`LivePool` / :class:`PoolMetrics`: warm, never-reused connections.
 - :mod:`.protocol`: the sans-I/O protocol; :mod:`.connection`: one WebSocket.
 """
 
@@ -22,6 +25,7 @@ from ..live_types import (
     SlidingWindow,
 )
 from .connection import ConnectionHealth, Endpoint, LiveConnection, live_endpoint
+from .pool import DISCARD_REASONS, LivePool, PoolMetrics
 from .protocol import (
     GenerationComplete,
     GoAway,
@@ -42,14 +46,18 @@ from .protocol import (
 )
 from .streaming import (
     LiveSession,
+    Reconnected,
     Stream,
     StreamMetrics,
     StreamState,
     connect_live,
+    live_setup,
     open_stream,
+    stream_setup,
 )
 
 __all__ = [
+    "DISCARD_REASONS",
     "AudioTranscriptionConfig",
     "AutomaticActivityDetection",
     "ConnectionHealth",
@@ -62,11 +70,14 @@ __all__ = [
     "LiveConnectConfig",
     "LiveConnection",
     "LiveEvent",
+    "LivePool",
     "LiveProtocol",
     "LiveSession",
     "ModelTurn",
     "OutputTranscription",
+    "PoolMetrics",
     "RealtimeInputConfig",
+    "Reconnected",
     "SessionResumptionConfig",
     "SessionResumptionUpdate",
     "SessionState",
@@ -82,5 +93,7 @@ __all__ = [
     "UsageUpdate",
     "connect_live",
     "live_endpoint",
+    "live_setup",
     "open_stream",
+    "stream_setup",
 ]

@@ -301,11 +301,15 @@ class LiveConnection:
 
     # ---- sending
 
-    async def _send(self, data: bytes) -> None:
+    async def _send(self, data: bytes, state_before: SessionState | None = None) -> None:
         try:
             # A text frame from bytes: no decode/encode round trip (the JSON is UTF-8).
             await self._ws.send(data, text=True)
         except ConnectionClosed as exc:
+            if state_before is not None and self.protocol.state is not SessionState.CLOSED:
+                # The frame never went out: undo the transition its encoding made, so
+                # that a drop between turns is not taken for a drop in the middle of one.
+                self.protocol.state = state_before
             closed = self._closed_error(exc)
             if closed is None:  # a clean close that the receiving side has not seen yet
                 closed = SessionStateError("cannot send: the connection is closed")
@@ -316,7 +320,12 @@ class LiveConnection:
     async def send_client_content(self, turns: Sequence[Content], turn_complete: bool) -> None:
         """Send ``clientContent`` (state-checked)."""
         async with self._send_lock:
-            await self._send(self.protocol.send_client_content(turns, turn_complete))
+            if self._ws.state is not _WsState.OPEN and not self._closed:
+                # Closing under us: the frame cannot go out. Say so before the protocol
+                # records a turn that was never requested.
+                raise SessionStateError("cannot send clientContent: the connection is closing")
+            before = self.protocol.state
+            await self._send(self.protocol.send_client_content(turns, turn_complete), before)
 
     async def send_realtime_input(self, realtime_input: RealtimeInput) -> None:
         """Send ``realtimeInput`` (state-checked)."""
@@ -424,6 +433,20 @@ class LiveConnection:
         self._ws.transport.abort()
 
     # ---- health
+
+    async def ping(self) -> float:
+        """Ping the server now and return the round trip in seconds (it also becomes
+        the health's ``latency``). The service may answer pings slowly (8 to 30 s):
+        bound the wait with ``asyncio.timeout`` if you need to.
+
+        Raises:
+            SessionStateError: the connection is closed, or closed while waiting.
+        """
+        try:
+            waiter = await self._ws.ping()
+            return float(await waiter)
+        except ConnectionClosed:
+            raise SessionStateError("cannot ping: the connection is closed") from None
 
     def health(self) -> ConnectionHealth:
         """A snapshot of state, ping RTT, idle time, age, ``goAway`` deadline, traffic."""

@@ -27,7 +27,7 @@ import contextlib
 import hashlib
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -131,6 +131,9 @@ class LivePool:
         self._open_failures = 0
         self._discarded: dict[str, int] = {}
         self._last_error: str | None = None
+        self._watchers_of_metrics: list[
+            tuple[Callable[[PoolMetrics], bool], asyncio.Future[None]]
+        ] = []
 
     # ---- keys
 
@@ -178,10 +181,12 @@ class LivePool:
                 await entry.conn.close(1000)
                 continue
             self._hits += 1
+            self._changed()
             if self._config.refill:
                 self._fill(key)
             return entry.conn, entry.early
         self._misses += 1
+        self._changed()
         if self._config.warm_per_key > 0:
             self._setups[key] = setup
             self._targets[key] = max(self._targets.get(key, 0), self._config.warm_per_key)
@@ -269,24 +274,26 @@ class LivePool:
         """Open one connection for ``key`` into the pool (``_opening`` already counts it)."""
         try:
             conn, early = await LiveConnection.open(self._settings, self._setups[key])
-        except Exception as exc:
-            self._open_failures += 1
-            self._last_error = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
+        except BaseException as exc:
             self._opening[key] -= 1
+            if isinstance(exc, Exception):
+                self._open_failures += 1
+                self._last_error = f"{type(exc).__name__}: {exc}"
+            self._changed()
+            raise
+        self._opening[key] -= 1
         self._opened += 1
-        if self._closed:
+        if self._closed or self._loop is None:
             self._count_discard("pool_closed")
             await conn.close(1000)
             return
         entry = _Entry(conn, list(early))
-        assert self._loop is not None  # bound before any open starts
         watcher = self._loop.create_task(self._watch(key, entry), name="api-gemini pool watcher")
         entry.watcher = watcher
         self._tasks.add(watcher)
         watcher.add_done_callback(self._tasks.discard)
         self._idle.setdefault(key, deque()).append(entry)
+        self._changed()
 
     # ---- watching
 
@@ -349,6 +356,33 @@ class LivePool:
 
     def _count_discard(self, reason: str) -> None:
         self._discarded[reason] = self._discarded.get(reason, 0) + 1
+        self._changed()
+
+    def _changed(self) -> None:
+        waiting = self._watchers_of_metrics
+        if not waiting:
+            return
+        metrics = self.metrics()
+        keep = []
+        for predicate, future in waiting:
+            if future.done():
+                continue
+            if predicate(metrics):
+                future.set_result(None)
+            else:
+                keep.append((predicate, future))
+        self._watchers_of_metrics = keep
+
+    async def wait_until(self, predicate: Callable[[PoolMetrics], bool]) -> PoolMetrics:
+        """Wait until ``predicate(metrics)`` holds, e.g. ``lambda m: m.opening == 0``
+        after a hit (the refill is done). Bound it with ``asyncio.timeout``."""
+        metrics = self.metrics()
+        if predicate(metrics):
+            return metrics
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._watchers_of_metrics.append((predicate, future))
+        await future
+        return self.metrics()
 
     # ---- reading
 

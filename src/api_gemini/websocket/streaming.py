@@ -28,22 +28,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import msgspec
 
 from ..errors import (
+    ConfigurationError,
     DisconnectedError,
     InvalidRequestError,
     MessageParseError,
     ProtocolViolationError,
+    ReconnectFailedError,
     SessionStateError,
+    SetupRejectedError,
     StreamPausedTooLongError,
+    WebSocketError,
 )
 from ..live_types import (
     LiveConnectConfig,
@@ -51,9 +56,10 @@ from ..live_types import (
     LiveUsageMetadata,
     RealtimeInput,
     ServerMessage,
+    SessionResumptionConfig,
     coerce_live_config,
 )
-from ..settings import ClientSettings, WebSocketSettings
+from ..settings import ClientSettings, ReconnectPolicy, WebSocketSettings
 from ..types import (
     Blob,
     Candidate,
@@ -75,6 +81,7 @@ from .protocol import (
     LiveEvent,
     ModelTurn,
     SessionState,
+    SetupComplete,
     TurnComplete,
     UnknownMessage,
     encode_audio,
@@ -82,8 +89,12 @@ from .protocol import (
     usage_to_http,
 )
 
+if TYPE_CHECKING:
+    from .pool import LivePool
+
 __all__ = [
     "LiveSession",
+    "Reconnected",
     "Stream",
     "StreamMetrics",
     "StreamState",
@@ -121,6 +132,11 @@ class StreamMetrics:
         gap_min, gap_max: shortest and longest time between two chunks (arrival).
         gap_total: the sum of those gaps (see :attr:`gap_mean`).
         buffer_peak_chunks, buffer_peak_bytes: the fullest the buffer has been.
+        from_pool: the connection came warm from the pool (``connect_time`` and
+            ``setup_time`` were then spent before the request, not in it).
+        reconnects: times a session moved to a new connection (each one is also a
+            :class:`Reconnected` event).
+        reconnect_failures: connection attempts of reconnects that failed.
     """
 
     connect_time: float | None = None
@@ -134,6 +150,9 @@ class StreamMetrics:
     gap_total: float = 0.0
     buffer_peak_chunks: int = 0
     buffer_peak_bytes: int = 0
+    from_pool: bool = False
+    reconnects: int = 0
+    reconnect_failures: int = 0
 
     @property
     def gap_mean(self) -> float | None:
@@ -176,6 +195,7 @@ class _Receiver(Generic[T]):
         self._request_sent_at: float | None = None
         self.metrics = StreamMetrics(connect_time=conn.connect_time, setup_time=conn.setup_time)
         self._reader: asyncio.Task[None] | None = None
+        self._due = False  # the reader calls _on_due after the current message
 
     def _start(self) -> None:
         self._reader = self._loop.create_task(self._read(), name=f"api-gemini {self._what} reader")
@@ -188,16 +208,34 @@ class _Receiver(Generic[T]):
     def _is_chunk(self, item: T) -> bool:
         return True
 
+    async def _on_end(self, conn: LiveConnection, error: DisconnectedError | None) -> bool:
+        """The connection ended (``error``: how; ``None``: a clean close). Return True
+        to keep reading from ``self._conn`` (a session that reconnected); may raise."""
+        return False
+
+    async def _on_due(self) -> None:
+        """Called after a message when ``_due`` is set (a session's pending goAway)."""
+
+    def _fail_pending(self, error: BaseException) -> None:
+        """Fail sends waiting for a reconnect (sessions only)."""
+
     # ---- reader side
 
     async def _read(self) -> None:
-        conn = self._conn
         metrics = self.metrics
         error: BaseException | None = None
         try:
             while not self._stop_reading:
-                received = await conn.recv()
+                conn = self._conn
+                try:
+                    received = await conn.recv()
+                except DisconnectedError as exc:
+                    if conn is not self._conn or await self._on_end(conn, exc):
+                        continue  # replaced by a reconnect: read the new connection
+                    raise
                 if received is None:
+                    if conn is not self._conn or await self._on_end(conn, None):
+                        continue
                     break
                 message, size = received
                 metrics.messages += 1
@@ -210,11 +248,14 @@ class _Receiver(Generic[T]):
                     ):
                         await self._wait_for_room(len(items), size)
                     self._push(items, size)
+                if self._due:
+                    await self._on_due()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # delivered to the consumer, in order, after the items
             error = exc
         self._reader_closing = True
+        conn = self._conn
         if not conn.closed:
             if isinstance(error, MessageParseError):
                 code = 1007
@@ -284,6 +325,7 @@ class _Receiver(Generic[T]):
         self._done = True
         if error is not None and not self._cancelled and self._failed is None:
             self._error = error
+        self._fail_pending(error or SessionStateError(f"the {self._what} has ended"))
         self._wake_consumer()
 
     def _wake_consumer(self) -> None:
@@ -412,6 +454,7 @@ class _Receiver(Generic[T]):
         if not self._conn.closed:
             await self._conn.close(code, reason)
         self._done = True
+        self._fail_pending(SessionStateError(f"the {self._what} was closed"))
         self._wake_consumer()
 
     async def _wait_closer(self) -> None:
@@ -434,8 +477,15 @@ class _Receiver(Generic[T]):
         await self._shutdown(1000, "")
 
     def health(self) -> ConnectionHealth:
-        """The connection's health: state, ping RTT, idle time, age, goAway deadline."""
+        """The current connection's health: state, ping RTT, time since the last
+        message, age, ``goAway`` deadline, messages and bytes in and out. After a
+        reconnect it describes the new connection (see ``metrics.reconnects``)."""
         return self._conn.health()
+
+    async def ping(self) -> float:
+        """Ping the server now; the round trip in seconds (see
+        :meth:`LiveConnection.ping <api_gemini.websocket.connection.LiveConnection.ping>`)."""
+        return await self._conn.ping()
 
     @property
     def buffered(self) -> tuple[int, int]:
@@ -574,8 +624,17 @@ class Stream(_Receiver[GenerateContentResponse]):
         return f"Stream(model={self._model_version!r}, state={self.state.name})"
 
 
+def stream_setup(model: str, request: GenerateContentRequest | RequestLike) -> LiveSetup:
+    """The ``setup`` that :func:`open_stream` sends for ``request`` (its contents aside):
+    what a warm pool connection for such requests is set up with."""
+    return _setup_from_request(model, coerce_request(request))
+
+
 async def open_stream(
-    settings: ClientSettings, model: str, request: GenerateContentRequest | RequestLike
+    settings: ClientSettings,
+    model: str,
+    request: GenerateContentRequest | RequestLike,
+    pool: LivePool | None = None,
 ) -> Stream:
     """Open a Live connection for one request and start streaming its answer.
 
@@ -583,6 +642,11 @@ async def open_stream(
     ``responseModalities: ["TEXT"]`` unless set, system instruction, tools, safety
     settings), waits for ``setupComplete``, sends the contents as one ``clientContent``
     turn with ``turnComplete: true``, and returns the :class:`Stream` of chunks.
+
+    With a ``pool`` holding a warm connection set up the same way, that connection is
+    used and connect and setup are skipped (``stream.metrics.from_pool``). A warm
+    connection found closed at the first send (nothing went out) is discarded and the
+    request connects cold: the request itself is never sent twice.
 
     Raises:
         InvalidRequestError: no contents, or fields the Live API does not take.
@@ -592,16 +656,25 @@ async def open_stream(
     request = coerce_request(request)
     setup = _setup_from_request(model, request)
     turns = _user_turns(request.contents)
-    conn, _ = await LiveConnection.open(settings, setup)
-    try:
-        stream = Stream(conn, settings.websocket, setup.model)
-        stream._request_sent_at = time.monotonic()
-        await conn.send_client_content(turns, True)
-    except BaseException:
-        await conn.close(1000)
-        raise
-    stream._start()
-    return stream
+    while True:
+        taken = await pool.acquire(setup) if pool is not None else None
+        conn = taken[0] if taken is not None else (await LiveConnection.open(settings, setup))[0]
+        try:
+            stream = Stream(conn, settings.websocket, setup.model)
+            stream.metrics.from_pool = taken is not None
+            stream._request_sent_at = time.monotonic()
+            await conn.send_client_content(turns, True)
+        except (SessionStateError, DisconnectedError):
+            await conn.close(1000)
+            if taken is None or pool is None:
+                raise
+            pool.send_failed()  # closed under us before the frame went out: go cold
+            continue
+        except BaseException:
+            await conn.close(1000)
+            raise
+        stream._start()
+        return stream
 
 
 # --------------------------------------------------------------------------- LiveSession
@@ -628,6 +701,37 @@ def _as_response(item: FunctionResponse | Mapping[str, Any]) -> FunctionResponse
         raise InvalidRequestError(f"invalid FunctionResponse: {exc}") from None
 
 
+class Reconnected(LiveEvent, frozen=True):
+    """The session moved to a new connection, resumed with its newest handle.
+
+    Yielded by ``async for event in session`` (and :meth:`LiveSession.receive_turn`)
+    after every event of the old connection; counted in ``metrics.reconnects``.
+
+    Attributes:
+        cause: ``"go_away"`` (a policy acted on ``goAway``), ``"disconnected"`` (a
+            policy acted on a drop) or ``"explicit"`` (:meth:`LiveSession.reconnect`).
+        close_code: the close code of the drop (``None`` unless ``"disconnected"``).
+        attempt: the attempt that succeeded (1: the first).
+        turn_lost: the old connection ended in the middle of a turn: that answer is cut
+            short, and the resumed context may lack its request; send it again if you
+            still want the answer. :meth:`LiveSession.receive_turn` stops here.
+        session_id: the new connection's session id, if the server gave one.
+    """
+
+    cause: str
+    close_code: int | None = None
+    attempt: int = 1
+    turn_lost: bool = False
+    session_id: str | None = None
+
+
+#: Sends that may wait for an explicit :meth:`LiveSession.reconnect` (a policy sets its
+#: own ``max_pending_sends``).
+DEFAULT_MAX_PENDING_SENDS: Final = 32
+
+_SendOp = Callable[[LiveConnection], Awaitable[None]]
+
+
 class LiveSession(_Receiver[LiveEvent]):
     """A bidirectional Live session: send turns, audio, video, tool responses; receive
     typed events across turns.
@@ -637,24 +741,314 @@ class LiveSession(_Receiver[LiveEvent]):
     :attr:`resumption_handle` and the last :attr:`go_away` are kept as they arrive,
     whether or not anyone is iterating. Sends are safe from several tasks at once;
     only one task may receive at a time.
+
+    Reconnection is explicit: :meth:`reconnect` moves the session to a new connection
+    with its newest resumption handle, and a
+    :class:`~api_gemini.settings.ReconnectPolicy` given to ``connect`` does it for the
+    caller on ``goAway`` and on retryable drops. Either way a :class:`Reconnected`
+    event marks the move in the event stream, and ``metrics.reconnects`` counts it.
+
+    Sends made while a reconnect is in progress wait (at most ``max_pending_sends`` of
+    them, in order) and go out on the new connection once it is set up; if the
+    reconnect fails they raise its error. One more is refused at once with
+    :class:`~api_gemini.errors.SessionStateError`. Nothing is ever sent twice: a send
+    waits only when its frame did not go out.
     """
 
     _what = "session"
 
-    def __init__(self, conn: LiveConnection, settings: WebSocketSettings) -> None:
+    def __init__(
+        self,
+        conn: LiveConnection,
+        settings: WebSocketSettings,
+        *,
+        client_settings: ClientSettings | None = None,
+        setup: LiveSetup | None = None,
+        reconnect: ReconnectPolicy | None = None,
+    ) -> None:
         super().__init__(conn, settings)
         self.go_away: GoAway | None = None
+        self._client_settings = client_settings
+        self._setup = setup
+        self._policy = reconnect
+        self._handle: str | None = None
+        # True while the newest handle covers everything sent and every finished turn,
+        # i.e. resuming with it loses nothing: the moment to act on a goAway.
+        self._handle_fresh = True
+        self._go_away_due = False
+        self._pending: deque[tuple[_SendOp, asyncio.Future[None]]] = deque()
+        self._reconnect_lock = asyncio.Lock()
+        self._reconnecting = False
+        self._closing_by_user = False
+        #: The last failed reconnect attempt's error (also counted in metrics).
+        self.last_reconnect_error: BaseException | None = None
 
     def _convert(self, message: ServerMessage | UnknownMessage) -> list[LiveEvent] | None:
         events = events_from_message(message)
-        if type(message) is ServerMessage and message.go_away is not None:
-            for event in events:
-                if isinstance(event, GoAway):
-                    self.go_away = event
+        if type(message) is ServerMessage:
+            if message.go_away is not None:
+                for event in events:
+                    if isinstance(event, GoAway):
+                        self.go_away = event
+                policy = self._policy
+                if policy is not None and policy.on_go_away and not self._closing_by_user:
+                    self._go_away_due = self._due = True
+            content = message.server_content
+            if content is not None and content.turn_complete:
+                self._handle_fresh = False  # the finished turn needs a newer handle
+            if message.session_resumption_update is not None:
+                protocol = self._conn.protocol
+                if protocol.resumption_handle:
+                    if protocol.resumption_handle != self._handle:
+                        self._handle = protocol.resumption_handle
+                    self._handle_fresh = protocol.state is SessionState.READY
         return events
 
     def _is_chunk(self, item: LiveEvent) -> bool:
         return type(item) is ModelTurn
+
+    # ---- reconnection
+
+    @property
+    def reconnect_policy(self) -> ReconnectPolicy | None:
+        """The policy given to ``connect`` (``None``: nothing reconnects by itself)."""
+        return self._policy
+
+    async def reconnect(self) -> None:
+        """Move the session to a new connection, resumed with the newest handle.
+
+        For the caller who got a :class:`~.protocol.GoAway` or a
+        :class:`~api_gemini.errors.DisconnectedError`: the same session object goes on,
+        its event stream continuing with a :class:`Reconnected` event (and iteration
+        may start again after the error). The old connection, if still open, is closed
+        with a handshake. Sends made meanwhile wait and follow on the new connection.
+
+        Raises:
+            SessionStateError: the session was closed or cancelled, it has no
+                resumption handle (enable ``session_resumption`` in the config), or it
+                was not opened by ``connect``.
+            WebSocketConnectionError, SetupRejectedError: the new connection failed
+                (1007 when the server no longer knows the handle); the session stays
+                as it was and the call may be repeated.
+        """
+        if self._closing_by_user or self._cancelled:
+            raise SessionStateError("cannot reconnect: the session was closed")
+        if self._client_settings is None or self._setup is None:
+            raise SessionStateError("cannot reconnect: this session was not opened by connect")
+        if self.resumption_handle is None:
+            raise SessionStateError(
+                "cannot reconnect: no resumption handle (enable session_resumption in the "
+                "config, and wait for the server's first sessionResumptionUpdate)"
+            )
+        before = self._conn
+        async with self._reconnect_lock:
+            if self._conn is not before and self._conn.is_open:
+                return  # a policy reconnect finished while we waited for the lock
+            reader = self._reader
+            if reader is not None and self._reader_closing and not reader.done():
+                await asyncio.wait([reader])  # the reader is closing up: let it end first
+            old = self._conn
+            turn_lost = (
+                old.protocol.state if not old.closed else old.state_at_close
+            ) is SessionState.IN_TURN
+            self._reconnecting = True
+            try:
+                new, early = await self._open_resumed()
+            except BaseException as exc:
+                self._reconnecting = False
+                self.metrics.reconnect_failures += 1
+                self.last_reconnect_error = exc
+                self._fail_pending(exc)
+                raise
+            restart = self._reader is None or self._reader.done()
+            if restart:
+                # The session had ended (a drop without a policy): receiving goes on.
+                self._done = False
+                self._failed = None
+                self._error = None
+                self._stop_reading = False
+                self._reader_closing = False
+            await self._swap(old, new, early, Reconnected(cause="explicit", turn_lost=turn_lost))
+            if restart:
+                self._start()
+
+    async def _on_end(self, conn: LiveConnection, error: DisconnectedError | None) -> bool:
+        if error is not None and error.resumption_handle is None:
+            error.resumption_handle = self._handle
+        policy = self._policy
+        if policy is None or self._closing_by_user or self._handle is None:
+            return False
+        if error is None:
+            # A clean close is the end of the session, unless it is the end a goAway
+            # announced (some backends close with 1000 at the connection cap).
+            if not self._go_away_due:
+                return False
+            code: int | None = 1000
+            reason = ""
+        else:
+            if not policy.retries(error.close_code):
+                return False
+            code, reason = error.close_code, error.reason
+        async with self._reconnect_lock:
+            if self._conn is not conn:
+                return True  # an explicit reconnect already moved the session
+            self._reconnecting = True
+            turn_lost = conn.state_at_close is SessionState.IN_TURN
+            last: BaseException | None = None
+            attempts = 0
+            for attempt in range(1, policy.max_attempts + 1):
+                attempts = attempt
+                # Jitter only spreads clients apart; it needs no cryptographic source.
+                await asyncio.sleep(policy.delay(attempt, random.random()))  # noqa: S311
+                try:
+                    new, early = await self._open_resumed()
+                except (WebSocketError, ConfigurationError) as exc:
+                    last = exc
+                    self.metrics.reconnect_failures += 1
+                    self.last_reconnect_error = exc
+                    if isinstance(exc, SetupRejectedError) and not exc.retryable:
+                        break  # 1007/1008: the handle or the setup is refused for good
+                    continue
+                event = Reconnected(
+                    cause="disconnected" if error is not None else "go_away",
+                    close_code=code,
+                    attempt=attempt,
+                    turn_lost=turn_lost,
+                )
+                await self._swap(conn, new, early, event)
+                return True
+            self._reconnecting = False
+            failed = ReconnectFailedError(
+                f"the connection closed ({code}"
+                + (f": {reason[:200]}" if reason else "")
+                + f") and {attempts} reconnect attempt(s) failed; last: {last}",
+                close_code=code,
+                reason=reason,
+                resumption_handle=self._handle,
+                attempts=attempts,
+                last_error=last,
+            )
+            self._fail_pending(failed)
+            raise failed from last
+
+    async def _on_due(self) -> None:
+        """Act on a goAway under a policy, at the first moment nothing would be lost."""
+        conn = self._conn
+        if not self._go_away_due or self._closing_by_user:
+            self._due = False
+            return
+        if conn.protocol.state is not SessionState.READY or not self._handle_fresh:
+            return  # mid-turn, or the newest handle predates a turn: wait for more
+        self._go_away_due = self._due = False
+        async with self._reconnect_lock:
+            if self._conn is not conn or not conn.is_open:
+                return
+            self._reconnecting = True
+            try:
+                new, early = await self._open_resumed()
+            except (WebSocketError, ConfigurationError) as exc:
+                # Not fatal: the old connection still works until the server cuts it,
+                # and that drop is then handled by the policy like any other.
+                self._reconnecting = False
+                self.metrics.reconnect_failures += 1
+                self.last_reconnect_error = exc
+                self._go_away_due = True
+                await self._flush_pending(conn)
+                return
+            await self._swap(conn, new, early, Reconnected(cause="go_away"))
+
+    async def _open_resumed(self) -> tuple[LiveConnection, list[ServerMessage | UnknownMessage]]:
+        settings, setup, handle = self._client_settings, self._setup, self.resumption_handle
+        if settings is None or setup is None or handle is None:  # reconnect() checked
+            raise SessionStateError("cannot reconnect: no settings, setup or handle")
+        previous = setup.session_resumption or SessionResumptionConfig()
+        resumed = msgspec.structs.replace(
+            setup, session_resumption=msgspec.structs.replace(previous, handle=handle)
+        )
+        return await LiveConnection.open(settings, resumed)
+
+    async def _swap(
+        self,
+        old: LiveConnection,
+        new: LiveConnection,
+        early: list[ServerMessage | UnknownMessage],
+        event: Reconnected,
+    ) -> None:
+        """Make ``new`` the session's connection, announce it, flush waiting sends,
+        and close ``old`` (whose reader, if any, then moves to ``new``)."""
+        self._conn = new
+        self.go_away = None
+        self._go_away_due = False
+        self._handle_fresh = True
+        self.metrics.reconnects += 1
+        events: list[LiveEvent] = [
+            msgspec.structs.replace(event, session_id=new.protocol.session_id)
+        ]
+        for message in early:
+            converted = self._convert(message)
+            if converted:
+                events.extend(e for e in converted if type(e) is not SetupComplete)
+        self._push(events, 0)
+        await self._flush_pending(new)
+        if not old.closed:
+            await old.close(1000, "reconnected")
+
+    async def _flush_pending(self, conn: LiveConnection) -> None:
+        """Send the waiting sends on ``conn`` in order, then let sends go straight."""
+        pending = self._pending
+        try:
+            while pending:
+                op, waiter = pending.popleft()
+                if waiter.done():
+                    continue  # its sender was cancelled
+                try:
+                    await op(conn)
+                except Exception as exc:
+                    waiter.set_exception(exc)
+                    self._fail_pending(exc)
+                    return
+                waiter.set_result(None)
+        finally:
+            self._reconnecting = False
+
+    def _fail_pending(self, error: BaseException) -> None:
+        pending = self._pending
+        while pending:
+            _, waiter = pending.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    async def _send(self, op: _SendOp) -> None:
+        """Send through the current connection, or wait while the session reconnects."""
+        self._handle_fresh = False  # what is sent is not in any handle yet
+        if not self._reconnecting and not self._pending:
+            conn = self._conn
+            try:
+                await op(conn)
+                return
+            except (DisconnectedError, SessionStateError):
+                # The frame did not go out (a closed WebSocket refuses it). If a policy
+                # is about to reconnect the session, wait for that; otherwise say so.
+                if self._policy is None or self._closing_by_user or self._done:
+                    raise
+                if conn is self._conn and conn.is_open:
+                    raise  # a state error of the live connection, not a drop
+                if conn is not self._conn and not self._reconnecting:
+                    await self._send(op)  # already reconnected meanwhile
+                    return
+        limit = (
+            self._policy.max_pending_sends
+            if self._policy is not None
+            else DEFAULT_MAX_PENDING_SENDS
+        )
+        if len(self._pending) >= limit:
+            raise SessionStateError(
+                f"the session is reconnecting and {limit} sends already wait: this one "
+                "was refused (ReconnectPolicy.max_pending_sends)"
+            )
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._pending.append((op, waiter))
+        await waiter
 
     # ---- properties
 
@@ -665,8 +1059,9 @@ class LiveSession(_Receiver[LiveEvent]):
 
     @property
     def resumption_handle(self) -> str | None:
-        """The newest resumption handle (with ``session_resumption`` enabled)."""
-        return self._conn.protocol.resumption_handle
+        """The newest resumption handle (with ``session_resumption`` enabled), kept
+        across reconnects."""
+        return self._conn.protocol.resumption_handle or self._handle
 
     @property
     def session_state(self) -> SessionState:
@@ -682,7 +1077,8 @@ class LiveSession(_Receiver[LiveEvent]):
     async def send_text(self, text: str, turn_complete: bool = True) -> None:
         """Send a user text turn (``clientContent``); interrupts an answer in progress."""
         self._mark_request()
-        await self._conn.send_client_content([Content.user_text(text)], turn_complete)
+        turns = [Content.user_text(text)]
+        await self._send(lambda conn: conn.send_client_content(turns, turn_complete))
 
     async def send_content(
         self,
@@ -700,12 +1096,13 @@ class LiveSession(_Receiver[LiveEvent]):
         else:
             items = [_as_content(t) for t in turns]
         self._mark_request()
-        await self._conn.send_client_content(items, turn_complete)
+        await self._send(lambda conn: conn.send_client_content(items, turn_complete))
 
     async def send_audio(self, pcm: bytes, rate: int = 16000) -> None:
         """Send 16-bit little-endian mono PCM at ``rate`` Hz (``realtimeInput.audio``)."""
         self._mark_request()
-        await self._conn.send_encoded_realtime(encode_audio(pcm, rate))
+        data = encode_audio(pcm, rate)
+        await self._send(lambda conn: conn.send_encoded_realtime(data))
 
     async def send_realtime_input(
         self,
@@ -734,27 +1131,31 @@ class LiveSession(_Receiver[LiveEvent]):
             raise InvalidRequestError(f"send_realtime_input takes exactly one input, got {given}")
         self._mark_request()
         if activity_start:
-            await self._conn.send_encoded_realtime(ACTIVITY_START)
+            await self._send_encoded(ACTIVITY_START)
         elif activity_end:
-            await self._conn.send_encoded_realtime(ACTIVITY_END)
+            await self._send_encoded(ACTIVITY_END)
         elif audio_stream_end:
-            await self._conn.send_encoded_realtime(AUDIO_STREAM_END)
+            await self._send_encoded(AUDIO_STREAM_END)
         else:
             if isinstance(audio, bytes):
                 audio = Blob(mime_type="audio/pcm;rate=16000", data=audio)
-            await self._conn.send_realtime_input(RealtimeInput(audio=audio, video=video, text=text))
+            message = RealtimeInput(audio=audio, video=video, text=text)
+            await self._send(lambda conn: conn.send_realtime_input(message))
+
+    async def _send_encoded(self, data: bytes) -> None:
+        await self._send(lambda conn: conn.send_encoded_realtime(data))
 
     async def send_activity_start(self) -> None:
         """Tell the server the user started speaking (automatic detection off)."""
-        await self._conn.send_encoded_realtime(ACTIVITY_START)
+        await self._send_encoded(ACTIVITY_START)
 
     async def send_activity_end(self) -> None:
         """Tell the server the user stopped speaking (automatic detection off)."""
-        await self._conn.send_encoded_realtime(ACTIVITY_END)
+        await self._send_encoded(ACTIVITY_END)
 
     async def send_audio_stream_end(self) -> None:
         """Tell the server the audio stream paused (flushes the server's audio input)."""
-        await self._conn.send_encoded_realtime(AUDIO_STREAM_END)
+        await self._send_encoded(AUDIO_STREAM_END)
 
     async def send_tool_response(
         self,
@@ -771,7 +1172,7 @@ class LiveSession(_Receiver[LiveEvent]):
             items = [_as_response(responses)]
         else:
             items = [_as_response(r) for r in responses]
-        await self._conn.send_tool_response(items)
+        await self._send(lambda conn: conn.send_tool_response(items))
 
     # ---- receiving
 
@@ -783,20 +1184,23 @@ class LiveSession(_Receiver[LiveEvent]):
         return await self._next()
 
     async def receive_turn(self) -> AsyncIterator[LiveEvent]:
-        """Events up to and including the next :class:`~.protocol.TurnComplete`."""
+        """Events up to and including the next :class:`~.protocol.TurnComplete`, or a
+        :class:`Reconnected` event whose ``turn_lost`` says that turn will not complete."""
         while True:
             try:
                 event = await self._next()
             except StopAsyncIteration:
                 return
             yield event
-            if type(event) is TurnComplete:
+            if type(event) is TurnComplete or (type(event) is Reconnected and event.turn_lost):
                 return
 
     # ---- closing
 
     async def close(self) -> None:
-        """Close with a handshake; events already buffered can still be read."""
+        """Close with a handshake; events already buffered can still be read. Stops
+        any reconnect in progress; sends waiting for it raise ``SessionStateError``."""
+        self._closing_by_user = True
         if self._pause_handle is not None:
             self._pause_handle.cancel()
             self._pause_handle = None
@@ -818,22 +1222,49 @@ class LiveSession(_Receiver[LiveEvent]):
         return f"LiveSession(state={self._conn.protocol.state.name})"
 
 
+def live_setup(model: str, config: LiveConnectConfig | Mapping[str, Any] | None) -> LiveSetup:
+    """The ``setup`` that :func:`connect_live` sends for ``config``."""
+    return coerce_live_config(config).to_setup(model_resource_name(model))
+
+
 async def connect_live(
     settings: ClientSettings,
     model: str,
     config: LiveConnectConfig | Mapping[str, Any] | None = None,
+    pool: LivePool | None = None,
+    reconnect: ReconnectPolicy | None = None,
 ) -> LiveSession:
     """Open a Live session: connect, send ``setup`` from ``config``, wait for
     ``setupComplete``. Use as ``async with await connect_live(...) as session:``.
 
+    With a ``pool`` holding a warm connection with the same setup, the session starts
+    on it (no connect, no setup; ``session.metrics.from_pool``). A config that resumes
+    an earlier session (``session_resumption.handle``) always connects.
+
+    ``reconnect`` opts in to reconnection (see
+    :class:`~api_gemini.settings.ReconnectPolicy`); it needs ``session_resumption``.
+
     Raises:
         InvalidRequestError: a malformed config.
+        ConfigurationError: a reconnect policy without session resumption.
         WebSocketConnectionError, SetupRejectedError: as
             :meth:`LiveConnection.open <api_gemini.websocket.connection.LiveConnection.open>`.
     """
-    setup = coerce_live_config(config).to_setup(model_resource_name(model))
-    conn, early = await LiveConnection.open(settings, setup)
-    session = LiveSession(conn, settings.websocket)
+    setup = live_setup(model, config)
+    resumption = setup.session_resumption
+    if reconnect is not None and resumption is None:
+        raise ConfigurationError(
+            "a ReconnectPolicy needs session resumption: add sessionResumption={} "
+            "(SessionResumptionConfig()) to the config"
+        )
+    taken = None
+    if pool is not None and (resumption is None or resumption.handle is None):
+        taken = await pool.acquire(setup)
+    conn, early = taken if taken is not None else await LiveConnection.open(settings, setup)
+    session = LiveSession(
+        conn, settings.websocket, client_settings=settings, setup=setup, reconnect=reconnect
+    )
+    session.metrics.from_pool = taken is not None
     # setupComplete and whatever came before it are the first events.
     for message in early:
         events = session._convert(message)
