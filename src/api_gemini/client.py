@@ -169,9 +169,9 @@ class AsyncClient(_ClientBase):
         """Close the HTTP connection pool and the warm Live pool (every warm connection
         is closed with a handshake); safe to call twice."""
         self._closed = True
-        if self._live_pool is not None:
-            pool, self._live_pool = self._live_pool, None
-            await pool.aclose()
+        # The closed pool stays referenced: pool_metrics() still reads its last counts.
+        if self._live_pool is not None and not self._live_pool.closed:
+            await self._live_pool.aclose()
         if self._http is not None:
             http, self._http = self._http, None
             await http.aclose()
@@ -219,10 +219,9 @@ class Client(_ClientBase):
         """Close the HTTP connection pool, the warm Live pool, and stop the WebSocket
         loop thread (closing any session still open on it); safe to call twice."""
         self._closed = True
-        if self._live_pool is not None:
-            pool, self._live_pool = self._live_pool, None
-            if self._loop_portal is not None:
-                self._loop_portal.run(pool.aclose())
+        pool = self._live_pool
+        if pool is not None and not pool.closed and self._loop_portal is not None:
+            self._loop_portal.run(pool.aclose())
         if self._http is not None:
             http, self._http = self._http, None
             http.close()
