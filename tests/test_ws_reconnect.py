@@ -1,0 +1,399 @@
+"""Reconnection with session resumption against the emulator: explicit
+``session.reconnect()`` after goAway or a drop, the opt-in ReconnectPolicy (drops
+mid-turn, goAway between turns, the connection lifetime), fatal codes never retried,
+giving up, sends made while reconnecting, and closing in the middle of it all.
+
+The emulator keeps each conversation by handle and answers the prompt ``recall`` with
+the earlier user turns, so a right answer after a reconnect proves that the server
+resumed the same conversation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from api_gemini import AsyncClient, ReconnectPolicy
+from api_gemini.emulator import Emulator
+from api_gemini.errors import (
+    ConfigurationError,
+    DisconnectedError,
+    ReconnectFailedError,
+    SessionStateError,
+    WebSocketConnectionError,
+)
+from api_gemini.websocket import (
+    GoAway,
+    LiveEvent,
+    LiveSession,
+    ModelTurn,
+    Reconnected,
+    SessionResumptionUpdate,
+    TurnComplete,
+)
+
+MakeEmulator = Callable[..., Awaitable[Emulator]]
+KEY = "reconnect-key-SECRET-777"
+LIVE_MODEL = "gemini-live-2.5-flash-preview"
+RESUMABLE = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+QUICK = ReconnectPolicy(initial_backoff=0.01, max_backoff=0.05)
+WAIT = 5.0
+
+
+def text_of(events: list[LiveEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, ModelTurn))
+
+
+async def events_until(session: LiveSession, stop: Callable[[LiveEvent], bool]) -> list[LiveEvent]:
+    """Events up to and including the first one ``stop`` accepts."""
+    events: list[LiveEvent] = []
+    async with asyncio.timeout(WAIT):
+        async for event in session:
+            events.append(event)
+            if stop(event):
+                return events
+    raise AssertionError(f"the session ended before the awaited event: {events}")
+
+
+async def finished_turn(session: LiveSession, prompt: str) -> list[LiveEvent]:
+    """Send ``prompt``, read its turn, then the handle the server sends after it."""
+    await session.send_text(prompt)
+    events = await events_until(session, lambda e: isinstance(e, TurnComplete))
+    events += await events_until(session, lambda e: isinstance(e, SessionResumptionUpdate))
+    return events
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    """For the server's side, which the client cannot await: poll it briefly."""
+    async with asyncio.timeout(WAIT):
+        while not check():
+            await asyncio.sleep(0.005)
+
+
+def our_tasks() -> set[asyncio.Task[Any]]:
+    return {t for t in asyncio.all_tasks() if t.get_name().startswith("api-gemini")}
+
+
+@pytest.fixture
+async def client(emulator: Emulator) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(KEY, base_url=emulator.base_url) as c:
+        yield c
+
+
+def live(client: AsyncClient) -> Any:
+    return client.models().by_name(LIVE_MODEL)
+
+
+# --------------------------------------------------------------------------- explicit
+
+
+async def test_go_away_then_reconnect_continues_the_conversation(
+    emulator: Emulator, client: AsyncClient
+) -> None:
+    async with await live(client).connect(RESUMABLE) as session:
+        assert text_of(await finished_turn(session, "echo: alpha beta")) == "alpha beta"
+        assert await emulator.send_go_away(30.0) == 1
+        (go_away,) = await events_until(session, lambda e: isinstance(e, GoAway))
+        assert isinstance(go_away, GoAway)
+        assert go_away.time_left == 30.0
+        health = session.health()
+        assert health.go_away_in is not None
+        assert 0 < health.go_away_in <= 30.0
+
+        await session.reconnect()
+        event = await anext(session)
+        assert event == Reconnected(cause="explicit", attempt=1, turn_lost=False)
+        assert session.metrics.reconnects == 1
+        assert session.health().go_away_in is None  # the new connection has no deadline
+        assert session.go_away is None
+        assert (emulator.stats.ws_connections, emulator.stats.resumptions) == (2, 1)
+        await eventually(lambda: emulator.live_session_count == 1)  # the old one closed
+
+        await session.send_text("recall")
+        answer = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        assert text_of(answer) == "echo: alpha beta"
+
+
+async def test_drop_without_policy_raises_with_the_handle_then_reconnect(
+    emulator: Emulator, client: AsyncClient
+) -> None:
+    async with await live(client).connect(RESUMABLE) as session:
+        await finished_turn(session, "echo: remember me")
+        handle = session.resumption_handle
+        assert handle is not None
+        await emulator.close_live_sessions(1011, "Internal error encountered.")
+        with pytest.raises(DisconnectedError) as caught:
+            await events_until(session, lambda e: False)
+        error = caught.value
+        assert not isinstance(error, ReconnectFailedError)
+        assert (error.close_code, error.resumption_handle, error.retryable) == (1011, handle, True)
+        assert emulator.stats.ws_connections == 1  # nothing reconnected by itself
+        with pytest.raises(SessionStateError):
+            await session.send_text("too early")
+
+        await session.reconnect()  # the same session object goes on
+        event = await anext(session)
+        assert isinstance(event, Reconnected)
+        assert (event.cause, event.turn_lost) == ("explicit", False)
+        await session.send_text("recall")
+        answer = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        assert text_of(answer) == "echo: remember me"
+        assert emulator.stats.resumptions == 1
+
+
+async def test_reconnect_needs_a_handle_and_an_open_session(client: AsyncClient) -> None:
+    session = await live(client).connect({"responseModalities": ["TEXT"]})
+    with pytest.raises(SessionStateError, match="no resumption handle"):
+        await session.reconnect()
+    await session.close()
+    with pytest.raises(SessionStateError, match="closed"):
+        await session.reconnect()
+
+
+async def test_an_unknown_handle_fails_the_reconnect_and_keeps_the_session(
+    emulator: Emulator, client: AsyncClient
+) -> None:
+    async with await live(client).connect(RESUMABLE) as session:
+        await finished_turn(session, "echo: keep")
+        emulator.resumption_handles.clear()  # as if the handle had expired
+        with pytest.raises(Exception, match="1007") as caught:
+            await session.reconnect()
+        assert getattr(caught.value, "close_code", None) == 1007
+        assert session.metrics.reconnect_failures == 1
+        # The old connection was never given up: the conversation goes on.
+        await session.send_text("echo: still here")
+        events = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        assert text_of(events) == "still here"
+
+
+# --------------------------------------------------------------------------- policy
+
+
+def test_policy_validation_and_backoff() -> None:
+    with pytest.raises(ConfigurationError, match="never retried"):
+        ReconnectPolicy(retry_on=frozenset({1011, 1008}))
+    with pytest.raises(ConfigurationError):
+        ReconnectPolicy(max_attempts=0)
+    with pytest.raises(ConfigurationError):
+        ReconnectPolicy(jitter=1.5)
+    policy = ReconnectPolicy(initial_backoff=1.0, max_backoff=5.0, multiplier=2.0, jitter=0.5)
+    assert [policy.delay(n, 0.0) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 5.0]
+    assert policy.delay(1, 0.999) == pytest.approx(0.5005)
+    assert policy.retries(None)  # no close frame: 1006
+    assert not policy.retries(1007)
+    assert not policy.retries(1000)
+
+
+async def test_a_policy_needs_session_resumption(client: AsyncClient) -> None:
+    with pytest.raises(ConfigurationError, match="session resumption"):
+        await live(client).connect({"responseModalities": ["TEXT"]}, reconnect=QUICK)
+
+
+async def test_drop_mid_turn_with_a_policy_reconnects_and_continues(
+    make_emulator: MakeEmulator,
+) -> None:
+    emu = await make_emulator(tokens_per_second=400)  # 64 tokens: ~160 ms of answer
+    async with AsyncClient(KEY, base_url=emu.base_url) as client:
+        session = await live(client).connect(RESUMABLE, reconnect=QUICK)
+        async with session:
+            await finished_turn(session, "echo: first turn")
+            await session.send_text("Tell me a long story")
+            await events_until(session, lambda e: isinstance(e, ModelTurn))
+            await emu.close_live_sessions(1011, "Internal error encountered.")
+            events = await events_until(session, lambda e: isinstance(e, Reconnected))
+            reconnected = events[-1]
+            assert isinstance(reconnected, Reconnected)
+            assert (reconnected.cause, reconnected.close_code) == ("disconnected", 1011)
+            assert reconnected.turn_lost  # the story was cut: the caller decides
+            assert not any(isinstance(e, TurnComplete) for e in events)
+            assert session.metrics.reconnects == 1
+            assert (emu.stats.ws_connections, emu.stats.resumptions) == (2, 1)
+
+            await session.send_text("recall")
+            answer = await events_until(session, lambda e: isinstance(e, TurnComplete))
+            # The resumed context has the finished turn (the cut one was never stored).
+            assert text_of(answer) == "echo: first turn"
+
+
+async def test_receive_turn_ends_at_a_reconnect_that_lost_the_turn(
+    make_emulator: MakeEmulator,
+) -> None:
+    emu = await make_emulator(tokens_per_second=400)
+    async with (
+        AsyncClient(KEY, base_url=emu.base_url) as client,
+        await live(client).connect(RESUMABLE, reconnect=QUICK) as session,
+    ):
+        await finished_turn(session, "echo: one")
+        await session.send_text("Tell me a long story")
+        seen: list[LiveEvent] = []
+        async with asyncio.timeout(WAIT):
+            async for event in session.receive_turn():
+                seen.append(event)
+                if isinstance(event, ModelTurn) and len(seen) == 1:
+                    await emu.close_live_sessions(1011)
+        assert isinstance(seen[-1], Reconnected)
+        assert seen[-1].turn_lost
+
+
+async def test_go_away_with_a_policy_reconnects_between_turns(
+    emulator: Emulator, client: AsyncClient
+) -> None:
+    async with await live(client).connect(RESUMABLE, reconnect=QUICK) as session:
+        await finished_turn(session, "echo: before the notice")
+        await emulator.send_go_away(30.0)
+        events = await events_until(session, lambda e: isinstance(e, Reconnected))
+        assert [type(e) for e in events] == [GoAway, Reconnected]
+        assert events[-1] == Reconnected(cause="go_away")
+        await eventually(lambda: emulator.live_session_count == 1)
+        await session.send_text("recall")
+        answer = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        assert text_of(answer) == "echo: before the notice"
+
+
+async def test_go_away_mid_turn_waits_for_the_turn_and_its_handle(
+    make_emulator: MakeEmulator,
+) -> None:
+    emu = await make_emulator(tokens_per_second=400)
+    async with (
+        AsyncClient(KEY, base_url=emu.base_url) as client,
+        await live(client).connect(RESUMABLE, reconnect=QUICK) as session,
+    ):
+        await session.send_text("Tell me a story")
+        await events_until(session, lambda e: isinstance(e, ModelTurn))
+        await emu.send_go_away(30.0)
+        events = await events_until(session, lambda e: isinstance(e, Reconnected))
+        kinds = [type(e) for e in events]
+        # The answer finished on the old connection, its handle came, then the move.
+        assert kinds.index(GoAway) < kinds.index(TurnComplete)
+        assert kinds[-2:] == [SessionResumptionUpdate, Reconnected]
+        assert sum(1 for e in events if isinstance(e, ModelTurn)) == 63  # 64 in all
+        assert events[-1] == Reconnected(cause="go_away")
+        await session.send_text("recall")
+        answer = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        assert text_of(answer) == "Tell me a story"
+
+
+async def test_a_session_outlives_the_connection_lifetime(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator(live_connection_lifetime=0.3, go_away_notice=0.2)
+    async with (
+        AsyncClient(KEY, base_url=emu.base_url) as client,
+        await live(client).connect(RESUMABLE, reconnect=QUICK) as session,
+    ):
+        await finished_turn(session, "echo: across the cap")
+        events = await events_until(session, lambda e: isinstance(e, Reconnected))
+        assert events[-1] == Reconnected(cause="go_away")
+        await session.send_text("recall")
+        answer = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        assert text_of(answer) == "echo: across the cap"
+        assert emu.stats.ws_close_codes.get(1011, 0) == 0  # we left before the cut
+
+
+@pytest.mark.parametrize("code", [1007, 1008])
+async def test_fatal_codes_are_never_retried(
+    emulator: Emulator, client: AsyncClient, code: int
+) -> None:
+    policy = ReconnectPolicy(initial_backoff=0.0, max_attempts=5)
+    async with await live(client).connect(RESUMABLE, reconnect=policy) as session:
+        await finished_turn(session, "echo: hello")
+        await emulator.close_live_sessions(code, "Request contains an invalid argument.")
+        with pytest.raises(DisconnectedError) as caught:
+            await events_until(session, lambda e: False)
+        assert not isinstance(caught.value, ReconnectFailedError)
+        assert caught.value.close_code == code
+        assert caught.value.resumption_handle == session.resumption_handle
+        assert session.metrics.reconnects == 0
+        assert session.metrics.reconnect_failures == 0
+        assert emulator.stats.ws_connections == 1
+
+
+async def test_a_policy_gives_up_with_reconnect_failed_error(
+    make_emulator: MakeEmulator,
+) -> None:
+    emu = await make_emulator()
+    policy = ReconnectPolicy(initial_backoff=0.01, max_attempts=2)
+    async with (
+        AsyncClient(KEY, base_url=emu.base_url) as client,
+        await live(client).connect(RESUMABLE, reconnect=policy) as session,
+    ):
+        await finished_turn(session, "echo: last words")
+        handle = session.resumption_handle
+        await emu.stop()  # closes with 1001, then refuses connections
+        with pytest.raises(ReconnectFailedError) as caught:
+            await events_until(session, lambda e: False)
+        error = caught.value
+        assert (error.close_code, error.attempts) == (1001, 2)
+        assert isinstance(error.last_error, WebSocketConnectionError)
+        assert error.__cause__ is error.last_error
+        assert error.resumption_handle == handle
+        assert session.metrics.reconnect_failures == 2
+        assert KEY not in str(error)
+        with pytest.raises(SessionStateError):
+            await session.send_text("after the end")
+
+
+# --------------------------------------------------------------------------- sends
+
+
+async def test_sends_during_a_reconnect_wait_and_go_out_after(
+    emulator: Emulator, client: AsyncClient
+) -> None:
+    policy = ReconnectPolicy(initial_backoff=0.05, jitter=0.0)
+    async with await live(client).connect(RESUMABLE, reconnect=policy) as session:
+        await finished_turn(session, "echo: queued context")
+        await emulator.close_live_sessions(1011)
+        # Sent while the connection is gone: it waits, then goes out on the new one.
+        send = asyncio.create_task(session.send_text("recall"))
+        events = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        assert send.done()
+        await send
+        kinds = [type(e) for e in events]
+        assert kinds.index(Reconnected) < kinds.index(ModelTurn)
+        assert text_of(events) == "echo: queued context"
+        assert emulator.stats.live_turns == 2  # the waiting send went out exactly once
+
+
+async def test_too_many_waiting_sends_are_refused(emulator: Emulator, client: AsyncClient) -> None:
+    policy = ReconnectPolicy(initial_backoff=0.05, jitter=0.0, max_pending_sends=1)
+    async with await live(client).connect(RESUMABLE, reconnect=policy) as session:
+        await finished_turn(session, "echo: context")
+        await emulator.close_live_sessions(1011)
+        first = asyncio.create_task(session.send_text("echo: waits"))
+        await asyncio.sleep(0)  # let it reach the queue
+        with pytest.raises(SessionStateError, match="max_pending_sends"):
+            await session.send_text("echo: refused")
+        await first
+        events = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        assert text_of(events) == "waits"
+
+
+async def test_waiting_sends_fail_with_a_failed_reconnect(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator()
+    policy = ReconnectPolicy(initial_backoff=0.05, jitter=0.0, max_attempts=1)
+    async with (
+        AsyncClient(KEY, base_url=emu.base_url) as client,
+        await live(client).connect(RESUMABLE, reconnect=policy) as session,
+    ):
+        await finished_turn(session, "echo: context")
+        await emu.stop()
+        with pytest.raises(ReconnectFailedError):
+            await session.send_text("never sent")
+
+
+async def test_close_during_a_reconnect_leaves_nothing_behind(
+    emulator: Emulator, client: AsyncClient
+) -> None:
+    before = our_tasks()
+    policy = ReconnectPolicy(initial_backoff=30.0, jitter=0.0)
+    session = await live(client).connect(RESUMABLE, reconnect=policy)
+    await finished_turn(session, "echo: context")
+    await emulator.close_live_sessions(1011)
+    waiting = asyncio.create_task(session.send_text("recall"))
+    await asyncio.sleep(0)
+    async with asyncio.timeout(2.0):  # not the 30 s backoff
+        await session.close()
+        with pytest.raises(SessionStateError):
+            await waiting
+    assert our_tasks() == before
+    assert emulator.stats.ws_connections == 1
