@@ -455,9 +455,14 @@ class LiveConnection:
         last = self.last_message_at
         go_away = self.go_away_at
         state = self.protocol.state
-        if state is not SessionState.CLOSED and self._ws.state is _WsState.CLOSED:
-            # Closed under us and nobody has read it yet (a connection idle in the pool).
-            state = SessionState.CLOSED
+        if state is not SessionState.CLOSED:
+            # Closed under us and nobody has read it yet (a connection idle in the pool):
+            # the socket knows before the protocol does.
+            ws_state = self._ws.state
+            if ws_state is _WsState.CLOSED:
+                state = SessionState.CLOSED
+            elif ws_state is _WsState.CLOSING:
+                state = SessionState.CLOSING
         return ConnectionHealth(
             state=state,
             latency=latency if latency > 0 else None,
