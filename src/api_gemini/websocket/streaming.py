@@ -287,14 +287,16 @@ class _Receiver(Generic[T]):
         # A message's bytes are counted once, with its first item.
         buffer.append((items[0], size))
         chunks = 1 if self._is_chunk(items[0]) else 0
-        for item in items[1:]:
-            buffer.append((item, 0))
-            if self._is_chunk(item):
-                chunks += 1
+        if len(items) > 1:  # rare: the per-chunk path skips building the slice
+            for item in items[1:]:
+                buffer.append((item, 0))
+                if self._is_chunk(item):
+                    chunks += 1
         self._nbytes += size
         metrics = self.metrics
         if chunks:
-            now = time.monotonic()
+            # The arrival time, already read by the connection: no second clock call.
+            now = self._conn.last_message_at or time.monotonic()
             last = self._last_chunk_at
             if last is None:
                 sent = self._request_sent_at
