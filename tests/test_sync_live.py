@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import psutil
 import pytest
 
-from api_gemini import Client
-from api_gemini.errors import ConfigurationError, SetupRejectedError
+from api_gemini import Client, PoolSettings, ReconnectPolicy
+from api_gemini.emulator import Emulator
+from api_gemini.errors import ConfigurationError, DisconnectedError, SetupRejectedError
 from api_gemini.types import Content, GenerateContentRequest, GenerationConfig
-from api_gemini.websocket import ModelTurn, StreamState, TurnComplete
+from api_gemini.websocket import (
+    GoAway,
+    LiveEvent,
+    ModelTurn,
+    Reconnected,
+    SessionResumptionUpdate,
+    StreamState,
+    TurnComplete,
+)
+
+T = TypeVar("T")
 
 LIVE_MODEL = "gemini-live-2.5-flash-preview"
 
@@ -91,3 +105,112 @@ async def test_sync_api_works_from_a_thread_with_a_running_loop(emulator_process
     with Client(base_url=emulator_process) as client:
         stream = client.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
         assert len(list(stream)) > 0
+
+
+# --------------------------------------------------------------------------- pool and
+# reconnection, sync. The emulator runs in-process (its counters and hooks are what the
+# tests check) on the test's loop, and the sync code runs in a worker thread.
+
+RESUMABLE = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+
+
+class OnLoop:
+    """Runs the emulator's async hooks from the worker thread, on the emulator's loop."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.loop = asyncio.get_running_loop()
+
+    def __call__(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
+
+
+def turn_text(events: list[LiveEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, ModelTurn))
+
+
+def read_until(session: Any, stop: Callable[[LiveEvent], bool]) -> list[LiveEvent]:
+    events: list[LiveEvent] = []
+    for event in session:
+        events.append(event)
+        if stop(event):
+            return events
+    raise AssertionError(f"the session ended early: {events}")
+
+
+def finished_turn(session: Any, prompt: str) -> list[LiveEvent]:
+    session.send_text(prompt)
+    events = read_until(session, lambda e: isinstance(e, TurnComplete))
+    return events + read_until(session, lambda e: isinstance(e, SessionResumptionUpdate))
+
+
+async def test_sync_pool_hit_skips_connect_and_setup(emulator: Emulator) -> None:
+    def scenario() -> None:
+        with Client(base_url=emulator.base_url, pool=PoolSettings(refill=False)) as client:
+            model = client.models().by_name(LIVE_MODEL)
+            assert model.prewarm(count=1) == 1
+            assert (emulator.stats.ws_connections, emulator.stats.ws_setups) == (1, 1)
+            with model.stream_generate_content_websocket("echo: warm sync") as stream:
+                text = "".join(c.text for c in stream)
+            assert (text, stream.metrics.from_pool) == ("warm sync", True)
+            assert (emulator.stats.ws_connections, emulator.stats.ws_setups) == (1, 1)
+            metrics = client.pool_metrics()
+            assert (metrics.hits, metrics.misses) == (1, 0)
+            model.prewarm_live(RESUMABLE, count=1)
+            assert client.pool_metrics().idle == 1
+        # Closing the client closed the warm connection and stopped the loop thread.
+        assert client.pool_metrics().discarded == {"pool_closed": 1}
+        assert loop_threads() == []
+
+    await asyncio.to_thread(scenario)
+    async with asyncio.timeout(5):
+        while emulator.live_session_count:
+            await asyncio.sleep(0.005)  # the server's side of the close
+
+
+async def test_sync_reconnect_after_go_away_keeps_the_conversation(emulator: Emulator) -> None:
+    on_loop = OnLoop(emulator)
+
+    def scenario() -> None:
+        with Client(base_url=emulator.base_url) as client:
+            model = client.models().by_name(LIVE_MODEL)
+            with model.connect(RESUMABLE) as session:
+                finished_turn(session, "echo: sync memory")
+                on_loop(emulator.send_go_away(30.0))
+                read_until(session, lambda e: isinstance(e, GoAway))
+                session.reconnect()
+                assert next(iter(session)) == Reconnected(cause="explicit")
+                assert session.metrics.reconnects == 1
+                session.send_text("recall")
+                answer = read_until(session, lambda e: isinstance(e, TurnComplete))
+                assert turn_text(answer) == "echo: sync memory"
+        assert emulator.stats.resumptions == 1
+
+    await asyncio.to_thread(scenario)
+
+
+async def test_sync_drop_without_and_with_a_policy(emulator: Emulator) -> None:
+    on_loop = OnLoop(emulator)
+    quick = ReconnectPolicy(initial_backoff=0.01)
+
+    def scenario() -> None:
+        with Client(base_url=emulator.base_url) as client:
+            model = client.models().by_name(LIVE_MODEL)
+            with model.connect(RESUMABLE) as session:
+                finished_turn(session, "echo: one")
+                on_loop(emulator.close_live_sessions(1011))
+                with pytest.raises(DisconnectedError) as caught:
+                    read_until(session, lambda e: False)
+                assert caught.value.resumption_handle == session.resumption_handle
+            with model.connect(RESUMABLE, reconnect=quick) as session:
+                finished_turn(session, "echo: two")
+                started = time.monotonic()
+                on_loop(emulator.close_live_sessions(1011))
+                events = read_until(session, lambda e: isinstance(e, Reconnected))
+                assert events[-1] == Reconnected(cause="disconnected", close_code=1011)
+                assert time.monotonic() - started < 5
+                session.send_text("recall")
+                answer = read_until(session, lambda e: isinstance(e, TurnComplete))
+                assert turn_text(answer) == "echo: two"
+
+    await asyncio.to_thread(scenario)
