@@ -31,7 +31,7 @@ import enum
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
@@ -603,9 +603,10 @@ class Stream(_Receiver[GenerateContentResponse]):
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> GenerateContentResponse:
+    def __anext__(self) -> Coroutine[Any, Any, GenerateContentResponse]:
         """The next chunk; raises the reader's error after the chunks before it."""
-        return await self._next()
+        # Returns _next()'s coroutine itself: one coroutine per chunk, not two.
+        return self._next()
 
     async def aclose(self) -> None:
         """Same as :meth:`cancel` (the async-iterator protocol's name)."""
@@ -1181,9 +1182,9 @@ class LiveSession(_Receiver[LiveEvent]):
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> LiveEvent:
+    def __anext__(self) -> Coroutine[Any, Any, LiveEvent]:
         """The next event, across turns; ends when the session closes."""
-        return await self._next()
+        return self._next()  # no wrapping coroutine (see Stream.__anext__)
 
     async def receive_turn(self) -> AsyncIterator[LiveEvent]:
         """Events up to and including the next :class:`~.protocol.TurnComplete`, or a
