@@ -155,7 +155,33 @@ async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> Client
         max_queue=WEBSOCKETS_MAX_QUEUE,
         **options,
     )
+    if endpoint.ssl is not None:
+        _trim_tls_read_buffer(connection)
     return connection
+
+
+#: Bytes asyncio's TLS layer reads at a time on our connections. CPython's SSLProtocol
+#: gives every TLS connection a 256 KiB read buffer for its whole life: most of an
+#: idle Live session's memory (docs/performance.md). A TLS record holds at most 16 KiB
+#: and the Live API's messages are small, so 16 KiB per read costs nothing per chunk.
+TLS_READ_BUFFER: Final = 16 * 1024
+
+
+def _trim_tls_read_buffer(connection: ClientConnection) -> None:
+    """Shrink asyncio's per-connection TLS read buffer to :data:`TLS_READ_BUFFER`.
+
+    These are CPython internals (``asyncio.sslproto``), so the change is guarded: an
+    event loop without them (uvloop) or a future layout is left as it is.
+    """
+    protocol: Any = getattr(connection.transport, "_ssl_protocol", None)
+    buffer = getattr(protocol, "_ssl_buffer", None)
+    if not isinstance(buffer, bytearray) or len(buffer) <= TLS_READ_BUFFER:
+        return
+    with contextlib.suppress(AttributeError, TypeError):
+        smaller = bytearray(TLS_READ_BUFFER)
+        protocol.max_size = TLS_READ_BUFFER  # caps get_buffer() and each SSL read
+        protocol._ssl_buffer = smaller
+        protocol._ssl_buffer_view = memoryview(smaller)
 
 
 # --------------------------------------------------------------------------- health
