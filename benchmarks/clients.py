@@ -43,6 +43,7 @@ LABELS = {
     "sdk_sse": "google-genai SSE",
     "floor": "websockets + orjson (floor)",
     "api_pool": "api_gemini WebSocket, warm pool",
+    "floor_q4": "floor with api_gemini's max_queue=(4, 1)",
 }
 
 
@@ -477,11 +478,13 @@ class Floor:
 
     name = "floor"
 
-    def __init__(self, base_url: str, ca: str, **_: Any) -> None:
+    def __init__(self, base_url: str, ca: str, max_queue: Any = 16, **_: Any) -> None:
         import orjson
         from websockets.asyncio.client import connect
 
         self._connect = connect
+        # websockets' default; api_gemini uses (4, 1) to bound memory (see run.py).
+        self._max_queue = tuple(max_queue) if isinstance(max_queue, list) else max_queue
         self._loads = orjson.loads
         self._dumps = orjson.dumps
         self._url = ws_url(base_url)
@@ -495,6 +498,7 @@ class Floor:
             additional_headers={"x-goog-api-key": KEY},
             compression=None,
             max_size=16 * 1024 * 1024,
+            max_queue=self._max_queue,
         )
         setup = {
             "setup": {

@@ -26,6 +26,7 @@ SDK_PEER = {
     "sdk_live": "sdk_live",
     "sdk_sse": "sdk_sse",
     "floor": "sdk_live",
+    "floor_q4": "sdk_live",
 }
 COLORS = {
     "api_ws": "#1f77b4",
@@ -34,6 +35,7 @@ COLORS = {
     "sdk_live": "#d62728",
     "sdk_sse": "#ff9896",
     "floor": "#7f7f7f",
+    "floor_q4": "#c7c7c7",
 }
 
 
@@ -85,12 +87,14 @@ def tables(results: dict[str, Any]) -> list[str]:
         f"Whole run: {results.get('seconds', 0):.0f} s.",
         "",
     ]
+    out += targets(results)
     sdk_header = "x official SDK (same transport)"
     if "cpu" in results:
-        values = _figures(results["cpu"], lambda r: r["us_per_chunk"], CLIENTS)
+        values = _figures(results["cpu"], lambda r: r["us_per_chunk"], (*CLIENTS, "floor_q4"))
         out += [
             f"### 1. Client CPU per chunk ({sizes['cpu_tokens']}-chunk turn, median of "
-            f"{sizes['cpu_runs']})",
+            f"{sizes['cpu_runs'] * sizes.get('cpu_rounds', 1)} runs in "
+            f"{sizes.get('cpu_rounds', 1)} interleaved rounds)",
             "",
         ]
         out += _table(
@@ -157,6 +161,113 @@ def tables(results: dict[str, Any]) -> list[str]:
             ["client", "chunks/s", "wall s", "client CPU µs/chunk", "x floor", sdk_header], rows
         )
     return out
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def targets(results: dict[str, Any]) -> list[str]:
+    """The issue's targets, each with the measured figure and whether it is met."""
+    rows: list[list[str]] = []
+    cpu = results.get("cpu", {})
+    if {"api_ws", "floor", "sdk_live"} <= set(cpu):
+        ours, floor, sdk = (cpu[n]["us_per_chunk"] for n in ("api_ws", "floor", "sdk_live"))
+        rows.append(
+            [
+                "CPU per chunk <= 1.25x floor",
+                f"{ours:.1f} us = {ours / floor:.2f}x floor",
+                _verdict(ours <= 1.25 * floor),
+            ]
+        )
+        rows.append(
+            [
+                "CPU per chunk <= 1/3 of the official Live client",
+                f"{ours / sdk:.2f}x google-genai Live",
+                _verdict(ours <= sdk / 3),
+            ]
+        )
+    ttfc = {k: v for k, v in results.get("ttfc", {}).items() if k != "pool_available"}
+    base = ttfc.get("0", {})
+    for rtt, by_client in ttfc.items():
+        if rtt == "0" or not base:
+            continue
+        r = float(rtt)
+        if "api_pool" in by_client and "api_pool" in base:
+            server = base["api_pool"]["warm_ms"]
+            got = by_client["api_pool"]["warm_ms"]
+            bound = 1.2 * r + server
+            rows.append(
+                [
+                    f"warm-pool first chunk at +{rtt} ms <= 1.2 RTT + server time ({bound:.1f} ms)",
+                    f"{got:.1f} ms",
+                    _verdict(got <= bound),
+                ]
+            )
+        if "api_ws" in by_client and "floor" in base:
+            # TCP, TLS 1.3, upgrade, setup, request: five round trips, plus the work of
+            # both ends, which the floor's cold time at no added latency measures.
+            bound = 5 * r + base["floor"]["cold_ms"]
+            got = by_client["api_ws"]["cold_ms"]
+            rows.append(
+                [
+                    f"cold first chunk at +{rtt} ms <= TCP + TLS + upgrade + setup + request "
+                    f"(5 RTT + work, {bound:.1f} ms)",
+                    f"{got:.1f} ms",
+                    _verdict(got <= bound),
+                ]
+            )
+    imports = results.get("imports")
+    if imports:
+        ms = imports["ms"]
+        rows.append(
+            [
+                "import <= 1/4 of google-genai's",
+                f"{ms['api_gemini']:.1f} ms = {ms['api_gemini'] / ms['google_genai']:.2f}x",
+                _verdict(ms["api_gemini"] <= ms["google_genai"] / 4),
+            ]
+        )
+        rows.append(
+            [
+                "`import api_gemini` does not import websockets",
+                "imported" if imports["websockets_imported_by_api_gemini"] else "not imported",
+                _verdict(not imports["websockets_imported_by_api_gemini"]),
+            ]
+        )
+    idle = results.get("idle", {})
+    if "api_ws" in idle:
+        kib = idle["api_ws"]["bytes_per_session"] / 1024
+        rows.append(["idle session <= 40 KiB", f"{kib:.1f} KiB", _verdict(kib <= 40)])
+    stream = results.get("stream", {})
+    for name in ("api_ws", "api_sse"):
+        if name in stream:
+            r = stream[name]
+            growth = r["peak_growth"] / 1e6
+            rows.append(
+                [
+                    f"{LABELS[name]}: streaming growth <= 5 MB per 50 MB",
+                    f"{growth:.2f} MB",
+                    _verdict(growth <= 5 * results["sizes"]["stream_bytes"] / 50e6),
+                ]
+            )
+    paused = results.get("paused", {})
+    for name in ("api_ws", "api_ws_small_buffer"):
+        if name in paused:
+            r = paused[name]
+            buffer = r["settings"].get("buffer_max_bytes", 8 * 2**20)
+            # Our buffer, plus websockets' queue of at most 4 frames (20 KB each here).
+            bound = buffer + 4 * 32 * 1024
+            got = r["paused_peak_growth"]
+            rows.append(
+                [
+                    f"paused growth <= buffer_max_bytes ({buffer / 2**20:g} MiB) + 4 frames",
+                    f"{got / 2**20:.2f} MiB",
+                    _verdict(got <= bound),
+                ]
+            )
+    if not rows:
+        return []
+    return ["### Targets", "", *_table(["target (issue 6)", "measured", "verdict"], rows)]
 
 
 def tables_ttfc(ttfc: dict[str, Any], sizes: dict[str, Any]) -> list[str]:
@@ -283,7 +394,7 @@ def plots(results: dict[str, Any], folder: Path) -> list[str]:
         written.append(name)
 
     if "cpu" in results:
-        values = _figures(results["cpu"], lambda r: r["us_per_chunk"], CLIENTS)
+        values = _figures(results["cpu"], lambda r: r["us_per_chunk"], (*CLIENTS, "floor_q4"))
         target = 1.25 * values["floor"] if "floor" in values else None
         bars(
             "cpu_per_chunk.png",

@@ -39,7 +39,7 @@ def test_smoke_run(tmp_path: Path) -> None:
 
     clients = {"api_ws", "api_sse", "sdk_live", "sdk_sse", "floor"}
     ws_clients = {"api_ws", "sdk_live", "floor"}
-    assert set(results["cpu"]) == clients
+    assert set(results["cpu"]) == clients | {"floor_q4"}
     assert all(r["us_per_chunk"] > 0 for r in results["cpu"].values())
     assert set(results["throughput"]) == clients
     assert all(r["chunks"] == 40 for r in results["throughput"].values())
@@ -57,9 +57,13 @@ def test_smoke_run(tmp_path: Path) -> None:
     # Behind 10 ms of round trip, a cold WebSocket pays several round trips, a warm one one.
     assert ttfc["floor"]["cold_ms"] > 30
     assert 9 < ttfc["api_ws"]["warm_ms"] < ttfc["api_ws"]["cold_ms"]
+    # The warm pool's connection was taken for every measured request.
+    assert results["ttfc"]["pool_available"] is True
+    assert ttfc["api_pool"]["hits"] == 2
+    assert 9 < ttfc["api_pool"]["warm_ms"] < ttfc["api_ws"]["cold_ms"]
 
     report = (tmp_path / "performance.md").read_text()
-    for heading in ("### 1.", "### 2-3.", "### 4.", "### 5.", "### 6.", "### 7."):
+    for heading in ("### Targets", "### 1.", "### 2-3.", "### 4.", "### 5.", "### 6.", "### 7."):
         assert heading in report
     for plot in ("cpu_per_chunk.png", "ttfc.png", "idle_session.png", "stream_memory.png"):
         assert (tmp_path / plot).stat().st_size > 1000
