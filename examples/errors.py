@@ -30,27 +30,24 @@ async def main() -> None:
 
         # A 429 with a Retry-After: the error says how long to wait. Nothing retries
         # on its own; the decision stays with you.
+        flash = client.models().by_name("gemini-2.5-flash")
         try:
-            await (
-                client.models()
-                .by_name("gemini-2.5-flash")
-                .generate_content("fault:http-429-retry-2 hello")
-            )
+            await flash.generate_content("fault:http-429-retry-2 hello")
         except RateLimitError as exc:
             print(f"RateLimitError: retry after {exc.retry_after} s, retryable={exc.retryable}")
 
         # Live: a model that does not serve the Live API is refused at setup (1008).
+        not_live = client.models().by_name("gemini-2.5-pro")
         try:
-            await client.models().by_name("gemini-2.5-pro").stream_generate_content_websocket("hi")
+            await not_live.stream_generate_content_websocket("hi")
         except SetupRejectedError as exc:
             print(f"SetupRejectedError: close code {exc.close_code}, {exc.reason!r}")
 
         # Live: the server closes mid-answer (1011 after 3 chunks). The chunks before
         # the failure are delivered first; then the error says how many there were.
-        stream = (
-            await client.models()
-            .by_name(LIVE)
-            .stream_generate_content_websocket("fault:close-1011-after-3 Tell me a story")
+        live = client.models().by_name(LIVE)
+        stream = await live.stream_generate_content_websocket(
+            "fault:close-1011-after-3 Tell me a story"
         )
         received = 0
         try:
