@@ -7,6 +7,8 @@
   as PEM files (:class:`TlsFiles`: ``ca``, ``cert``, ``key``).
 - ``emulator_process``: ``python -m api_gemini.emulator --port 0`` as a real process;
   yields its base URL, and checks it exits cleanly (status 0) on SIGTERM.
+- ``leak_check``: snapshots asyncio tasks, fds and inet sockets, and fails the test if
+  any are left over at the end (:class:`LeakCheck`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import psutil
 import pytest
 import trustme
 
@@ -114,3 +117,74 @@ def emulator_process() -> Iterator[str]:
             proc.communicate()
             pytest.fail("the emulator process did not exit on SIGTERM")
     assert proc.returncode == 0, f"emulator exited with {proc.returncode}: {err}"
+
+
+# --------------------------------------------------------------------------- leak check
+
+
+class LeakSnapshot(NamedTuple):
+    """What the process holds at one moment: asyncio tasks, file descriptors, sockets."""
+
+    tasks: frozenset[asyncio.Task[Any]]
+    fds: int
+    connections: int
+
+    @classmethod
+    def take(cls) -> LeakSnapshot:
+        """A snapshot of the running loop's tasks and of this process's fds and sockets."""
+        process = psutil.Process()
+        return cls(
+            frozenset(asyncio.all_tasks()),
+            process.num_fds(),
+            len(process.net_connections(kind="inet")),
+        )
+
+
+class LeakCheck:
+    """Compares the process after a test with the snapshot taken before it.
+
+    ``await leak_check.assert_clean()`` waits (bounded) for the *server* side of
+    in-process emulators to notice closed connections, then fails with what is left:
+    new tasks, file descriptors or sockets.
+    """
+
+    def __init__(self) -> None:
+        self.before = LeakSnapshot.take()
+
+    def rebase(self) -> None:
+        """Take the "before" snapshot again: after starting servers the test keeps."""
+        self.before = LeakSnapshot.take()
+
+    def leftovers(self) -> list[str]:
+        """What is held now and was not before (empty when clean)."""
+        now = LeakSnapshot.take()
+        current = asyncio.current_task()
+        tasks = [t for t in now.tasks - self.before.tasks if t is not current and not t.done()]
+        problems = [f"task {t.get_name()}: {t.get_coro()!r}" for t in tasks]
+        if now.fds > self.before.fds:
+            problems.append(f"{now.fds - self.before.fds} more file descriptors")
+        if now.connections > self.before.connections:
+            problems.append(f"{now.connections - self.before.connections} more inet sockets")
+        return problems
+
+    async def assert_clean(self, timeout: float = 2.0) -> None:
+        """Fail unless tasks, fds and sockets are back to the snapshot within ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while problems := self.leftovers():
+            if loop.time() >= deadline:
+                pytest.fail("left behind: " + "; ".join(problems))
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def leak_check() -> AsyncIterator[LeakCheck]:
+    """Snapshot tasks, fds and sockets; after the test, assert all are back (bounded wait).
+
+    Request it AFTER the fixtures whose resources should count as "before" (an
+    ``emulator``'s listening socket, say): ``async def test_x(emulator, leak_check)``.
+    A test may call ``await leak_check.assert_clean()`` itself; teardown checks again.
+    """
+    check = LeakCheck()
+    yield check
+    await check.assert_clean()

@@ -311,7 +311,8 @@ class HttpApi:
             return web.Response()  # never written: the connection is gone
         if kind in ("stall", "nopong"):
             with self._emu.track_task():
-                await asyncio.Event().wait()
+                await _until_gone(request)
+            return web.Response()  # never written: the client has gone
         if kind == "malformed":
             body = TRUNCATED_CHUNK
         elif kind == "garbage":
@@ -429,7 +430,7 @@ class HttpApi:
         elif kind == "oversized":
             await send(builder.text("x" * plan.size))
         # stall, nopong, and after a bad event: silence until the client goes.
-        await asyncio.Event().wait()
+        await _until_gone(request)
         return False
 
     async def _unknown(self, request: web.Request) -> web.StreamResponse:
@@ -466,6 +467,16 @@ def _check_contents(contents: Any, where: str) -> None:
                         f"Invalid value at '{where}[{i}].parts[{j}].inline_data.data' "
                         "(TYPE_BYTES), Base64 decoding failed",
                     ) from None
+
+
+async def _until_gone(request: web.Request) -> None:
+    """Wait until the client has closed the connection (aiohttp does not cancel a
+    handler when its peer goes, so a stalling handler must notice by itself)."""
+    while True:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(0.02)
 
 
 def _drop(request: web.Request) -> None:
