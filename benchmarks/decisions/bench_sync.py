@@ -32,7 +32,6 @@ import time
 from collections.abc import Callable
 
 import websockets.version
-from _common import pin
 from websockets.asyncio.client import connect as async_connect
 from websockets.sync.client import connect as sync_connect
 
@@ -56,6 +55,12 @@ N_CHUNKS = 3000
 N_HOPS = 20000
 N_SENDS = 2000
 REPEATS = 5
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Pin a process to one CPU so that client and emulator do not share a core."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(pid, {cpu})
 
 
 def start_emulator() -> tuple[subprocess.Popen[str], str]:
