@@ -207,6 +207,7 @@ async def test_drop_mid_turn_with_a_policy_reconnects_and_continues(
             assert isinstance(reconnected, Reconnected)
             assert (reconnected.cause, reconnected.close_code) == ("disconnected", 1011)
             assert reconnected.turn_lost  # the story was cut: the caller decides
+            assert reconnected.unconfirmed_sends == 1  # the story's request, after the handle
             assert not any(isinstance(e, TurnComplete) for e in events)
             assert session.metrics.reconnects == 1
             assert (emu.stats.ws_connections, emu.stats.resumptions) == (2, 1)

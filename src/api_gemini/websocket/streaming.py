@@ -718,6 +718,8 @@ class Reconnected(LiveEvent, frozen=True):
         turn_lost: the old connection ended in the middle of a turn: that answer is cut
             short, and the resumed context may lack its request; send it again if you
             still want the answer. :meth:`LiveSession.receive_turn` stops here.
+        unconfirmed_sends: messages sent on the old connection after its newest
+            resumption handle arrived: the resumed context may lack them.
         session_id: the new connection's session id, if the server gave one.
     """
 
@@ -725,6 +727,7 @@ class Reconnected(LiveEvent, frozen=True):
     close_code: int | None = None
     attempt: int = 1
     turn_lost: bool = False
+    unconfirmed_sends: int = 0
     session_id: str | None = None
 
 
@@ -778,6 +781,7 @@ class LiveSession(_Receiver[LiveEvent]):
         # True while the newest handle covers everything sent and every finished turn,
         # i.e. resuming with it loses nothing: the moment to act on a goAway.
         self._handle_fresh = True
+        self._sent_since_handle = 0
         self._go_away_due = False
         self._pending: deque[tuple[_SendOp, asyncio.Future[None]]] = deque()
         self._reconnect_lock = asyncio.Lock()
@@ -805,6 +809,7 @@ class LiveSession(_Receiver[LiveEvent]):
                     if protocol.resumption_handle != self._handle:
                         self._handle = protocol.resumption_handle
                     self._handle_fresh = protocol.state is SessionState.READY
+                    self._sent_since_handle = 0
         return events
 
     def _is_chunk(self, item: LiveEvent) -> bool:
@@ -863,6 +868,11 @@ class LiveSession(_Receiver[LiveEvent]):
                 self.last_reconnect_error = exc
                 self._fail_pending(exc)
                 raise
+            if self._closing_by_user or self._cancelled:
+                # Closed by another task while we connected: do not revive it.
+                self._reconnecting = False
+                await new.close(1000)
+                raise SessionStateError("the session was closed during the reconnect")
             restart = self._reader is None or self._reader.done()
             if restart:
                 # The session had ended (a drop without a policy): receiving goes on.
@@ -985,8 +995,13 @@ class LiveSession(_Receiver[LiveEvent]):
         self._handle_fresh = True
         self.metrics.reconnects += 1
         events: list[LiveEvent] = [
-            msgspec.structs.replace(event, session_id=new.protocol.session_id)
+            msgspec.structs.replace(
+                event,
+                session_id=new.protocol.session_id,
+                unconfirmed_sends=self._sent_since_handle,
+            )
         ]
+        self._sent_since_handle = 0
         for message in early:
             converted = self._convert(message)
             if converted:
@@ -1010,6 +1025,7 @@ class LiveSession(_Receiver[LiveEvent]):
                     waiter.set_exception(exc)
                     self._fail_pending(exc)
                     return
+                self._sent_since_handle += 1
                 waiter.set_result(None)
         finally:
             self._reconnecting = False
@@ -1028,6 +1044,7 @@ class LiveSession(_Receiver[LiveEvent]):
             conn = self._conn
             try:
                 await op(conn)
+                self._sent_since_handle += 1
                 return
             except (DisconnectedError, SessionStateError):
                 # The frame did not go out (a closed WebSocket refuses it). If a policy
