@@ -398,3 +398,48 @@ async def test_close_during_a_reconnect_leaves_nothing_behind(
             await waiting
     assert our_tasks() == before
     assert emulator.stats.ws_connections == 1
+
+
+async def test_reconnect_from_another_task_while_one_iterates(
+    emulator: Emulator, client: AsyncClient
+) -> None:
+    """The usual shape of an app: one task reads events, another acts on them."""
+    async with await live(client).connect(RESUMABLE) as session:
+        await finished_turn(session, "echo: shared session")
+        seen: list[LiveEvent] = []
+        go_away_seen = asyncio.Event()
+
+        async def reader() -> None:
+            async for event in session:
+                seen.append(event)
+                if isinstance(event, GoAway):
+                    go_away_seen.set()
+                if isinstance(event, TurnComplete):
+                    return
+
+        task = asyncio.create_task(reader())
+        async with asyncio.timeout(WAIT):
+            await emulator.send_go_away(10.0)
+            await go_away_seen.wait()
+            await session.reconnect()
+            await session.send_text("recall")
+            await task
+        kinds = [type(e) for e in seen]
+        assert kinds[:2] == [GoAway, Reconnected]
+        assert text_of(seen) == "echo: shared session"
+
+
+async def test_close_during_an_explicit_reconnect_does_not_revive_the_session(
+    emulator: Emulator, client: AsyncClient
+) -> None:
+    before = our_tasks()
+    session = await live(client).connect(RESUMABLE)
+    await finished_turn(session, "echo: context")
+    reconnecting = asyncio.create_task(session.reconnect())
+    await asyncio.sleep(0)  # the reconnect is now connecting
+    await session.close()
+    with pytest.raises(SessionStateError, match="closed"):
+        await reconnecting
+    assert session.health().state.name == "CLOSED"
+    assert our_tasks() == before
+    await eventually(lambda: emulator.live_session_count == 0)
