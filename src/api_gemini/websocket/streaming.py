@@ -229,9 +229,11 @@ class _Receiver(Generic[T]):
                 conn = self._conn
                 try:
                     received = await conn.recv()
-                except DisconnectedError as exc:
-                    if conn is not self._conn or await self._on_end(conn, exc):
+                except WebSocketError as exc:
+                    if conn is not self._conn:
                         continue  # replaced by a reconnect: read the new connection
+                    if isinstance(exc, DisconnectedError) and await self._on_end(conn, exc):
+                        continue
                     raise
                 if received is None:
                     if conn is not self._conn or await self._on_end(conn, None):
