@@ -443,3 +443,30 @@ async def test_close_during_an_explicit_reconnect_does_not_revive_the_session(
     assert session.health().state.name == "CLOSED"
     assert our_tasks() == before
     await eventually(lambda: emulator.live_session_count == 0)
+
+
+async def test_drop_mid_turn_without_a_policy_raises_with_the_handle(
+    make_emulator: MakeEmulator,
+) -> None:
+    emu = await make_emulator(tokens_per_second=400)
+    async with (
+        AsyncClient(KEY, base_url=emu.base_url) as client,
+        await live(client).connect(RESUMABLE) as session,
+    ):
+        await finished_turn(session, "echo: before the story")
+        handle = session.resumption_handle
+        await session.send_text("Tell me a long story")
+        chunks = 0
+        with pytest.raises(DisconnectedError) as caught:
+            async with asyncio.timeout(WAIT):
+                async for event in session:
+                    if isinstance(event, ModelTurn):
+                        chunks += 1
+                        if chunks == 2:
+                            await emu.close_live_sessions(1011, "Internal error encountered.")
+        error = caught.value
+        assert "middle of a turn" in str(error)
+        assert (error.close_code, error.resumption_handle) == (1011, handle)
+        assert error.chunks_received >= 2
+        assert emu.stats.ws_connections == 1  # no hidden reconnect
+        assert session.metrics.reconnects == 0
