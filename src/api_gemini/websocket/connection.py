@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 import time
 from collections.abc import Sequence
@@ -130,6 +131,30 @@ class _Connect(_ws_connect):
         return exc
 
 
+class _RedactingLogger(logging.LoggerAdapter[logging.Logger]):
+    """websockets' client logger minus credentials: at DEBUG, websockets logs every
+    handshake header, ``x-goog-api-key`` included."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__(logging.getLogger("websockets.client"), {})
+        self._secrets = tuple(s for s in secrets if s)
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if self.isEnabledFor(level):
+            args = tuple(self._scrub(arg) for arg in args)
+            super().log(level, msg, *args, **kwargs)
+
+    def _scrub(self, arg: object) -> object:
+        if isinstance(arg, str):
+            for secret in self._secrets:
+                if secret in arg:
+                    arg = arg.replace(secret, "***")
+        return arg
+
+
+_CREDENTIAL_HEADERS: Final = frozenset({"x-goog-api-key", "authorization"})
+
+
 async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> ClientConnection:
     """Open the WebSocket (TCP, TLS, upgrade) with the settings applied.
 
@@ -153,6 +178,7 @@ async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> Client
         close_timeout=ws.close_timeout,
         max_size=ws.max_message_size,
         max_queue=WEBSOCKETS_MAX_QUEUE,
+        logger=_RedactingLogger([v for k, v in endpoint.headers if k in _CREDENTIAL_HEADERS]),
         **options,
     )
     if endpoint.ssl is not None:
