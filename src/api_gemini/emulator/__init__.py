@@ -16,6 +16,6 @@ prompts ``echo:``, ``recall`` and function calls). Run it as a process with
 from __future__ import annotations
 
 from .config import EmulatorConfig, EmulatorStats
-from .server import Emulator
+from .server import Emulator, ReceivedRequest
 
-__all__ = ["Emulator", "EmulatorConfig", "EmulatorStats"]
+__all__ = ["Emulator", "EmulatorConfig", "EmulatorStats", "ReceivedRequest"]

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import ipaddress
 import ssl
-from collections import OrderedDict
-from collections.abc import Iterator
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -19,7 +20,7 @@ from .http_api import API_VERSIONS, HttpApi
 from .live import LIVE_METHODS, SHUTTING_DOWN, LiveSession, live_path, new_handle
 from .wire import WireError, error_body
 
-__all__ = ["Emulator"]
+__all__ = ["Emulator", "ReceivedRequest"]
 
 # Resumption handles kept in memory; the oldest go first (the real service keeps a
 # handle about two hours: an emulator run is far shorter).
@@ -29,6 +30,27 @@ _CLOSE_TIMEOUT = 2.0
 _MAX_MESSAGE = 32 * 1024 * 1024
 # How long stop() lets Live peers take part in the close handshake.
 _STOP_GRACE = 1.0
+# Requests remembered in Emulator.requests (the newest).
+_MAX_REQUEST_LOG = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedRequest:
+    """One request as the emulator received it (for tests: where did the key travel?)."""
+
+    method: str
+    #: Path and query string, exactly as sent.
+    path_qs: str
+    #: Header names (lower case) and values.
+    headers: tuple[tuple[str, str], ...]
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), or None."""
+        name = name.lower()
+        return next((v for k, v in self.headers if k == name), None)
+
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Emulator:
@@ -48,6 +70,8 @@ class Emulator:
         self._port: int | None = None
         self._sessions: set[LiveSession] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: The newest requests received (HTTP and WebSocket upgrades), oldest first.
+        self.requests: deque[ReceivedRequest] = deque(maxlen=_MAX_REQUEST_LOG)
         #: The plan of every request without its own (``EmulatorConfig.fault``).
         self.default_fault = FaultPlan.parse(self.config.fault) if self.config.fault else None
 
@@ -90,7 +114,7 @@ class Emulator:
         """Bind and start serving; returns ``self``."""
         if self._runner is not None:
             raise RuntimeError("the emulator is already started")
-        app = web.Application(client_max_size=_MAX_MESSAGE)
+        app = web.Application(client_max_size=_MAX_MESSAGE, middlewares=[self._remember])
         for version in API_VERSIONS:
             for method in LIVE_METHODS:
                 app.router.add_get(live_path(version, method), self._live_handler(version, method))
@@ -114,6 +138,17 @@ class Emulator:
         self._runner = runner
         self._port = int(runner.addresses[0][1])
         return self
+
+    @web.middleware
+    async def _remember(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        self.requests.append(
+            ReceivedRequest(
+                request.method,
+                request.path_qs,
+                tuple((k.lower(), v) for k, v in request.headers.items()),
+            )
+        )
+        return await handler(request)
 
     async def stop(self) -> None:
         """Close every Live socket (1001), cancel handlers, and stop listening."""
