@@ -47,11 +47,13 @@ class Sizes:
     #: Rounds of every client in turn, so that drift in the machine's speed (other
     #: work on a shared machine) hits all clients alike; samples are pooled.
     cpu_rounds: int = 3
-    ttfc_runs: int = 15
+    ttfc_runs: int = 25
     rtts_ms: tuple[float, ...] = (0.0, 20.0, 50.0)
     idle_sessions: int = 1000
     #: Seconds the sessions stay idle before memory is read.
     idle_wait: float = 1.0
+    #: Sessions for the tracemalloc breakdown of an idle session's Python objects.
+    idle_traced: int = 200
     stream_bytes: int = 50_000_000
     audio_tokens_per_chunk: int = 16
     sse_tokens_per_chunk: int = 1000
@@ -60,6 +62,8 @@ class Sizes:
     throughput_streams: int = 200
     throughput_tokens: int = 100
     import_runs: int = 15
+    #: A first, uncounted round of imports fills the byte-code cache.
+    import_warm_round: bool = True
     #: One worker process per (scenario, client); False: one per client (faster).
     isolate: bool = True
 
@@ -73,6 +77,7 @@ SMOKE = Sizes(
     rtts_ms=(10.0,),
     idle_sessions=4,
     idle_wait=0.05,
+    idle_traced=10,
     stream_bytes=400_000,
     sse_tokens_per_chunk=100,
     paused_hold=0.1,
@@ -80,6 +85,7 @@ SMOKE = Sizes(
     throughput_streams=4,
     throughput_tokens=10,
     import_runs=1,
+    import_warm_round=False,
     isolate=False,
 )
 
@@ -137,7 +143,8 @@ def scenario_imports(sizes: Sizes) -> dict[str, Any]:
         "google_genai": ("google", "google.genai"),
     }
     samples: dict[str, list[float]] = {name: [] for name in modules}
-    for i in range(sizes.import_runs + 1):  # round 0 fills the byte-code cache
+    first = 0 if sizes.import_warm_round else 1  # round 0 fills the byte-code cache
+    for i in range(first, sizes.import_runs + 1):
         for name, wanted in modules.items():
             code = "import " + ", ".join(wanted)
             proc = subprocess.run(
@@ -166,7 +173,34 @@ def scenario_imports(sizes: Sizes) -> dict[str, Any]:
         "ms": {name: statistics.median(s) for name, s in samples.items()},
         "samples_ms": samples,
         "websockets_imported_by_api_gemini": probe.stdout.strip() == "True",
+        "tls_context_cpu_ms": tls_context_cost(20 if sizes.import_warm_round else 2),
     }
+
+
+def tls_context_cost(runs: int = 20) -> dict[str, float]:
+    """CPU ms of the TLS context api_gemini builds for every new connection
+    (``ClientSettings.ssl_context()``), with the system trust store (``verify=True``,
+    the default, as against the real service) and with a one-certificate CA file."""
+    import ssl
+
+    from api_gemini import ClientSettings
+
+    with tempfile.TemporaryDirectory() as folder:
+        tls = make_tls(Path(folder))
+        cases = {
+            "system_store": ClientSettings.resolve("k"),
+            "ca_file": ClientSettings.resolve("k", base_url="https://127.0.0.1", verify=tls.ca),
+        }
+        out = {}
+        for name, settings in cases.items():
+            times = []
+            for _ in range(runs):
+                started = time.process_time()
+                context = settings.ssl_context()
+                times.append((time.process_time() - started) * 1e3)
+                assert isinstance(context, ssl.SSLContext)
+            out[name] = statistics.median(times)
+    return out
 
 
 def plan(runner: Runner, urls: dict[str, str], chosen: set[str], out: dict[str, Any]) -> None:
@@ -205,6 +239,8 @@ def plan(runner: Runner, urls: dict[str, str], chosen: set[str], out: dict[str, 
                 "idle": s.idle_wait,
             }
             runner.add("idle", client, job, put("idle", client))
+            traced = {"job": "idle_traced", "base_url": plain, "sessions": s.idle_traced}
+            runner.add("idle", client, traced, put("idle_traced", client))
     if "stream" in chosen:
         audio_tokens = s.stream_bytes * 3 // 4 // AUDIO_TOKEN_BYTES  # base64: 4/3 on the wire
         for client in WS_CLIENTS:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import linecache
 import os
 import re
 import statistics
@@ -144,6 +145,44 @@ async def job_idle(job: dict[str, Any], ca: str) -> dict[str, Any]:
     }
 
 
+async def job_idle_traced(job: dict[str, Any], ca: str) -> dict[str, Any]:
+    """Python-level bytes per idle session, by package (tracemalloc; not RSS: native
+    allocations such as OpenSSL's are not traced, and tracing inflates RSS)."""
+    import tracemalloc
+
+    client = _client(job, ca)
+    for handle in [await client.open_idle() for _ in range(5)]:
+        await client.close_idle(handle)
+    gc.collect()
+    tracemalloc.start(1)
+    before = tracemalloc.take_snapshot()
+    handles: list[Any] = []
+    for _ in range(0, job["sessions"], 50):
+        handles += await asyncio.gather(*(client.open_idle() for _ in range(50)))
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    by_package: dict[str, float] = {}
+    for stat in after.compare_to(before, "lineno"):
+        frame = stat.traceback[0]
+        path = frame.filename
+        if "bytearray(TLS_READ_BUFFER)" in linecache.getline(path, frame.lineno):
+            package = "asyncio TLS (sslproto, ssl)"  # the read buffer, made smaller by us
+        elif "/api_gemini/" in path:
+            package = "api_gemini"
+        elif "/websockets/" in path:
+            package = "websockets"
+        elif path.endswith(("sslproto.py", "ssl.py")):
+            package = "asyncio TLS (sslproto, ssl)"
+        else:
+            package = "other"
+        by_package[package] = by_package.get(package, 0) + stat.size_diff / len(handles)
+    for handle in handles:
+        await client.close_idle(handle)
+    await client.aclose()
+    return {"sessions": len(handles), "bytes_per_session_by_package": by_package}
+
+
 async def job_stream_memory(job: dict[str, Any], ca: str) -> dict[str, Any]:
     """Peak RSS growth while one long answer streams through, with a trace for plots."""
     client = _client(job, ca)
@@ -226,6 +265,7 @@ JOBS: dict[str, Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]]] = {
     "ttfc": job_ttfc,
     "ttfc_pool": job_ttfc_pool,
     "idle": job_idle,
+    "idle_traced": job_idle_traced,
     "stream_memory": job_stream_memory,
     "paused": job_paused,
     "throughput": job_throughput,

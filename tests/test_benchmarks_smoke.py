@@ -45,6 +45,8 @@ def test_smoke_run(tmp_path: Path) -> None:
     assert all(r["chunks"] == 40 for r in results["throughput"].values())
     assert set(results["idle"]) == ws_clients
     assert all(r["sessions"] == 4 for r in results["idle"].values())
+    traced = results["idle_traced"]["api_ws"]["bytes_per_session_by_package"]
+    assert traced["api_gemini"] > 0
     # Every stream delivered the bytes asked for (audio: 3/4 of the base64 on the wire).
     assert set(results["stream"]) == clients
     for name, r in results["stream"].items():
