@@ -313,3 +313,18 @@ async def test_closing_the_client_closes_the_pool_and_leaks_nothing(
     with pytest.raises(ConfigurationError, match="closed"):
         client.models()
     await client.aclose()  # idempotent
+
+
+def test_cold_connects_share_one_tls_context(tls_files: Any) -> None:
+    """Building a context with the system CA store costs ~18 ms: once per client."""
+    from api_gemini.websocket import live_endpoint
+
+    system = ClientSettings.resolve(KEY, base_url="https://example.invalid")
+    first = live_endpoint(system).ssl
+    assert first is not None
+    assert live_endpoint(system).ssl is first
+    assert first.verify_mode.name == "CERT_REQUIRED"
+    assert first.check_hostname
+    own_ca = ClientSettings.resolve(KEY, base_url="https://127.0.0.1:1", verify=tls_files.ca)
+    assert live_endpoint(own_ca).ssl is live_endpoint(own_ca).ssl is not first
+    assert own_ca.with_changes(api_version="v1").ssl_context() is not own_ca.ssl_context()
