@@ -557,7 +557,7 @@ def _body_message(body: bytes | bytearray | None) -> str:
 
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a hostile, deeply nested body
         return body[:200].decode("utf-8", "replace").strip()
     error = parsed.get("error") if isinstance(parsed, dict) else None
     if isinstance(error, dict) and isinstance(error.get("message"), str):
