@@ -95,7 +95,8 @@ def _map_exception(exc: Exception) -> GeminiError:
 def _decode_or_raise(body: bytes, type_: type[T]) -> T:
     try:
         return msgspec.json.decode(body, type=type_)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    # RecursionError: JSON nested deeper than the decoder goes (a hostile body).
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise ResponseParseError(f"unexpected response body for {type_.__name__}: {exc}") from None
 
 
@@ -137,12 +138,12 @@ def _chunk_from_event(event: ServerSentEvent) -> GenerateContentResponse:
         raise api_error_from_response(status, data.encode())
     try:
         return _chunk_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise ResponseParseError(f"malformed SSE chunk: {exc}") from None
 
 
 def _error_status(data: str) -> int:
-    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         code = msgspec.json.decode(data, type=dict[str, dict[str, Any]])["error"].get("code")
         if isinstance(code, int) and 400 <= code <= 599:
             return code
