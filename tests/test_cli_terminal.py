@@ -236,3 +236,26 @@ def test_stream_prints_tokens_as_they_arrive_then_stats(
     assert stats["connect time"].endswith(" ms")
     assert stats["chunks"] == "11"  # 10 words, then the final chunk with the usage
     assert stats["tokens"] == "10"
+
+
+def test_chat_outlives_its_connection(
+    terminal: Callable[[list[str]], Terminal], threaded_emulator: Callable[..., Emulator]
+) -> None:
+    # Every connection lives 1.5 s, with a goAway 1 s before its end, like the
+    # service's ~10-minute cap scaled down.
+    emu = threaded_emulator(live_connection_lifetime=1.5, go_away_notice=1.0)
+    term = terminal(api_gemini("chat", "--base-url", emu.base_url))
+    term.wait_for(prompt_ready)
+    term.type_line("echo: remember this")
+    term.wait_for(lambda s: "gemini> remember this" in s and prompt_ready(s))
+    # Sitting at the prompt: the session moves to a new connection by itself.
+    deadline = time.monotonic() + 10
+    while emu.stats.resumptions < 1:
+        assert time.monotonic() < deadline, "no reconnect"
+        time.sleep(0.02)
+    term.type_line("recall")
+    screen = term.wait_for(lambda s: "gemini> echo: remember this" in s and prompt_ready(s))
+    assert "(reconnected: the conversation goes on on a new connection)" in screen
+    assert emu.stats.ws_close_codes.get(1011, 0) == 0  # moved before the server cut
+    term.type_line("/exit")
+    assert "Traceback" not in term.wait_for("[exit 0]")

@@ -17,7 +17,9 @@ history. Tokens are printed as they arrive. Ctrl-C during an answer cancels that
 (the session sends an empty ``clientContent``, which the Live API treats as new input
 and so interrupts the model) and the conversation goes on; a second Ctrl-C while the
 cancellation is pending leaves the program. ``/exit``, ``/quit`` or Ctrl-D at the prompt
-leave with a close handshake.
+leave with a close handshake. The session asks for resumption handles and reconnects by
+itself on a ``goAway`` or a dropped connection (a note on stderr says so), so a long
+chat outlives the service's ~10-minute connection cap.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .client import AsyncClient, Client
 from .errors import ConfigurationError, GeminiError
+from .settings import ReconnectPolicy
 from .types import (
     Content,
     GenerateContentRequest,
@@ -268,13 +271,14 @@ def _answer(
     ``skip_stale_end``: the previous answer was interrupted, so a ``TurnComplete``
     arriving before anything of this answer belongs to it and is skipped.
     """
-    from .websocket import GoAway, Interrupted, ModelTurn, TurnComplete, UsageUpdate
+    from .websocket import Interrupted, ModelTurn, Reconnected, TurnComplete, UsageUpdate
 
     canceller = _AnswerCanceller(session)
     stats = _TurnStats()
     out.write(CHAT_ANSWER)
     out.flush()
     interrupted = False
+    notes: list[str] = []
     with canceller.armed():
         session.send_text(text)
         for event in session:
@@ -296,18 +300,27 @@ def _answer(
                     skip_stale_end = False
                     continue
                 break
-            elif isinstance(event, GoAway):
-                print("\n(the server will close this session soon)", file=sys.stderr)
+            elif isinstance(event, Reconnected):
+                # The session moved to a new connection (a goAway, or a drop). Between
+                # turns nothing is lost; in the middle of one, that answer is.
+                notes.append("(reconnected: the conversation goes on on a new connection)")
+                if event.turn_lost:
+                    notes.append("(that answer was cut short by the reconnect: ask again)")
+                    break
     stats.ended = time.perf_counter()
     if canceller.requested:
         out.write(CHAT_CANCELLED)
     out.write("\n")
     out.flush()
+    for note in notes:
+        print(note, file=sys.stderr)
     return interrupted, stats
 
 
 def _chat_config(args: argparse.Namespace) -> dict[str, Any]:
-    config: dict[str, Any] = {"responseModalities": ["TEXT"]}
+    # Resumption handles let the conversation outlive a connection (the service ends
+    # each one after about 10 minutes, with a goAway first).
+    config: dict[str, Any] = {"responseModalities": ["TEXT"], "sessionResumption": {}}
     if args.system:
         config["systemInstruction"] = args.system
     if args.max_tokens:
@@ -324,7 +337,9 @@ def _chat(args: argparse.Namespace, out: TextIO, read_line: Callable[[str], str]
             base_url = stack.enter_context(_emulator_in_thread())
         client = stack.enter_context(Client(base_url=base_url))
         session = stack.enter_context(
-            client.models().by_name(args.model).connect(_chat_config(args))
+            client.models()
+            .by_name(args.model)
+            .connect(_chat_config(args), reconnect=ReconnectPolicy())
         )
         print(f"chat with {args.model}. {_CHAT_HELP}", file=sys.stderr)
         skip_stale_end = False
