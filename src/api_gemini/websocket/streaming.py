@@ -883,7 +883,12 @@ class LiveSession(_Receiver[LiveEvent]):
                 self._error = None
                 self._stop_reading = False
                 self._reader_closing = False
-            await self._swap(old, new, early, Reconnected(cause="explicit", turn_lost=turn_lost))
+            try:
+                await self._swap(
+                    old, new, early, Reconnected(cause="explicit", turn_lost=turn_lost)
+                )
+            finally:
+                self._reconnecting = False
             if restart:
                 self._start()
 
@@ -905,46 +910,48 @@ class LiveSession(_Receiver[LiveEvent]):
                 return False
             code, reason = error.close_code, error.reason
         async with self._reconnect_lock:
-            if self._conn is not conn:
-                return True  # an explicit reconnect already moved the session
-            self._reconnecting = True
-            turn_lost = conn.state_at_close is SessionState.IN_TURN
-            last: BaseException | None = None
-            attempts = 0
-            for attempt in range(1, policy.max_attempts + 1):
-                attempts = attempt
-                # Jitter only spreads clients apart; it needs no cryptographic source.
-                await asyncio.sleep(policy.delay(attempt, random.random()))  # noqa: S311
-                try:
-                    new, early = await self._open_resumed()
-                except (WebSocketError, ConfigurationError) as exc:
-                    last = exc
-                    self.metrics.reconnect_failures += 1
-                    self.last_reconnect_error = exc
-                    if isinstance(exc, SetupRejectedError) and not exc.retryable:
-                        break  # 1007/1008: the handle or the setup is refused for good
-                    continue
-                event = Reconnected(
-                    cause="disconnected" if error is not None else "go_away",
+            try:
+                if self._conn is not conn:
+                    return True  # an explicit reconnect already moved the session
+                self._reconnecting = True
+                turn_lost = conn.state_at_close is SessionState.IN_TURN
+                last: BaseException | None = None
+                attempts = 0
+                for attempt in range(1, policy.max_attempts + 1):
+                    attempts = attempt
+                    # Jitter only spreads clients apart; it needs no cryptographic source.
+                    await asyncio.sleep(policy.delay(attempt, random.random()))  # noqa: S311
+                    try:
+                        new, early = await self._open_resumed()
+                    except (WebSocketError, ConfigurationError) as exc:
+                        last = exc
+                        self.metrics.reconnect_failures += 1
+                        self.last_reconnect_error = exc
+                        if isinstance(exc, SetupRejectedError) and not exc.retryable:
+                            break  # 1007/1008: the handle or the setup is refused for good
+                        continue
+                    event = Reconnected(
+                        cause="disconnected" if error is not None else "go_away",
+                        close_code=code,
+                        attempt=attempt,
+                        turn_lost=turn_lost,
+                    )
+                    await self._swap(conn, new, early, event)
+                    return True
+                failed = ReconnectFailedError(
+                    f"the connection closed ({code}"
+                    + (f": {reason[:200]}" if reason else "")
+                    + f") and {attempts} reconnect attempt(s) failed; last: {last}",
                     close_code=code,
-                    attempt=attempt,
-                    turn_lost=turn_lost,
+                    reason=reason,
+                    resumption_handle=self._handle,
+                    attempts=attempts,
+                    last_error=last,
                 )
-                await self._swap(conn, new, early, event)
-                return True
-            self._reconnecting = False
-            failed = ReconnectFailedError(
-                f"the connection closed ({code}"
-                + (f": {reason[:200]}" if reason else "")
-                + f") and {attempts} reconnect attempt(s) failed; last: {last}",
-                close_code=code,
-                reason=reason,
-                resumption_handle=self._handle,
-                attempts=attempts,
-                last_error=last,
-            )
-            self._fail_pending(failed)
-            raise failed from last
+                self._fail_pending(failed)
+                raise failed from last
+            finally:
+                self._reconnecting = False  # also when cancelled (closed) mid-way
 
     async def _on_due(self) -> None:
         """Act on a goAway under a policy, at the first moment nothing would be lost."""
@@ -970,7 +977,10 @@ class LiveSession(_Receiver[LiveEvent]):
                 self._go_away_due = True
                 await self._flush_pending(conn)
                 return
-            await self._swap(conn, new, early, Reconnected(cause="go_away"))
+            try:
+                await self._swap(conn, new, early, Reconnected(cause="go_away"))
+            finally:
+                self._reconnecting = False
 
     async def _open_resumed(self) -> tuple[LiveConnection, list[ServerMessage | UnknownMessage]]:
         settings, setup, handle = self._client_settings, self._setup, self.resumption_handle
@@ -1058,6 +1068,8 @@ class LiveSession(_Receiver[LiveEvent]):
                 if conn is not self._conn and not self._reconnecting:
                     await self._send(op)  # already reconnected meanwhile
                     return
+        if self._done and not self._reconnecting:
+            raise SessionStateError("cannot send: the session has ended")
         limit = (
             self._policy.max_pending_sends
             if self._policy is not None
