@@ -470,3 +470,24 @@ async def test_drop_mid_turn_without_a_policy_raises_with_the_handle(
         assert error.chunks_received >= 2
         assert emu.stats.ws_connections == 1  # no hidden reconnect
         assert session.metrics.reconnects == 0
+
+
+async def test_waiting_sends_go_out_once_and_in_order(
+    emulator: Emulator, client: AsyncClient
+) -> None:
+    policy = ReconnectPolicy(initial_backoff=0.05, jitter=0.0)
+    async with await live(client).connect(RESUMABLE, reconnect=policy) as session:
+        await finished_turn(session, "echo: base")
+        await emulator.close_live_sessions(1011)
+        # Several tasks send while the session reconnects; each waits its turn.
+        senders = [
+            asyncio.create_task(session.send_text(f"c{n}", turn_complete=False)) for n in range(5)
+        ]
+        senders.append(asyncio.create_task(session.send_text("recall")))
+        events = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        await asyncio.gather(*senders)
+        reconnected = next(e for e in events if isinstance(e, Reconnected))
+        assert reconnected.unconfirmed_sends == 0
+        # The server's own record of the conversation: every send once, in order.
+        assert text_of(events) == "echo: base | c0 | c1 | c2 | c3 | c4"
+        assert emulator.stats.resumptions == 1
