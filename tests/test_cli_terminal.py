@@ -259,3 +259,18 @@ def test_chat_outlives_its_connection(
     assert emu.stats.ws_close_codes.get(1011, 0) == 0  # moved before the server cut
     term.type_line("/exit")
     assert "Traceback" not in term.wait_for("[exit 0]")
+
+
+def test_ctrl_c_stops_a_stream_cleanly(
+    terminal: Callable[[list[str]], Terminal], threaded_emulator: Callable[..., Emulator]
+) -> None:
+    emu = threaded_emulator(time_to_first_token=0.02, tokens_per_second=100)
+    term = terminal(api_gemini("stream", "--base-url", emu.base_url, "--max-tokens", "3000", "go"))
+    term.wait_for(lambda s: re.search(r"\w+ \w+ \w+ \w+", s) is not None)
+    term.send("C-c")
+    screen = term.wait_for("[exit 130]", timeout=5)
+    assert "Traceback" not in screen
+    deadline = time.monotonic() + 5
+    while emu.live_session_count:  # the server's side of the close
+        assert time.monotonic() < deadline, "the Live session was left open"
+        time.sleep(0.02)
