@@ -328,3 +328,20 @@ def test_cold_connects_share_one_tls_context(tls_files: Any) -> None:
     own_ca = ClientSettings.resolve(KEY, base_url="https://127.0.0.1:1", verify=tls_files.ca)
     assert live_endpoint(own_ca).ssl is live_endpoint(own_ca).ssl is not first
     assert own_ca.with_changes(api_version="v1").ssl_context() is not own_ca.ssl_context()
+
+
+async def test_a_warm_connection_the_network_dropped_is_never_used(
+    emulator: Emulator,
+) -> None:
+    from api_gemini.emulator.proxy import FaultProxy
+
+    async with (
+        FaultProxy("127.0.0.1", emulator.port) as proxy,
+        AsyncClient(
+            KEY, base_url=f"http://{proxy.address}", pool=PoolSettings(refill=False)
+        ) as client,
+    ):
+        await client.models().by_name(LIVE_MODEL).prewarm(count=1)
+        assert await proxy.reset_all() == 1
+        assert await text_of_stream(client, "echo: fresh one") == ("fresh one", False)
+        assert client.pool_metrics().discarded == {"server_closed": 1}

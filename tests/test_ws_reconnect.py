@@ -491,3 +491,54 @@ async def test_waiting_sends_go_out_once_and_in_order(
         # The server's own record of the conversation: every send once, in order.
         assert text_of(events) == "echo: base | c0 | c1 | c2 | c3 | c4"
         assert emulator.stats.resumptions == 1
+
+
+# --------------------------------------------------------------------------- network faults
+
+
+async def test_a_tcp_reset_mid_turn_is_1006_and_the_policy_recovers(
+    make_emulator: MakeEmulator,
+) -> None:
+    from api_gemini.emulator.proxy import FaultProxy
+
+    emu = await make_emulator(tokens_per_second=400)
+    async with (
+        FaultProxy("127.0.0.1", emu.port) as proxy,
+        AsyncClient(KEY, base_url=f"http://{proxy.address}") as client,
+        await live(client).connect(RESUMABLE, reconnect=QUICK) as session,
+    ):
+        await finished_turn(session, "echo: through the proxy")
+        await session.send_text("Tell me a long story")
+        await events_until(session, lambda e: isinstance(e, ModelTurn))
+        assert await proxy.reset_all() == 1  # no close frame: the network just died
+        events = await events_until(session, lambda e: isinstance(e, Reconnected))
+        reconnected = events[-1]
+        assert isinstance(reconnected, Reconnected)
+        assert (reconnected.close_code, reconnected.turn_lost) == (1006, True)
+        await session.send_text("recall")
+        answer = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        assert text_of(answer) == "echo: through the proxy"
+
+
+async def test_a_dead_peer_is_detected_by_keepalive_and_the_policy_recovers(
+    emulator: Emulator,
+) -> None:
+    from api_gemini.emulator.proxy import FaultProxy
+    from api_gemini.settings import WebSocketSettings
+
+    # Scaled keepalive: a dead peer is detected within interval + timeout = 0.35 s.
+    fast = WebSocketSettings(keepalive_interval=0.05, keepalive_timeout=0.3, close_timeout=0.1)
+    async with (
+        FaultProxy("127.0.0.1", emulator.port) as proxy,
+        AsyncClient(KEY, base_url=f"http://{proxy.address}", websocket=fast) as client,
+        await live(client).connect(RESUMABLE, reconnect=QUICK) as session,
+    ):
+        await finished_turn(session, "echo: before the silence")
+        assert proxy.black_hole_all() == 1  # sockets stay open, nothing passes
+        events = await events_until(session, lambda e: isinstance(e, Reconnected))
+        reconnected = events[-1]
+        assert isinstance(reconnected, Reconnected)
+        assert reconnected.close_code == 1011  # our keepalive gave up on the peer
+        await session.send_text("recall")
+        answer = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        assert text_of(answer) == "echo: before the silence"
