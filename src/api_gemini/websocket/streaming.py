@@ -21,6 +21,12 @@ keepalive_timeout`` loses the connection to a
 :class:`~api_gemini.errors.KeepaliveTimeoutError` (after the buffered items). The default
 ``pause_timeout`` (60 s) is below that bound (65 s) so that a forgotten pause ends with
 the clearer :class:`~api_gemini.errors.StreamPausedTooLongError`.
+
+Reconnection (sessions only) never happens by itself: :meth:`LiveSession.reconnect`, or
+a :class:`~api_gemini.settings.ReconnectPolicy` given to :func:`connect_live`, moves the
+session to a new connection resumed with its newest handle; the reader then reads the
+new connection, and a :class:`Reconnected` event, after every event of the old one,
+tells the consumer. A :class:`Stream` is one request: a drop ends it with the error.
 """
 
 from __future__ import annotations
