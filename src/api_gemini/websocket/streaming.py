@@ -881,7 +881,12 @@ class LiveSession(_Receiver[LiveEvent]):
                 self._reconnecting = False
                 await new.close(1000)
                 raise SessionStateError("the session was closed during the reconnect")
-            restart = self._reader is None or self._reader.done()
+            reader = self._reader
+            if reader is not None and self._reader_closing and not reader.done():
+                # The old connection failed while we connected: let its reader finish
+                # (it reports the failure), then start one for the new connection.
+                await asyncio.wait([reader])
+            restart = reader is None or reader.done()
             if restart:
                 # The session had ended (a drop without a policy): receiving goes on.
                 self._done = False
