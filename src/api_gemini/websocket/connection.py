@@ -131,6 +131,34 @@ class _Connect(_ws_connect):
         return exc
 
 
+class _ClientConnection(ClientConnection):
+    """websockets' connection, plus a timer on the close it waits for.
+
+    After the peer breaks the protocol (a bad frame, a message over ``max_size``) or
+    closes, websockets sends its close frame and waits for the server to drop TCP, but
+    enforces ``close_timeout`` only on a later send or ping: a server that then goes
+    quiet held the receiver until the next keepalive ping (forever without keepalive).
+    Found by ``tests/test_hostile_ws.py``.
+    """
+
+    _close_timer: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        deadline = self.close_deadline
+        if self._close_timer is None and deadline is not None and self.protocol.close_expected():
+            self._close_timer = self.loop.call_at(deadline, self._close_expired)
+
+    def _close_expired(self) -> None:
+        if self.state is not _WsState.CLOSED:
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        super().connection_lost(exc)
+
+
 class _RedactingLogger(logging.LoggerAdapter[logging.Logger]):
     """websockets' client logger minus credentials: at DEBUG, websockets logs every
     handshake header, ``x-goog-api-key`` included."""
@@ -179,6 +207,7 @@ async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> Client
         max_size=ws.max_message_size,
         max_queue=WEBSOCKETS_MAX_QUEUE,
         logger=_RedactingLogger([v for k, v in endpoint.headers if k in _CREDENTIAL_HEADERS]),
+        create_connection=_ClientConnection,
         **options,
     )
     if endpoint.ssl is not None:
