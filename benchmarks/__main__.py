@@ -1,7 +1,11 @@
-"""``python -m benchmarks``: see :mod:`benchmarks.run`."""
+"""``python -m benchmarks``: run the benchmark harness (see ``benchmarks/harness/run.py``)."""
 
+import os
 import sys
 
-from .run import main
+# benchmarks/ is not a package (see harness/__init__.py): make the harness importable.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness.run import main
 
 sys.exit(main())

@@ -1,9 +1,9 @@
 """A worker process: runs measurement jobs against a running emulator, for one client.
 
-``python -m benchmarks.worker`` reads ``{"ca": path, "out": path, "jobs": [...]}`` as
-JSON on stdin, pins itself to the client CPU, runs each job in order and writes the list
-of results as JSON to ``out``. Each job is ``{"job": kind, "client": name,
-"base_url": url, ...}``; the kinds are the functions in :data:`JOBS`.
+``python -m harness.worker`` (with ``benchmarks/`` on the path) reads ``{"ca": path,
+"out": path, "jobs": [...]}`` as JSON on stdin, pins itself to the client CPU, runs each
+job in order and writes the list of results as JSON to ``out``. Each job is
+``{"job": kind, "client": name, "base_url": url, ...}``; the kinds are in :data:`JOBS`.
 
 Memory is read from ``/proc/self/status``: ``VmRSS`` now, and ``VmHWM``, the peak since
 the last reset (writing ``5`` to ``/proc/self/clear_refs`` resets it), so a peak between
@@ -102,13 +102,10 @@ async def job_ttfc(job: dict[str, Any], ca: str) -> dict[str, Any]:
 
 
 async def job_ttfc_pool(job: dict[str, Any], ca: str) -> dict[str, Any]:
-    """Time to first chunk through api_gemini's warm pool (see :mod:`benchmarks.pool`)."""
-    import importlib
+    """Time to first chunk through api_gemini's warm pool (see :mod:`harness.pool`)."""
+    from .pool import ttfc_pool
 
-    # Imported by name: the pool measurement exists only where api_gemini has a pool.
-    pool: Any = importlib.import_module("benchmarks.pool")
-    result: dict[str, Any] = await pool.ttfc_pool(job, ca)
-    return result
+    return await ttfc_pool(job, ca)
 
 
 async def job_idle(job: dict[str, Any], ca: str) -> dict[str, Any]:

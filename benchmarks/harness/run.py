@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import importlib.util
 import json
 import os
 import platform
@@ -319,8 +318,10 @@ def _storer(out: dict[str, Any], *path: str) -> Callable[[Any], None]:
 
 
 def _pool_available() -> bool:
-    """True when the warm-pool measurement (``benchmarks/pool.py``) can run here."""
-    return importlib.util.find_spec("benchmarks.pool") is not None
+    """True when api_gemini has a warm pool to measure (``PoolSettings``)."""
+    import api_gemini
+
+    return hasattr(api_gemini, "PoolSettings")
 
 
 def environment() -> dict[str, Any]:

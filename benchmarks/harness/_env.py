@@ -1,7 +1,7 @@
 """The bench environment: TLS material, the emulator process, worker processes, CPU pins.
 
 The emulator always runs in its own process, over TLS, pinned to the last CPU; every
-client runs in a worker process (``python -m benchmarks.worker``) pinned to CPU 0, so
+client runs in a worker process (``python -m harness.worker``) pinned to CPU 0, so
 the client's CPU time is its own and client and server do not share a core.
 """
 
@@ -21,8 +21,10 @@ from typing import Any
 
 import trustme
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
+#: The directory holding the ``harness`` package.
+BENCHMARKS = ROOT / "benchmarks"
 
 #: The CPU the emulator is pinned to, and the one the clients are pinned to.
 SERVER_CPU = (os.cpu_count() or 1) - 1
@@ -59,12 +61,12 @@ def pin(pid: int, cpu: int) -> None:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """The environment of a child: the repository's ``src`` importable, no proxies."""
+    """The environment of a child: ``src`` and the harness importable, no proxies."""
     env = {
         k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy") and k != "NO_PROXY"
     }
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(SRC), str(ROOT), os.environ.get("PYTHONPATH")) if p
+        p for p in (str(SRC), str(BENCHMARKS), os.environ.get("PYTHONPATH")) if p
     )
     env.update(extra)
     return env
@@ -113,14 +115,14 @@ def emulator(tls: Tls, **options: float | int) -> Iterator[str]:
 def run_worker(jobs: list[dict[str, Any]], tls: Tls, timeout: float = 600) -> list[Any]:
     """Run ``jobs`` in order in one fresh worker process pinned to the client CPU.
 
-    Each job is ``{"job": name, ...arguments}`` (see :mod:`benchmarks.worker`); returns
+    Each job is ``{"job": name, ...arguments}`` (see :mod:`harness.worker`); returns
     their results in order. The worker trusts the test CA through ``SSL_CERT_FILE``
     (the official SDK reads it) and gets the CA path for our own client.
     """
     with tempfile.NamedTemporaryFile("w+", suffix=".json") as out:
         payload = json.dumps({"ca": tls.ca, "jobs": jobs, "out": out.name})
         proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks.worker"],
+            [sys.executable, "-m", "harness.worker"],
             input=payload,
             capture_output=True,
             text=True,

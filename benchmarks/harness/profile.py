@@ -1,4 +1,5 @@
-"""Profile one client's per-chunk path: ``python -m benchmarks.profile api_ws [turns]``.
+"""Profile one client's per-chunk path:
+``python -m benchmarks.harness.profile api_ws [turns]``.
 
 Starts the emulator (TLS, own process, pinned), then runs ``turns`` turns of 2,000
 chunks of the chosen client under pyinstrument (a sampling profiler, so the profile is
