@@ -388,6 +388,7 @@ async def test_fault_matrix(
         if expect.check is not None:
             assert expect.check(out.error)
     assert out.elapsed < expect.bound, f"{out.elapsed:.3f}s > {expect.bound}s"
+    assert KEY not in str(out.error) and KEY not in repr(out.error)
 
     wanted = expect.expected or ANSWER
     if surface == "unary" and expect.error is None:
