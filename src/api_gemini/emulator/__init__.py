@@ -16,6 +16,6 @@ prompts ``echo:``, ``recall`` and function calls). Run it as a process with
 from __future__ import annotations
 
 from .config import EmulatorConfig, EmulatorStats
-from .server import Emulator, ReceivedRequest
+from .server import Emulator
 
-__all__ = ["Emulator", "EmulatorConfig", "EmulatorStats", "ReceivedRequest"]
+__all__ = ["Emulator", "EmulatorConfig", "EmulatorStats"]
