@@ -168,7 +168,8 @@ def tables(results: dict[str, Any]) -> list[str]:
         per_stream = first["chunks"] // sizes["throughput_streams"]
         out += [
             f"### 7. Throughput, {sizes['throughput_streams']} concurrent streams of "
-            f"{per_stream} chunks (each stream connects on its own)",
+            f"{per_stream} chunks, each connecting on its own (median of "
+            f"{sizes.get('throughput_runs', 1)})",
             "",
         ]
         rows = []
@@ -182,6 +183,7 @@ def tables(results: dict[str, Any]) -> list[str]:
                     f"{r['chunks_per_second']:,.0f}",
                     f"{r['seconds']:.2f}",
                     f"{r['cpu_us_per_chunk']:.1f}",
+                    f"{r.get('client_cpu_share', 0):.0%}",
                     _ratio(r["cpu_us_per_chunk"], tp.get("floor", {}).get("cpu_us_per_chunk")),
                     _ratio(
                         r["cpu_us_per_chunk"], tp.get(SDK_PEER[name], {}).get("cpu_us_per_chunk")
@@ -189,7 +191,16 @@ def tables(results: dict[str, Any]) -> list[str]:
                 ]
             )
         out += _table(
-            ["client", "chunks/s", "wall s", "client CPU µs/chunk", "x floor", sdk_header], rows
+            [
+                "client",
+                "chunks/s",
+                "wall s",
+                "client CPU µs/chunk",
+                "client CPU / wall",
+                "x floor",
+                sdk_header,
+            ],
+            rows,
         )
     return out
 

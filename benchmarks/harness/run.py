@@ -59,7 +59,8 @@ class Sizes:
     paused_hold: float = 3.0
     paused_small_buffer: int = 1 << 20
     throughput_streams: int = 200
-    throughput_tokens: int = 100
+    throughput_tokens: int = 500
+    throughput_runs: int = 3
     import_runs: int = 15
     #: A first, uncounted round of imports fills the byte-code cache.
     import_warm_round: bool = True
@@ -83,6 +84,7 @@ SMOKE = Sizes(
     paused_small_buffer=64 * 1024,
     throughput_streams=4,
     throughput_tokens=10,
+    throughput_runs=1,
     import_runs=1,
     import_warm_round=False,
     isolate=False,
@@ -230,6 +232,7 @@ def plan(runner: Runner, urls: dict[str, str], chosen: set[str], out: dict[str, 
                 "base_url": plain,
                 "streams": s.throughput_streams,
                 "tokens": s.throughput_tokens,
+                "runs": s.throughput_runs,
             }
             runner.add("throughput", client, job, put("throughput", client))
     if "idle" in chosen:
