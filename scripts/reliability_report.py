@@ -70,7 +70,7 @@ NOTES = {
     "stall-after-3": (
         "Over Live, a connection whose server answers pings but sends no data is healthy "
         "by the protocol (a session may idle between turns), so the client raises "
-        "nothing by itself: the caller bounds the wait (here `asyncio.timeout(0.25)`, "
+        "nothing by itself: the caller bounds the wait (here `asyncio.timeout(0.2)`, "
         "giving `TimeoutError`), and cancelling leaves nothing behind. A per-stream "
         "idle timeout would be a new setting (`WebSocketSettings`), not added here."
     ),
@@ -202,7 +202,7 @@ def write_doc(
         "descriptor or socket is left (the `leak_check` fixture). Emulator faults come "
         "after 3 chunks of a 12-chunk answer; `net-*` are proxy faults injected once the "
         "3rd chunk arrived (unary: after 20 bytes of the response). Times are scaled: "
-        "keepalive every 50 ms with a 200 ms timeout, HTTP read timeout 200 ms, size "
+        "keepalive every 50 ms with a 200 ms timeout, HTTP read timeout 150 ms, size "
         "limits 64 KiB; the defaults are 20 s / 45 s, 120 s, and 16 MiB (WebSocket "
         "message, SSE event) / 64 MiB (unary body).",
         "",

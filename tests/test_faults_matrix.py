@@ -12,7 +12,7 @@ Every cell checks: the typed error of the row (or a normal end), within its time
 every chunk sent before the fault delivered exactly once and in order, and nothing left
 behind (asyncio tasks, file descriptors, sockets: the ``leak_check`` fixture).
 
-Times are scaled down (keepalive 50 ms / 200 ms, read timeout 200 ms, size limits
+Times are scaled down (keepalive 50 ms / 200 ms, read timeout 150 ms, size limits
 64 KiB) so the whole matrix runs in a few seconds. Set ``API_GEMINI_MATRIX_JSON`` to a
 file path to get one JSON line per cell (``scripts/reliability_report.py`` does).
 """
@@ -64,10 +64,10 @@ FLOOD = 2000
 #: Chunks sent before an emulator fault (the ``-after-3`` of the specs).
 N = 3
 LIMIT = 64 * 1024  # client size limits in the matrix (WS frame, SSE event, unary body)
-READ_TIMEOUT = 0.2
+READ_TIMEOUT = 0.15
 KEEPALIVE = (0.05, 0.2)  # interval, timeout
 #: A caller's own deadline; only the stall rows on Live surfaces reach it (by design).
-CALLER_DEADLINE = 0.25
+CALLER_DEADLINE = 0.2
 HANG_GUARD = 5.0
 
 
@@ -305,7 +305,7 @@ def _client(base_url: str, spec: str | None) -> AsyncClient:
             keepalive_timeout=KEEPALIVE[1],
             max_message_size=LIMIT,
             open_timeout=2.0,
-            close_timeout=0.2,
+            close_timeout=0.1,
         ),
     )
 
@@ -365,8 +365,8 @@ async def test_fault_matrix(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     expect = MATRIX[fault][surface]
-    # Paced (5 ms a chunk) so that a fault the test injects after chunk 3 lands mid-answer.
-    emu = await make_emulator(tokens_per_second=200)
+    # Paced (2.5 ms a chunk) so that a fault the test injects after chunk 3 lands mid-answer.
+    emu = await make_emulator(tokens_per_second=400)
     leak_check.rebase()
     monkeypatch.setattr(transport, "MAX_RESPONSE_BYTES", LIMIT)
     monkeypatch.setattr(transport, "MAX_SSE_EVENT_BYTES", LIMIT)

@@ -245,7 +245,7 @@ async def test_a_paused_consumer_under_an_endless_flood(
     leak_check.rebase()
     process = psutil.Process()
     settings = WebSocketSettings(
-        buffer_max_chunks=64, buffer_max_bytes=64 * 1024, pause_timeout=0.4
+        buffer_max_chunks=64, buffer_max_bytes=64 * 1024, pause_timeout=0.3
     )
     async with AsyncClient(
         KEY, base_url=emulator.base_url, headers={FAULT_HEADER: "endless"}, websocket=settings
