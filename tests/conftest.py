@@ -174,7 +174,7 @@ class LeakCheck:
         while problems := self.leftovers():
             if loop.time() >= deadline:
                 pytest.fail("left behind: " + "; ".join(problems))
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.002)
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ from api_gemini.errors import (
     ResponseParseError,
     ServerError,
     ServiceUnavailableError,
+    SetupRejectedError,
     WebSocketConnectionError,
 )
 from api_gemini.http import transport
@@ -66,6 +67,9 @@ N = 3
 LIMIT = 64 * 1024  # client size limits in the matrix (WS frame, SSE event, unary body)
 READ_TIMEOUT = 0.15
 KEEPALIVE = (0.05, 0.2)  # interval, timeout
+OPEN_TIMEOUT = 2.0
+#: The open timeout of the ``stall-at-setup`` row, whose opening must time out.
+SHORT_OPEN_TIMEOUT = 0.2
 #: A caller's own deadline; only the stall rows on Live surfaces reach it (by design).
 CALLER_DEADLINE = 0.2
 HANG_GUARD = 5.0
@@ -102,6 +106,15 @@ def _code(code: int, retryable: bool) -> Callable[[BaseException], bool]:
     return check
 
 
+def _setup_code(code: int) -> Callable[[BaseException], bool]:
+    def check(exc: BaseException) -> bool:
+        assert isinstance(exc, SetupRejectedError)
+        assert exc.close_code == code, exc.close_code
+        return True
+
+    return check
+
+
 def _status(status: int) -> Callable[[BaseException], bool]:
     def check(exc: BaseException) -> bool:
         assert isinstance(exc, WebSocketConnectionError)
@@ -109,6 +122,12 @@ def _status(status: int) -> Callable[[BaseException], bool]:
         return True
 
     return check
+
+
+def _status_none(exc: BaseException) -> bool:
+    assert isinstance(exc, WebSocketConnectionError)
+    assert exc.http_status is None
+    return True
 
 
 def _retry(after: float | None) -> Callable[[BaseException], bool]:
@@ -146,6 +165,27 @@ MATRIX: dict[str, dict[str, Expect]] = {
         Expect(DisconnectedError, N, check=_code(1008, False)),
         Expect(ReadError, N),
         Expect(ReadError, 0),
+    ),
+    "close-1011-at-setup": _ws_and_http(
+        Expect(SetupRejectedError, 0, check=_setup_code(1011), note="before setupComplete"),
+        Expect(ReadError, 0, note="TCP dropped before the status line"),
+        Expect(ReadError, 0),
+    ),
+    "stall-at-setup": _ws_and_http(
+        Expect(
+            WebSocketConnectionError,
+            0,
+            bound=SHORT_OPEN_TIMEOUT + 1.0,
+            check=_status_none,
+            note="no setupComplete: open_timeout",
+        ),
+        Expect(RequestTimeoutError, 0, bound=READ_TIMEOUT + 1.0, note="read timeout"),
+        Expect(RequestTimeoutError, 0, bound=READ_TIMEOUT + 1.0, note="read timeout"),
+    ),
+    "malformed-at-setup": _ws_and_http(
+        Expect(MessageParseError, 0, note="instead of setupComplete"),
+        Expect(ResponseParseError, 0),
+        Expect(ResponseParseError, 0),
     ),
     "goaway-after-3": _ws_and_http(
         Expect(DisconnectedError, N, check=_code(1011, True), note="goAway, then 1011"),
@@ -232,6 +272,11 @@ MATRIX: dict[str, dict[str, Expect]] = {
         Expect(ReadError, at_least=N, note="TCP FIN mid-body"),
         Expect(ReadError, 0, note="TCP FIN mid-headers"),
     ),
+    "net-slow": _ws_and_http(
+        Expect(None, "all", bound=3.0, note="5 ms each way, 256 KiB/s"),
+        Expect(None, "all", bound=3.0, note="5 ms each way, 256 KiB/s"),
+        Expect(None, "all", bound=3.0, note="5 ms each way, 256 KiB/s"),
+    ),
     "net-blackhole": _ws_and_http(
         Expect(
             KeepaliveTimeoutError,
@@ -294,7 +339,7 @@ async def _drive(surface: str, client: AsyncClient, on_chunk: OnChunk, out: Outc
         out.texts.append(response.text)
 
 
-def _client(base_url: str, spec: str | None) -> AsyncClient:
+def _client(base_url: str, spec: str | None, open_timeout: float = OPEN_TIMEOUT) -> AsyncClient:
     return AsyncClient(
         KEY,
         base_url=base_url,
@@ -304,7 +349,7 @@ def _client(base_url: str, spec: str | None) -> AsyncClient:
             keepalive_interval=KEEPALIVE[0],
             keepalive_timeout=KEEPALIVE[1],
             max_message_size=LIMIT,
-            open_timeout=2.0,
+            open_timeout=open_timeout,
             close_timeout=0.1,
         ),
     )
@@ -315,8 +360,9 @@ async def _run_cell(
 ) -> Outcome:
     start = time.perf_counter()
     out = Outcome()
+    open_timeout = SHORT_OPEN_TIMEOUT if spec == "stall-at-setup" else OPEN_TIMEOUT
     try:
-        async with _client(base_url, spec) as client, asyncio.timeout(deadline):
+        async with _client(base_url, spec, open_timeout) as client, asyncio.timeout(deadline):
             await _drive(surface, client, on_chunk, out)
     except Exception as exc:  # the cell judges it
         out.error = exc
@@ -412,8 +458,15 @@ async def test_fault_matrix(
 
 async def _run_net_cell(fault: str, surface: str, emu: Emulator, deadline: float) -> Outcome:
     """A proxy fault: at chunk 3 for streams; a few bytes into the answer for unary."""
-    early = {"net-reset": "reset_after", "net-cut": "cut_after", "net-blackhole": None}[fault]
+    early = {"net-reset": "reset_after", "net-cut": "cut_after", "net-blackhole": None}.get(fault)
     proxy = FaultProxy("127.0.0.1", emu.port)
+    if fault == "net-slow":
+        proxy.latency = 0.005
+        proxy.bandwidth = 256 * 1024
+        async with proxy:
+            return await _run_cell(
+                surface, f"http://{proxy.address}", None, lambda n: None, deadline
+            )
     if surface == "unary":
         # Inside the status line and headers.
         if early is None:

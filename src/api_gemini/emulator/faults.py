@@ -10,7 +10,10 @@ A plan is a short spec string. Choose it, first match wins:
 3. ``EmulatorConfig(fault=SPEC)`` / ``python -m api_gemini.emulator --fault SPEC``:
    every request.
 
-Specs (``N``: chunks sent normally before the fault, default 0):
+Specs (``N``: chunks sent normally before the fault, default 0). Instead of
+``-after-N``, ``-at-setup`` plays the fault on a Live connection *before*
+``setupComplete`` (``close-1011-at-setup``, ``stall-at-setup``, ``malformed-at-setup``,
+...); over HTTP it means ``-after-0``.
 
 ==============================  ===================================================
 ``close-CODE[-after-N]``        Live: close with CODE (1000, 1007, 1008, 1011, ...).
@@ -106,6 +109,8 @@ class FaultPlan:
     retry_after: float | None = None
     #: The spec it was parsed from.
     spec: str = ""
+    #: Live: play the fault instead of ``setupComplete``.
+    at_setup: bool = False
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
@@ -120,6 +125,9 @@ class FaultPlan:
         rest = words[1:]
         after = 0
         retry: float | None = None
+        at_setup = len(rest) >= 2 and rest[-2:] == ["at", "setup"]
+        if at_setup:
+            rest = rest[:-2]
         try:
             if len(rest) >= 2 and rest[-2] == "after":
                 after = int(rest[-1])
@@ -161,7 +169,7 @@ class FaultPlan:
             if numbers:
                 raise ValueError(f"bad fault spec {spec!r}: {kind} takes no number")
             plan = cls(kind, after)
-        return _with_spec(plan, text)
+        return _with_spec(plan, text, at_setup)
 
     @property
     def http_message(self) -> str:
@@ -195,9 +203,9 @@ class FaultPlan:
         return {"Retry-After": f"{self.retry_after:g}"}
 
 
-def _with_spec(plan: FaultPlan, spec: str) -> FaultPlan:
+def _with_spec(plan: FaultPlan, spec: str, at_setup: bool) -> FaultPlan:
     return FaultPlan(
-        plan.kind, plan.after, plan.code, plan.delay, plan.size, plan.retry_after, spec
+        plan.kind, plan.after, plan.code, plan.delay, plan.size, plan.retry_after, spec, at_setup
     )
 
 

@@ -417,7 +417,8 @@ class HttpApi:
         pacer = Pacer(self._cfg.time_to_first_token, self._cfg.tokens_per_second)
         per_chunk = self._cfg.tokens_per_chunk
         # The fault comes before the final chunk, whatever N says.
-        for i, text in enumerate(texts[: min(plan.after, len(texts) - 1)]):
+        after = 0 if plan.at_setup else plan.after
+        for i, text in enumerate(texts[: min(after, len(texts) - 1)]):
             await pacer.wait(i * per_chunk)
             await send(builder.text(text))
         if kind == "close":

@@ -401,11 +401,38 @@ class LiveSession:
         self._resumable = resumption is not None
         self._in_transcription = in_tr is not None
         self._out_transcription = out_tr is not None
+        plan = self._plan or self._emu.default_fault
+        if plan is not None and plan.at_setup:
+            await self._setup_fault(plan)
+            return
         self._set_up = True
         self._stats.ws_setups += 1
         await self._send(_SETUP_COMPLETE)
         if self._resumable:
             await self._send_resumption_update()
+
+    async def _setup_fault(self, plan: FaultPlan) -> None:
+        """Misbehave instead of answering ``setup`` (an ``-at-setup`` plan)."""
+        kind = plan.kind
+        if kind == "close":
+            code = plan.code or 1011
+            raise _Invalid(_CLOSE_REASONS.get(code, "Injected fault."), code)
+        if kind == "http":
+            raise _Invalid(plan.http_message, 1011)
+        if kind == "nopong":
+            self._pong_delay = float("inf")
+        elif kind == "slowpong":
+            self._pong_delay = plan.delay
+        elif kind == "malformed":
+            await self._send(TRUNCATED)
+        elif kind == "garbage":
+            await self._send(GARBAGE)
+        elif kind == "oversized":
+            await self._send(b'{"setupComplete":{"sessionId":"' + b"x" * plan.size + b'"}}')
+        elif kind == "goaway":
+            await self.send_go_away(plan.delay)
+        # stall and the rest: no setupComplete; the client's open_timeout decides. The
+        # read loop goes on, so pings are answered (or not) and a close is seen.
 
     async def _send_resumption_update(self) -> None:
         handle = self._emu.store_resumption(self.history)
