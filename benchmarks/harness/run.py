@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -170,6 +171,7 @@ def scenario_imports(sizes: Sizes) -> dict[str, Any]:
         check=True,
         env=env,
     )
+    shutil.rmtree(cache, ignore_errors=True)
     return {
         "ms": {name: statistics.median(s) for name, s in samples.items()},
         "samples_ms": samples,
