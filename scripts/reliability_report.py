@@ -31,6 +31,7 @@ PYTHON = sys.executable
 TEST_FILES = [
     "tests/test_faults_matrix.py",
     "tests/test_faults_proxy.py",
+    "tests/test_faults_sync.py",
     "tests/test_faults_load_smoke.py",
     "tests/test_hostile_http.py",
     "tests/test_hostile_ws.py",
@@ -290,8 +291,8 @@ def write_doc(
         "keepalives, so this too is left to the caller's deadline.",
         "- `retry_after` from a hostile server is taken as given (`inf` and huge values "
         "included); nothing here sleeps on it, a retry policy should cap it.",
-        "- The matrix runs the async surfaces; the sync `Client` wraps the same code on a "
-        "private loop and is covered by its own tests, not by the matrix.",
+        "- The sync `Client` runs a slice of the matrix (`tests/test_faults_sync.py`: "
+        "close, malformed, 503 with a hint, no pongs, on its four surfaces), not all of it.",
         "",
     ]
     DOC.write_text("\n".join(lines))
