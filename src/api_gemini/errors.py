@@ -157,12 +157,19 @@ class ServiceUnavailableError(ServerError):
     """503 UNAVAILABLE: the service is overloaded or down; see ``retry_after``."""
 
 
+def _finite_delay(seconds: float) -> float | None:
+    """A usable delay: negative is 0; NaN and infinity (a hostile server) are no hint."""
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return None
+    return max(0.0, seconds)
+
+
 def _retry_after_seconds(headers: Mapping[str, str], details: Sequence[Any]) -> float | None:
     """Read a retry hint from ``Retry-After`` or a ``google.rpc.RetryInfo`` detail."""
     raw = headers.get("retry-after")
     if raw is not None:
         try:
-            return max(0.0, float(raw))
+            return _finite_delay(float(raw))
         except ValueError:
             pass  # HTTP-date form: not worth parsing, the RetryInfo detail may have it
     for detail in details:
@@ -170,7 +177,7 @@ def _retry_after_seconds(headers: Mapping[str, str], details: Sequence[Any]) -> 
             delay = detail.get("retryDelay")
             if isinstance(delay, str) and delay.endswith("s"):
                 try:
-                    return max(0.0, float(delay[:-1]))
+                    return _finite_delay(float(delay[:-1]))
                 except ValueError:
                     return None
     return None
