@@ -165,6 +165,15 @@ async def test_unary_unknown_keys_are_ignored() -> None:
             None,
         ),
         (418, b"", "", ApiError, None),
+        (429, b"", "Retry-After: inf\r\n", RateLimitError, None),
+        (429, b"", "Retry-After: nan\r\n", RateLimitError, None),
+        (
+            503,
+            b'{"error": {"details": [{"@type": "x.RetryInfo", "retryDelay": "1e999s"}]}}',
+            "",
+            ServiceUnavailableError,
+            None,
+        ),
     ],
 )
 async def test_unary_hostile_error_bodies_are_typed(
