@@ -62,6 +62,8 @@ FIXES = [
     "Unary success bodies were read without bound; now at most 64 MiB "
     "(`ResponseParseError` beyond). An SSE event made of endless short `data:` lines grew "
     "without bound; now 16 MiB per event, like a line (`http/sse.py`, `http/transport.py`).",
+    "A hostile `Retry-After: inf` (or `nan`, `1e999`, or such a `RetryInfo` delay) gave "
+    "`retry_after=inf`; a non-finite hint is now no hint (`errors.py`).",
     "The SSE decoder copied the whole partial line on every read: quadratic time on a long "
     "line (0.30 s for 15 MiB in 64 KiB reads, 8x the new linear decoder's 0.04 s, and "
     "growing with the square). It now appends in place and scans only new bytes.",
@@ -289,8 +291,8 @@ def write_doc(
         "- An SSE server that sends only comments (`: keepalive`) forever keeps a stream "
         "open without an event and without tripping the read timeout; comments are legal "
         "keepalives, so this too is left to the caller's deadline.",
-        "- `retry_after` from a hostile server is taken as given (`inf` and huge values "
-        "included); nothing here sleeps on it, a retry policy should cap it.",
+        "- A finite but huge `retry_after` (say `Retry-After: 1e9`) is passed on as "
+        "given; a caller's retry loop should cap it.",
         "- The sync `Client` runs a slice of the matrix (`tests/test_faults_sync.py`: "
         "close, malformed, 503 with a hint, no pongs, on its four surfaces), not all of it.",
         "",
