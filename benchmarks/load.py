@@ -6,6 +6,7 @@ running in another, counting errors and lost or duplicated chunks, and measuring
     python benchmarks/load.py                       # 500 sessions, 500 WS streams, 100 SSE
     python benchmarks/load.py --sessions 50 --streams 50 --sse 20 --json out.json
     python benchmarks/load.py --base-url http://127.0.0.1:8123   # an emulator you started
+    python benchmarks/load.py --tls                 # https/wss with a test CA (trustme)
 
 Phases, one after the other so that each figure is about one thing:
 
@@ -33,6 +34,7 @@ import platform
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -224,12 +226,14 @@ async def run_load(
     sse: int,
     words: int,
     emulator_pid: int | None = None,
+    ca_file: str | None = None,
 ) -> dict[str, Any]:
     """Run every phase against ``base_url``; returns the figures as a dict."""
     emulator = psutil.Process(emulator_pid) if emulator_pid else None
     timeouts = Timeouts(connect=30, read=60, write=30, pool=60)
     phases: list[PhaseResult] = []
-    async with AsyncClient(KEY, base_url=base_url, timeouts=timeouts) as client:
+    verify: Any = ca_file if ca_file is not None else True
+    async with AsyncClient(KEY, base_url=base_url, timeouts=timeouts, verify=verify) as client:
         if sessions:
             phases.append(await live_phase(client, sessions, words, emulator))
         if streams:
@@ -244,32 +248,43 @@ async def run_load(
             "platform": platform.platform(),
         },
         "words_per_answer": words,
+        "tls": base_url.startswith("https://"),
         "phases": [p.summary() for p in phases],
         "leftover_tasks": len(leftover),
         "client_fds_after": psutil.Process().num_fds(),
     }
 
 
-def start_emulator(tokens_per_second: float) -> tuple[subprocess.Popen[str], str]:
-    """``python -m api_gemini.emulator`` in a subprocess; returns it and its base URL."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "api_gemini.emulator",
-            "--port",
-            "0",
-            "--tokens-per-second",
-            str(tokens_per_second),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def start_emulator(
+    tokens_per_second: float, tls: tuple[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """``python -m api_gemini.emulator`` in a subprocess (over TLS with ``(cert, key)``);
+    returns it and its base URL."""
+    argv = [sys.executable, "-m", "api_gemini.emulator", "--port", "0"]
+    argv += ["--tokens-per-second", str(tokens_per_second)]
+    if tls is not None:
+        argv += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line:
         raise RuntimeError("the emulator did not start")
     return proc, line.split()[-1]
+
+
+def test_certificates(folder: Path) -> tuple[str, str, str]:
+    """A trustme CA and a certificate for 127.0.0.1 it signed: (ca, cert, key) paths."""
+    import trustme
+
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    paths = [str(folder / name) for name in ("ca.pem", "server.pem", "server.key")]
+    ca.cert_pem.write_to_path(paths[0])
+    server.private_key_pem.write_to_path(paths[2])
+    with open(paths[1], "wb") as f:
+        for blob in server.cert_chain_pems:
+            f.write(blob.bytes())
+    return paths[0], paths[1], paths[2]
 
 
 def stop_emulator(proc: subprocess.Popen[str]) -> None:
@@ -294,12 +309,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--base-url", default=None, help="use this emulator (else start one)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--tls", action="store_true", help="https/wss with a test CA")
     args = parser.parse_args(argv)
 
     proc = None
     base_url = args.base_url
+    ca_file = None
+    tmp = tempfile.TemporaryDirectory()
     if base_url is None:
-        proc, base_url = start_emulator(args.tokens_per_second)
+        tls = None
+        if args.tls:
+            ca_file, cert, key = test_certificates(Path(tmp.name))
+            tls = (cert, key)
+        proc, base_url = start_emulator(args.tokens_per_second, tls)
     try:
         figures = asyncio.run(
             run_load(
@@ -309,11 +331,13 @@ def main(argv: list[str] | None = None) -> int:
                 sse=args.sse,
                 words=args.words,
                 emulator_pid=proc.pid if proc else None,
+                ca_file=ca_file,
             )
         )
     finally:
         if proc is not None:
             stop_emulator(proc)
+        tmp.cleanup()
     figures["command"] = "python benchmarks/load.py " + " ".join(argv or sys.argv[1:])
     text = json.dumps(figures, indent=2)
     print(text)
