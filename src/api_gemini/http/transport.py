@@ -12,6 +12,7 @@ httpx2 is imported when a transport is built, not when ``api_gemini`` is importe
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncGenerator, Generator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -150,6 +151,34 @@ def _error_status(data: str) -> int:
     return 500
 
 
+class _EventGap:
+    """Bounds the network wait between two SSE events, not only between two bytes.
+
+    The read timeout restarts with every byte, so a server sending comments (or any
+    bytes that never complete an event) kept a stream open forever. Only time spent
+    waiting for bytes counts (a consumer that stops reading for a while is not the
+    server's fault); checked when bytes arrive, so the error comes at most one read
+    timeout after the bound was passed.
+    """
+
+    __slots__ = ("_limit", "_waited")
+
+    def __init__(self, limit: float | None) -> None:
+        self._limit = limit
+        self._waited = 0.0
+
+    def after_read(self, waited: float, got_events: bool) -> None:
+        if got_events:
+            self._waited = 0.0
+            return
+        self._waited += waited
+        if self._limit is not None and self._waited > self._limit:
+            raise RequestTimeoutError(
+                f"no SSE event for more than {self._limit}s (the read timeout) although "
+                "bytes kept arriving"
+            )
+
+
 def _feed_decoder(decoder: SSEDecoder, chunk: bytes | None) -> list[ServerSentEvent]:
     """Feed ``chunk`` (``None``: the end of the stream) and map a size error to ours."""
     try:
@@ -168,6 +197,7 @@ class AsyncHttpTransport:
         import httpx2
 
         self._client = httpx2.AsyncClient(**_client_kwargs(settings))
+        self._event_gap = settings.timeouts.read
 
     async def request(
         self,
@@ -205,7 +235,7 @@ class AsyncHttpTransport:
             finally:
                 await response.aclose()
             raise api_error_from_response(response.status_code, error_body, response.headers)
-        return AsyncSSEStream(response)
+        return AsyncSSEStream(response, self._event_gap)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -252,17 +282,27 @@ class AsyncSSEStream:
     the connection even when the stream was not read to its end.
     """
 
-    def __init__(self, response: httpx2.Response) -> None:
+    def __init__(self, response: httpx2.Response, event_gap: float | None = None) -> None:
         self._response = response
+        self._gap = _EventGap(event_gap)
         self._chunks = self._iterate()
         #: Chunks handed to the caller so far.
         self.chunks_received = 0
 
     async def _iterate(self) -> AsyncGenerator[GenerateContentResponse, None]:
         decoder = _new_sse_decoder()
+        gap = self._gap
+        reads = self._response.aiter_bytes().__aiter__()
         try:
-            async for raw in self._response.aiter_bytes():
-                for event in _feed_decoder(decoder, raw):
+            while True:
+                started = time.monotonic()
+                try:
+                    raw = await reads.__anext__()
+                except StopAsyncIteration:
+                    break
+                events = _feed_decoder(decoder, raw)
+                gap.after_read(time.monotonic() - started, bool(events))
+                for event in events:
                     yield _chunk_from_event(event)
             for event in _feed_decoder(decoder, None):
                 yield _chunk_from_event(event)
@@ -308,6 +348,7 @@ class SyncHttpTransport:
         import httpx2
 
         self._client = httpx2.Client(**_client_kwargs(settings))
+        self._event_gap = settings.timeouts.read
 
     def request(
         self,
@@ -345,7 +386,7 @@ class SyncHttpTransport:
             finally:
                 response.close()
             raise api_error_from_response(response.status_code, error_body, response.headers)
-        return SSEStream(response)
+        return SSEStream(response, self._event_gap)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -386,17 +427,26 @@ def _read_bounded_sync(response: httpx2.Response) -> bytes:
 class SSEStream:
     """The synchronous twin of :class:`AsyncSSEStream`: an iterator and context manager."""
 
-    def __init__(self, response: httpx2.Response) -> None:
+    def __init__(self, response: httpx2.Response, event_gap: float | None = None) -> None:
         self._response = response
+        self._gap = _EventGap(event_gap)
         self._chunks = self._iterate()
         #: Chunks handed to the caller so far.
         self.chunks_received = 0
 
     def _iterate(self) -> Generator[GenerateContentResponse, None, None]:
         decoder = _new_sse_decoder()
+        gap = self._gap
+        reads = iter(self._response.iter_bytes())
         try:
-            for raw in self._response.iter_bytes():
-                for event in _feed_decoder(decoder, raw):
+            while True:
+                started = time.monotonic()
+                raw = next(reads, None)
+                if raw is None:
+                    break
+                events = _feed_decoder(decoder, raw)
+                gap.after_read(time.monotonic() - started, bool(events))
+                for event in events:
                     yield _chunk_from_event(event)
             for event in _feed_decoder(decoder, None):
                 yield _chunk_from_event(event)
