@@ -24,6 +24,7 @@ from api_gemini.errors import (
     ApiError,
     RateLimitError,
     ReadError,
+    RequestTimeoutError,
     ResponseParseError,
     ServerError,
     ServiceUnavailableError,
@@ -367,6 +368,48 @@ async def test_sse_a_paused_consumer_under_an_endless_flood(
         more = [(await anext(s)).text for _ in range(1000)]
         assert more == [f"{i}," for i in range(10, 1010)]
     await leak_check.assert_clean()
+
+
+@pytest.mark.parametrize(
+    "trickle",
+    [b": keepalive\n", b"\n", b"id: 1\n", b"data: never dispatched\n"],
+    ids=["comments", "blank lines", "ids", "data without its blank line"],
+)
+async def test_sse_bytes_that_never_make_an_event_hit_the_read_timeout(
+    trickle: bytes, leak_check: LeakCheck
+) -> None:
+    """The read timeout restarts with every byte; the time between events is bounded too."""
+
+    async def forever(writer: asyncio.StreamWriter) -> None:
+        while True:
+            writer.write(chunked(trickle))
+            await writer.drain()
+            await asyncio.sleep(0.02)
+
+    async with raw_server(sse_writer(GOOD, then=forever)) as url, client(url, read=0.2) as c:
+        texts: list[str] = []
+        start = time.perf_counter()
+        with pytest.raises(RequestTimeoutError, match="no SSE event"):
+            async with await c.models().by_name(MODEL).stream_generate_content("hi") as s:
+                async for chunk in s:
+                    texts.append(chunk.text)
+        assert time.perf_counter() - start < 0.2 + 0.2 + 1.0
+    assert texts == ["ok "]
+    await leak_check.assert_clean()
+
+
+async def test_a_slow_consumer_is_not_a_slow_server(emulator: Emulator) -> None:
+    """Time the caller spends between chunks does not count against the event gap."""
+    headers = {FAULT_HEADER: "endless"}
+    timeouts = Timeouts(read=0.1)
+    async with (
+        AsyncClient(KEY, base_url=emulator.base_url, headers=headers, timeouts=timeouts) as c,
+        await c.models().by_name(MODEL).stream_generate_content("hi") as s,
+    ):
+        for i in range(300):
+            assert (await anext(s)).text == f"{i},"
+            if i % 100 == 0:
+                await asyncio.sleep(0.3)  # three times the read timeout
 
 
 def test_the_sse_decoder_is_linear_on_a_long_line() -> None:
