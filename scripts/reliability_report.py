@@ -64,6 +64,9 @@ FIXES = [
     "without bound; now 16 MiB per event, like a line (`http/sse.py`, `http/transport.py`).",
     "A hostile `Retry-After: inf` (or `nan`, `1e999`, or such a `RetryInfo` delay) gave "
     "`retry_after=inf`; a non-finite hint is now no hint (`errors.py`).",
+    "An SSE server sending comments (or any bytes that never complete an event) held a "
+    "stream forever: the read timeout restarts with every byte. The network wait between "
+    "two events is now bounded by the read timeout too (`http/transport.py`).",
     "The SSE decoder copied the whole partial line on every read: quadratic time on a long "
     "line (0.30 s for 15 MiB in 64 KiB reads, 8x the new linear decoder's 0.04 s, and "
     "growing with the square). It now appends in place and scans only new bytes.",
@@ -296,9 +299,9 @@ def write_doc(
         "- A Live stream whose server keeps answering pings but sends nothing has no "
         "client-side idle timeout (see the `stall` note); the caller's deadline is the "
         "bound.",
-        "- An SSE server that sends only comments (`: keepalive`) forever keeps a stream "
-        "open without an event and without tripping the read timeout; comments are legal "
-        "keepalives, so this too is left to the caller's deadline.",
+        "- A server trickling bytes just faster than the read timeout holds a *unary* "
+        "call (its body is read whole, up to 64 MiB); there is no total deadline per "
+        "request, the caller's `asyncio.timeout` is the bound.",
         "- A finite but huge `retry_after` (say `Retry-After: 1e9`) is passed on as "
         "given; a caller's retry loop should cap it.",
         "- The sync `Client` runs a slice of the matrix (`tests/test_faults_sync.py`: "
