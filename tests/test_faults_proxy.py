@@ -20,6 +20,8 @@ import pytest
 from api_gemini import AsyncClient
 from api_gemini.emulator import Emulator
 from api_gemini.emulator.proxy import FaultProxy
+from api_gemini.errors import ConnectError
+from conftest import MakeEmulator, TlsFiles
 
 BLOB = bytes(range(256)) * 64  # 16 KiB the blob server sends on connect
 
@@ -258,3 +260,25 @@ def test_command_line_rejects_bad_target() -> None:
     )
     assert proc.returncode == 2
     assert "HOST:PORT" in proc.stderr
+
+
+async def test_tls_passes_through_and_still_verifies(
+    make_emulator: MakeEmulator, tls_files: TlsFiles
+) -> None:
+    """A TCP proxy: TLS is end to end, the certificate for 127.0.0.1 verifies through it,
+    and an untrusted one still fails."""
+    emu = await make_emulator(tls_cert=tls_files.cert, tls_key=tls_files.key)
+    async with FaultProxy("127.0.0.1", emu.port, latency=0.005) as proxy:
+        base_url = f"https://{proxy.address}"
+        async with AsyncClient(base_url=base_url, api_key="k", verify=tls_files.ca) as client:
+            text = (
+                await client.models().by_name("gemini-2.5-flash").generate_content("echo: a")
+            ).text
+            assert text == "a"
+            live = client.models().by_name("gemini-live-2.5-flash-preview")
+            stream = await live.stream_generate_content_websocket("echo: over wss")
+            async with stream:
+                assert "".join([c.text async for c in stream]) == "over wss"
+        async with AsyncClient(base_url=base_url, api_key="k") as client:
+            with pytest.raises(ConnectError):
+                await client.models().by_name("gemini-2.5-flash").generate_content("hi")
