@@ -573,3 +573,36 @@ async def test_a_bad_fault_header_is_a_400(emulator: Emulator) -> None:
 def test_goaway_event_type_is_exported() -> None:
     # The live row checks for this event by name.
     assert GoAway.__name__ == "GoAway"
+
+
+async def test_a_fault_in_a_later_turn_keeps_earlier_turns_and_the_handle(
+    make_emulator: MakeEmulator, leak_check: LeakCheck
+) -> None:
+    """Turn 1 completes; turn 2 is cut after 2 chunks: the error counts what arrived and
+    carries the newest resumption handle, which resumes the conversation."""
+    emu = await make_emulator()
+    leak_check.rebase()
+    async with _client(emu.base_url, None) as client:
+        model = client.models().by_name(LIVE_MODEL)
+        config = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+        async with await model.connect(config) as session:
+            await session.send_text("echo: first turn")
+            first = [e.text async for e in session.receive_turn() if isinstance(e, ModelTurn)]
+            assert "".join(first) == "first turn"
+            await session.send_text(f"fault:close-1011-after-2 {PROMPT}")
+            second: list[str] = []
+            with pytest.raises(DisconnectedError) as info:
+                async for event in session.receive_turn():
+                    if isinstance(event, ModelTurn) and event.text:
+                        second.append(event.text)
+        assert second == ANSWER[:2]
+        error = info.value
+        assert (error.close_code, error.retryable) == (1011, True)
+        assert error.resumption_handle is not None
+        # The handle resumes the conversation: "recall" lists the earlier user turns.
+        resumed = {**config, "sessionResumption": {"handle": error.resumption_handle}}
+        async with await model.connect(resumed) as again:
+            await again.send_text("recall")
+            recalled = [e.text async for e in again.receive_turn() if isinstance(e, ModelTurn)]
+        assert "".join(recalled).startswith("echo: first turn")
+    await leak_check.assert_clean()
