@@ -22,9 +22,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -606,3 +610,40 @@ async def test_a_fault_in_a_later_turn_keeps_earlier_turns_and_the_handle(
             recalled = [e.text async for e in again.receive_turn() if isinstance(e, ModelTurn)]
         assert "".join(recalled).startswith("echo: first turn")
     await leak_check.assert_clean()
+
+
+def _emulator_argv(*args: str) -> tuple[list[str], dict[str, str]]:
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
+    }
+    return [sys.executable, "-m", "api_gemini.emulator", "--port", "0", *args], env
+
+
+def test_the_command_line_takes_a_fault_plan() -> None:
+    argv, env = _emulator_argv("--fault", "http-503-retry-1")
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().split()[-1]
+
+        async def call() -> ServiceUnavailableError:
+            async with _client(base_url, None) as client:
+                with pytest.raises(ServiceUnavailableError) as info:
+                    await client.models().by_name(HTTP_MODEL).generate_content(PROMPT)
+                with pytest.raises(WebSocketConnectionError):
+                    await client.models().by_name(LIVE_MODEL).stream_generate_content_websocket("x")
+            return info.value
+
+        assert asyncio.run(call()).retry_after == 1.0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    argv, env = _emulator_argv("--fault", "explode")
+    bad = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30)
+    assert bad.returncode == 2
+    assert "fault spec" in bad.stderr
