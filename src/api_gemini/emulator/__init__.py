@@ -11,6 +11,11 @@
 Answers are deterministic (see :mod:`api_gemini.emulator.model` for the special
 prompts ``echo:``, ``recall`` and function calls). Run it as a process with
 ``python -m api_gemini.emulator --port 8123``. Needs the ``emulator`` extra (aiohttp).
+
+Misbehaving on purpose: fault plans (:mod:`api_gemini.emulator.faults`; a
+``x-emulator-fault`` header, a ``fault:SPEC`` prompt marker or ``--fault``) and a
+fault-injecting TCP proxy (:mod:`api_gemini.emulator.proxy`: latency, bandwidth, cut,
+reset, black hole).
 """
 
 from __future__ import annotations
