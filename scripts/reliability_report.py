@@ -209,7 +209,7 @@ def write_doc(
         "descriptor or socket is left (the `leak_check` fixture). Emulator faults come "
         "after 3 chunks of a 12-chunk answer; `net-*` are proxy faults injected once the "
         "3rd chunk arrived (unary: after 20 bytes of the response). Times are scaled: "
-        "keepalive every 50 ms with a 200 ms timeout, HTTP read timeout 150 ms, size "
+        "keepalive every 50 ms with a 200 ms timeout, HTTP read timeout 120 ms, size "
         "limits 64 KiB; the defaults are 20 s / 45 s, 120 s, and 16 MiB (WebSocket "
         "message, SSE event) / 64 MiB (unary body).",
         "",

@@ -12,7 +12,7 @@ Every cell checks: the typed error of the row (or a normal end), within its time
 every chunk sent before the fault delivered exactly once and in order, and nothing left
 behind (asyncio tasks, file descriptors, sockets: the ``leak_check`` fixture).
 
-Times are scaled down (keepalive 50 ms / 200 ms, read timeout 150 ms, size limits
+Times are scaled down (keepalive 50 ms / 200 ms, read timeout 120 ms, size limits
 64 KiB) so the whole matrix runs in a few seconds. Set ``API_GEMINI_MATRIX_JSON`` to a
 file path to get one JSON line per cell (``scripts/reliability_report.py`` does).
 """
@@ -69,7 +69,7 @@ FLOOD = 2000
 #: Chunks sent before an emulator fault (the ``-after-3`` of the specs).
 N = 3
 LIMIT = 64 * 1024  # client size limits in the matrix (WS frame, SSE event, unary body)
-READ_TIMEOUT = 0.15
+READ_TIMEOUT = 0.12
 KEEPALIVE = (0.05, 0.2)  # interval, timeout
 OPEN_TIMEOUT = 2.0
 #: The open timeout of the ``stall-at-setup`` row, whose opening must time out.

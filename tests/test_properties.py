@@ -29,7 +29,7 @@ from api_gemini.live_types import LiveSetup
 from api_gemini.types import GenerateContentResponse
 from api_gemini.websocket.protocol import LiveEvent, LiveProtocol, decode_events
 
-FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 #: One valid example of every server message kind (camelCase, as on the wire).
 VALID_MESSAGES: list[dict[str, Any]] = [
@@ -233,7 +233,7 @@ def test_sse_any_bytes_under_small_limits(data: bytes, chunk_size: int, limit: i
         pass
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.binary(max_size=200), st.integers(1, 20))
 def test_sse_chunking_never_changes_the_result_for_any_bytes(data: bytes, chunk_size: int) -> None:
     """CR, LF and CRLF anywhere, split anywhere (a CRLF across two reads included)."""
