@@ -158,6 +158,10 @@ async def test_sync_pool_hit_skips_connect_and_setup(emulator: Emulator) -> None
             assert (metrics.hits, metrics.misses) == (1, 0)
             model.prewarm_live(RESUMABLE, count=1)
             assert client.pool_metrics().idle == 1
+            # The sync pool view reads the same pool and can wait on it.
+            assert client.pool.metrics() == client.pool_metrics()
+            assert client.pool.wait_until(lambda m: m.idle == 1).idle == 1
+            assert [h.state.name for h in client.pool.health()] == ["READY"]
         # Closing the client closed the warm connection and stopped the loop thread.
         assert client.pool_metrics().discarded == {"pool_closed": 1}
         assert loop_threads() == []

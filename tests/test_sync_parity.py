@@ -68,11 +68,7 @@ INSTANCE_ATTRIBUTES = {"metrics", "go_away"}
 
 #: Public async members without a sync twin today. The test fails when one is added
 #: (a twin is missing) and when one is fixed (remove it from here).
-KNOWN_GAPS = {
-    "AsyncClient": {"pool"},
-    "Stream": {"buffered", "ping"},
-    "LiveSession": {"buffered", "cancel", "ping", "reconnect_policy", "session_id", "state"},
-}
+KNOWN_GAPS: dict[str, set[str]] = {}
 
 
 def _public(cls: type) -> set[str]:
@@ -102,9 +98,7 @@ def test_twins_take_the_same_parameters() -> None:
                 continue
             if _parameters(a) != _parameters(s):
                 differ.append(name)
-    # SyncLiveSession.send_realtime_input takes **kwargs where the async one names its
-    # keywords (audio, video, text, activity_start, ...): same calls, weaker typing.
-    assert differ == ["send_realtime_input"]
+    assert differ == []
 
 
 # --------------------------------------------------------------------------- sides
@@ -372,11 +366,6 @@ async def test_pool_prewarm_and_hit(side: Side) -> None:
     assert (metrics.hits, metrics.misses) == (1, 0)
 
 
-#: The sync twins that do not exist yet (see KNOWN_GAPS): the same body, expected to
-#: fail on the sync side until they do.
-_SYNC_GAP = pytest.mark.xfail(raises=AttributeError, strict=True, reason="no sync twin yet")
-
-
 async def _ping_and_buffered(side: Side) -> None:
     session = await side.open(LIVE, "connect", {"responseModalities": ["TEXT"]})
     try:
@@ -392,7 +381,6 @@ async def test_ping_and_buffered_async(emulator: Emulator) -> None:
         await _ping_and_buffered(Side(client))
 
 
-@_SYNC_GAP
 async def test_ping_and_buffered_sync(emulator: Emulator) -> None:
     client = Client(base_url=emulator.base_url)
     try:

@@ -31,6 +31,7 @@ from .settings import (
 if TYPE_CHECKING:
     from ._portal import LoopPortal
     from .http.transport import AsyncHttpTransport, SyncHttpTransport
+    from .sync_live import SyncPool
     from .websocket.pool import LivePool, PoolMetrics
 
 __all__ = ["AsyncClient", "Client"]
@@ -210,6 +211,18 @@ class Client(_ClientBase):
 
             self._loop_portal = LoopPortal()
         return self._loop_portal
+
+    @property
+    def pool(self) -> SyncPool:
+        """The warm pool of Live connections (created on first use): ``metrics()``,
+        ``health()``, ``wait_until(...)``. Warm it with ``model.prewarm()``.
+
+        Raises:
+            ConfigurationError: the client is closed, or the websocket extra is missing.
+        """
+        from .sync_live import SyncPool
+
+        return SyncPool(self._pool(), self._portal())
 
     def models(self) -> Models:
         """The models resource: ``list``, ``get`` and ``by_name``."""

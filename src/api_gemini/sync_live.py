@@ -22,14 +22,15 @@ reconnects made for you, each one a ``Reconnected`` event in the iteration.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from ._portal import LoopPortal
-from .types import Content, FunctionResponse, GenerateContentResponse
+from .types import Blob, Content, FunctionResponse, GenerateContentResponse
 
 if TYPE_CHECKING:
+    from .settings import ReconnectPolicy
     from .websocket import (
         ConnectionHealth,
         LiveEvent,
@@ -39,9 +40,10 @@ if TYPE_CHECKING:
         StreamMetrics,
         StreamState,
     )
+    from .websocket.pool import LivePool, PoolMetrics
     from .websocket.protocol import GoAway
 
-__all__ = ["SyncLiveSession", "SyncStream"]
+__all__ = ["SyncLiveSession", "SyncPool", "SyncStream"]
 
 
 class SyncStream:
@@ -92,6 +94,15 @@ class SyncStream:
 
     close = cancel
 
+    def ping(self) -> float:
+        """Ping the server now; the round trip in seconds."""
+        return self._portal.run(self._stream.ping())
+
+    @property
+    def buffered(self) -> tuple[int, int]:
+        """Chunks and bytes waiting in the buffer right now."""
+        return self._stream.buffered
+
     def __enter__(self) -> Self:
         return self
 
@@ -132,9 +143,28 @@ class SyncLiveSession:
         """Send 16-bit little-endian PCM audio as realtime input."""
         self._portal.run(self._session.send_audio(pcm, rate))
 
-    def send_realtime_input(self, **kwargs: Any) -> None:
-        """Send one ``realtimeInput`` message (same keywords as the async session)."""
-        self._portal.run(self._session.send_realtime_input(**kwargs))
+    def send_realtime_input(
+        self,
+        *,
+        audio: Blob | bytes | None = None,
+        video: Blob | None = None,
+        text: str | None = None,
+        activity_start: bool = False,
+        activity_end: bool = False,
+        audio_stream_end: bool = False,
+    ) -> None:
+        """Send one ``realtimeInput`` message; exactly one argument must be given
+        (``audio`` as bytes is taken as 16 kHz PCM)."""
+        self._portal.run(
+            self._session.send_realtime_input(
+                audio=audio,
+                video=video,
+                text=text,
+                activity_start=activity_start,
+                activity_end=activity_end,
+                audio_stream_end=audio_stream_end,
+            )
+        )
 
     def send_activity_start(self) -> None:
         """Mark the start of user activity (manual voice activity detection)."""
@@ -184,6 +214,30 @@ class SyncLiveSession:
         """The protocol state (``READY``, ``IN_TURN``, ``CLOSED``, ...)."""
         return self._session.session_state
 
+    @property
+    def state(self) -> StreamState:
+        """Delivery state: ``STREAMING``, ``PAUSED``, ``COMPLETED``, ``CANCELLED``, ``FAILED``."""
+        return self._session.state
+
+    @property
+    def session_id(self) -> str | None:
+        """The id the server gave in ``setupComplete``, if any."""
+        return self._session.session_id
+
+    @property
+    def reconnect_policy(self) -> ReconnectPolicy | None:
+        """The policy given to ``connect`` (``None``: nothing reconnects by itself)."""
+        return self._session.reconnect_policy
+
+    @property
+    def buffered(self) -> tuple[int, int]:
+        """Events and bytes waiting in the buffer right now."""
+        return self._session.buffered
+
+    def ping(self) -> float:
+        """Ping the server now; the round trip in seconds."""
+        return self._portal.run(self._session.ping())
+
     def health(self) -> ConnectionHealth:
         """The connection's health: state, ping RTT, idle time, age, goAway deadline."""
         return self._session.health()
@@ -210,6 +264,10 @@ class SyncLiveSession:
         """Close with a handshake."""
         self._portal.run(self._session.close())
 
+    def cancel(self) -> None:
+        """End at once: drop what is buffered and close with a handshake."""
+        self._portal.run(self._session.cancel())
+
     def __enter__(self) -> Self:
         return self
 
@@ -223,3 +281,36 @@ class SyncLiveSession:
 
     def __repr__(self) -> str:
         return f"Sync{self._session!r}"
+
+
+class SyncPool:
+    """The sync client's warm pool of Live connections: read its metrics and health.
+
+    Warm it with ``model.prewarm(...)`` / ``model.prewarm_live(...)``; closing the client
+    closes it.
+    """
+
+    def __init__(self, pool: LivePool, portal: LoopPortal) -> None:
+        self._pool = pool
+        self._portal = portal
+
+    def metrics(self) -> PoolMetrics:
+        """Hits, misses, opens, discards by reason, idle and opening connections."""
+        return self._pool.metrics()
+
+    def health(self) -> list[ConnectionHealth]:
+        """The health of every idle warm connection."""
+        return self._pool.health()
+
+    def wait_until(self, predicate: Callable[[PoolMetrics], bool]) -> PoolMetrics:
+        """Block until ``predicate(metrics)`` holds (for example a refill finished);
+        bound it with the client's own timeouts or a predicate that gives up."""
+        return self._portal.run(self._pool.wait_until(predicate))
+
+    @property
+    def closed(self) -> bool:
+        """Whether the pool is closed (the client was closed)."""
+        return self._pool.closed
+
+    def __repr__(self) -> str:
+        return f"Sync{self._pool!r}"
