@@ -193,7 +193,6 @@ class _Receiver(Generic[T]):
         self._paused = False
         self._pause_handle: asyncio.TimerHandle | None = None
         self._receiving = False
-        self._delivered = 0
         self._stop_reading = False  # set by _convert when the last item is in
         self._reader_closing = False
         self._closer: asyncio.Task[None] | None = None
@@ -225,6 +224,11 @@ class _Receiver(Generic[T]):
     def _fail_pending(self, error: BaseException) -> None:
         """Fail sends waiting for a reconnect (sessions only)."""
 
+    def _chunks_received(self) -> int:
+        """For ``DisconnectedError.chunks_received``: asked only once the buffer is
+        empty, so every chunk that arrived has been delivered (no per-item counter)."""
+        return self.metrics.chunks
+
     # ---- reader side
 
     async def _read(self) -> None:
@@ -246,6 +250,11 @@ class _Receiver(Generic[T]):
                         continue
                     break
                 message, size = received
+                if conn is not self._conn:
+                    # An explicit reconnect() replaced the connection while this frame
+                    # was queued: Reconnected is already buffered, and nothing of the
+                    # old connection may follow it. Frames still queued there are dropped.
+                    continue
                 metrics.messages += 1
                 metrics.bytes_received += size
                 items = self._convert(message)
@@ -255,6 +264,8 @@ class _Receiver(Generic[T]):
                         or self._nbytes + size > self._max_bytes
                     ):
                         await self._wait_for_room(len(items), size)
+                        if conn is not self._conn:
+                            continue  # replaced while we waited: see above
                     self._push(items, size)
                 if self._due:
                     await self._on_due()
@@ -378,7 +389,6 @@ class _Receiver(Generic[T]):
                             )
                         ):
                             self._wake_reader()
-                        self._delivered += 1
                         return item
                     if self._done:
                         error = self._error
@@ -386,7 +396,7 @@ class _Receiver(Generic[T]):
                             self._error = None
                             self._failed = error
                             if isinstance(error, DisconnectedError):
-                                error.chunks_received = self._delivered
+                                error.chunks_received = self._chunks_received()
                             raise error
                         raise StopAsyncIteration
                 waiter = self._loop.create_future()
@@ -790,6 +800,9 @@ class LiveSession(_Receiver[LiveEvent]):
         # i.e. resuming with it loses nothing: the moment to act on a goAway.
         self._handle_fresh = True
         self._sent_since_handle = 0
+        # metrics.chunks when the last turn finished (or the session reconnected): a
+        # drop's chunks_received counts the chunks of the turn it cut, not the session's.
+        self._turn_chunks_base = 0
         self._go_away_due = False
         self._pending: deque[tuple[_SendOp, asyncio.Future[None]]] = deque()
         self._reconnect_lock = asyncio.Lock()
@@ -811,6 +824,10 @@ class LiveSession(_Receiver[LiveEvent]):
             content = message.server_content
             if content is not None and content.turn_complete:
                 self._handle_fresh = False  # the finished turn needs a newer handle
+                # Runs before this message's _push: its own chunks belong to the turn.
+                self._turn_chunks_base = self.metrics.chunks + sum(
+                    1 for e in events if type(e) is ModelTurn
+                )
             if message.session_resumption_update is not None:
                 protocol = self._conn.protocol
                 if protocol.resumption_handle:
@@ -822,6 +839,9 @@ class LiveSession(_Receiver[LiveEvent]):
 
     def _is_chunk(self, item: LiveEvent) -> bool:
         return type(item) is ModelTurn
+
+    def _chunks_received(self) -> int:
+        return self.metrics.chunks - self._turn_chunks_base
 
     # ---- reconnection
 
@@ -1030,9 +1050,14 @@ class LiveSession(_Receiver[LiveEvent]):
             if converted:
                 events.extend(e for e in converted if type(e) is not SetupComplete)
         self._push(events, 0)
-        await self._flush_pending(new)
-        if not old.closed:
-            await old.close(1000, "reconnected")
+        self._turn_chunks_base = self.metrics.chunks
+        try:
+            await self._flush_pending(new)
+        finally:
+            # Also when the flush is cancelled (a caller's timeout, close()): otherwise
+            # the old socket stays open and a reader may stay blocked on it.
+            if not old.closed:
+                await old.close(1000, "reconnected")
 
     async def _flush_pending(self, conn: LiveConnection) -> None:
         """Send the waiting sends on ``conn`` in order, then let sends go straight."""
@@ -1044,10 +1069,21 @@ class LiveSession(_Receiver[LiveEvent]):
                     continue  # its sender was cancelled
                 try:
                     await op(conn)
-                except Exception as exc:
-                    waiter.set_exception(exc)
-                    self._fail_pending(exc)
-                    return
+                except BaseException as exc:
+                    # Cancelled mid-send too: the popped waiter is out of reach of
+                    # _fail_pending, so fail it here, then the rest of the queue.
+                    failure: BaseException = exc
+                    if isinstance(exc, asyncio.CancelledError):
+                        failure = SessionStateError(
+                            "the reconnect was cancelled while this send was flushed; "
+                            "it may or may not have reached the server"
+                        )
+                    if not waiter.done():
+                        waiter.set_exception(failure)
+                    self._fail_pending(failure)
+                    if isinstance(exc, Exception):
+                        return
+                    raise
                 self._sent_since_handle += 1
                 waiter.set_result(None)
         finally:
@@ -1069,7 +1105,7 @@ class LiveSession(_Receiver[LiveEvent]):
                 await op(conn)
                 self._sent_since_handle += 1
                 return
-            except (DisconnectedError, SessionStateError):
+            except (DisconnectedError, SessionStateError) as exc:
                 # The frame did not go out (a closed WebSocket refuses it). If a policy
                 # is about to reconnect the session, wait for that; otherwise say so.
                 if self._policy is None or self._closing_by_user or self._done:
@@ -1079,6 +1115,18 @@ class LiveSession(_Receiver[LiveEvent]):
                 if conn is not self._conn and not self._reconnecting:
                     await self._send(op)  # already reconnected meanwhile
                     return
+                if not self._reconnecting and self._room is not None:
+                    # The reader waits for buffer room, so it sees the drop (and starts
+                    # the reconnect) only once events are read: a send queued now could
+                    # wait without bound. Say so instead; the caller may reconnect().
+                    error = exc if isinstance(exc, DisconnectedError) else None
+                    raise DisconnectedError(
+                        "cannot send: the connection has closed and the session does "
+                        "not reconnect until its buffered events are read",
+                        close_code=error.close_code if error is not None else None,
+                        reason=error.reason if error is not None else "",
+                        resumption_handle=self._handle,
+                    ) from exc
         if self._done and not self._reconnecting:
             raise SessionStateError("cannot send: the session has ended")
         limit = (
