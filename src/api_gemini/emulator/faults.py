@@ -41,6 +41,11 @@ Specs (``N``: chunks sent normally before the fault, default 0). Instead of
                                 ``RetryInfo`` detail. Live upgrade: refuse with STATUS.
                                 Live turn: close 1011 with the matching message.
 ==============================  ===================================================
+
+Numbers are plain decimal digits (``S`` may have up to three decimals). A spec comes
+from a header or a prompt, so sizes are capped at 64 MiB, counts at 1,000,000 and
+delays at 600 s; anything else is refused with a ``ValueError`` (an HTTP 400, a refused
+Live upgrade, or exit status 2 on the command line).
 """
 
 from __future__ import annotations
@@ -81,6 +86,13 @@ _MARKER = re.compile(r"fault:([a-z]+(?:-[0-9a-z.]+)*)\s*")
 _DEFAULT_OVERSIZED = 1024 * 1024
 _DEFAULT_FLOOD = 10_000
 _DEFAULT_NOTICE_MS = 100.0
+# Caps: a spec comes from a request header or a prompt, so it must not be able to make
+# the emulator build a 10 GB message or sleep for a day.
+MAX_FAULT_BYTES = 64 * 1024 * 1024
+MAX_FAULT_COUNT = 1_000_000
+MAX_FAULT_DELAY_MS = 600_000
+_INT = re.compile(r"[0-9]{1,10}")
+_SECONDS = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,3})?")
 
 #: Messages of the HTTP statuses a plan may ask for (as the service words them).
 HTTP_MESSAGES = {
@@ -129,22 +141,34 @@ class FaultPlan:
         if at_setup:
             rest = rest[:-2]
         try:
+            # ASCII digits only: no float() (``inf``, ``1e10``, ``nan``) and no int()
+            # extras (``1_0``, non-ASCII digits).
             if len(rest) >= 2 and rest[-2] == "after":
-                after = int(rest[-1])
+                after = _integer(rest[-1])
                 rest = rest[:-2]
             if kind == "http" and len(rest) >= 3 and rest[-2] == "retry":
+                if not _SECONDS.fullmatch(rest[-1]):
+                    raise ValueError(rest[-1])
                 retry = float(rest[-1])
                 rest = rest[:-2]
-            numbers = [float(w) for w in rest]
+            numbers = [_integer(w) for w in rest]
         except ValueError:
             raise ValueError(f"bad fault spec {spec!r}: see api_gemini.emulator.faults") from None
         if kind not in FAULT_KINDS or after < 0 or any(n < 0 for n in numbers):
             raise ValueError(f"bad fault spec {spec!r}: see api_gemini.emulator.faults")
 
-        def one(default: float | None) -> float:
+        def one(default: float | None, limit: int | None = None, unit: str = "") -> float:
             if len(numbers) > 1 or (not numbers and default is None):
                 raise ValueError(f"bad fault spec {spec!r}: see api_gemini.emulator.faults")
-            return numbers[0] if numbers else float(default or 0)
+            value = numbers[0] if numbers else float(default or 0)
+            if limit is not None and value > limit:
+                raise ValueError(f"bad fault spec {spec!r}: {value:g} {unit} is over {limit}")
+            return value
+
+        if retry is not None and retry > MAX_FAULT_DELAY_MS / 1000:
+            raise ValueError(
+                f"bad fault spec {spec!r}: retry is over {MAX_FAULT_DELAY_MS // 1000} s"
+            )
 
         plan: FaultPlan
         if kind == "close":
@@ -153,13 +177,13 @@ class FaultPlan:
                 raise ValueError(f"bad close code in fault spec {spec!r}")
             plan = cls(kind, after, code=code)
         elif kind == "goaway":
-            plan = cls(kind, after, delay=one(_DEFAULT_NOTICE_MS) / 1000)
+            plan = cls(kind, after, delay=one(_DEFAULT_NOTICE_MS, MAX_FAULT_DELAY_MS, "ms") / 1000)
         elif kind == "slowpong":
-            plan = cls(kind, after, delay=one(None) / 1000)
+            plan = cls(kind, after, delay=one(None, MAX_FAULT_DELAY_MS, "ms") / 1000)
         elif kind == "oversized":
-            plan = cls(kind, after, size=int(one(_DEFAULT_OVERSIZED)))
+            plan = cls(kind, after, size=int(one(_DEFAULT_OVERSIZED, MAX_FAULT_BYTES, "bytes")))
         elif kind == "flood":
-            plan = cls(kind, after, size=int(one(_DEFAULT_FLOOD)))
+            plan = cls(kind, after, size=int(one(_DEFAULT_FLOOD, MAX_FAULT_COUNT, "chunks")))
         elif kind == "http":
             status = int(one(None))
             if not 400 <= status <= 599:
@@ -201,6 +225,12 @@ class FaultPlan:
         if self.retry_after is None:
             return {}
         return {"Retry-After": f"{self.retry_after:g}"}
+
+
+def _integer(word: str) -> int:
+    if not _INT.fullmatch(word):
+        raise ValueError(word)
+    return int(word)
 
 
 def _with_spec(plan: FaultPlan, spec: str, at_setup: bool) -> FaultPlan:
