@@ -24,6 +24,7 @@ from api_gemini.errors import (
     SessionStateError,
     WebSocketConnectionError,
 )
+from api_gemini.settings import WebSocketSettings
 from api_gemini.websocket import (
     GoAway,
     LiveEvent,
@@ -33,6 +34,7 @@ from api_gemini.websocket import (
     SessionResumptionUpdate,
     TurnComplete,
 )
+from api_gemini.websocket.connection import LiveConnection
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 KEY = "reconnect-key-SECRET-777"
@@ -467,7 +469,8 @@ async def test_drop_mid_turn_without_a_policy_raises_with_the_handle(
         error = caught.value
         assert "middle of a turn" in str(error)
         assert (error.close_code, error.resumption_handle) == (1011, handle)
-        assert error.chunks_received >= 2
+        # The chunks of the turn the drop cut, not every event of the session.
+        assert error.chunks_received == chunks
         assert emu.stats.ws_connections == 1  # no hidden reconnect
         assert session.metrics.reconnects == 0
 
@@ -542,3 +545,130 @@ async def test_a_dead_peer_is_detected_by_keepalive_and_the_policy_recovers(
         await session.send_text("recall")
         answer = await events_until(session, lambda e: isinstance(e, TurnComplete))
         assert text_of(answer) == "echo: before the silence"
+
+
+# ------------------------------------------------------------------ review regressions
+
+
+def _hold_sends(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Make the next ``clientContent`` send stop before its frame goes out, until
+    ``gate`` is set (a send blocked in flight); ``entered`` says it got there."""
+    entered, gate = asyncio.Event(), asyncio.Event()
+    real = LiveConnection.send_client_content
+
+    async def held(self: LiveConnection, turns: Any, turn_complete: bool) -> None:
+        if not entered.is_set():
+            entered.set()
+            await gate.wait()
+        await real(self, turns, turn_complete)
+
+    monkeypatch.setattr(LiveConnection, "send_client_content", held)
+    return entered, gate
+
+
+async def test_a_cancelled_reconnect_fails_the_send_it_was_flushing(
+    emulator: Emulator, leak_check: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with AsyncClient(KEY, base_url=emulator.base_url) as client:
+        session = await live(client).connect(RESUMABLE)
+        await finished_turn(session, "echo: base")
+        entered, _ = _hold_sends(monkeypatch)
+        reconnecting = asyncio.create_task(session.reconnect())
+        await asyncio.sleep(0)  # one step: the reconnect is now opening its connection
+        assert session._reconnecting
+        sender = asyncio.create_task(session.send_text("echo: queued"))
+        await entered.wait()  # the flush popped the send and is sending it
+        reconnecting.cancel()  # say, the caller's timeout
+        with pytest.raises(asyncio.CancelledError):
+            await reconnecting
+        async with asyncio.timeout(WAIT):
+            with pytest.raises(SessionStateError, match="cancelled"):
+                await sender
+        # The old connection was closed all the same; only the new one is left.
+        await eventually(lambda: emulator.live_session_count == 1)
+        await session.close()
+        await eventually(lambda: emulator.live_session_count == 0)
+    await leak_check.assert_clean()
+
+
+async def test_a_send_after_an_unseen_drop_raises_instead_of_waiting(
+    make_emulator: MakeEmulator, leak_check: Any
+) -> None:
+    emu = await make_emulator(tokens_per_second=2000)
+    leak_check.rebase()  # the emulator stays up past this test's own check
+    small = WebSocketSettings(buffer_max_chunks=8, pause_timeout=None)
+    async with (
+        AsyncClient(KEY, base_url=emu.base_url, websocket=small) as client,
+        await live(client).connect(RESUMABLE, reconnect=QUICK) as session,
+    ):
+        await finished_turn(session, "echo: base")
+        await session.send_text("Tell me a long story")
+        # Nobody reads: the buffer fills and the reader waits for room, blind to drops.
+        await eventually(lambda: session._room is not None)
+        await emu.close_live_sessions(1011)
+        accepted = 0
+        with pytest.raises(DisconnectedError) as caught:
+            for i in range(50):
+                # A send the socket still took (the drop not yet seen) returns; once
+                # it is seen, the next one raises at once rather than waiting forever.
+                async with asyncio.timeout(WAIT):
+                    await session.send_text(f"more input {i}", turn_complete=False)
+                accepted += 1
+        assert caught.value.resumption_handle == session.resumption_handle
+        assert accepted < 50
+        # Reading lets the policy see the drop and reconnect; every send since the
+        # handle, the accepted ones included, is reported as possibly lost.
+        events = await events_until(session, lambda e: isinstance(e, Reconnected))
+        reconnected = events[-1]
+        assert isinstance(reconnected, Reconnected)
+        assert reconnected.unconfirmed_sends >= 1 + accepted
+    await leak_check.assert_clean()
+
+
+async def test_no_chunk_of_the_old_connection_follows_reconnected(
+    make_emulator: MakeEmulator, leak_check: Any
+) -> None:
+    emu = await make_emulator(tokens_per_second=500)
+    leak_check.rebase()  # the emulator stays up past this test's own check
+    small = WebSocketSettings(buffer_max_chunks=4)
+    async with (
+        AsyncClient(KEY, base_url=emu.base_url, websocket=small) as client,
+        await live(client).connect(RESUMABLE) as session,
+    ):
+        await finished_turn(session, "echo: base")
+        await session.send_text("Tell me a long story")
+        # The buffer is full and the reader holds one more message of the old turn.
+        await eventually(lambda: session._room is not None)
+        await session.reconnect()
+        before = await events_until(session, lambda e: isinstance(e, Reconnected))
+        assert any(isinstance(e, ModelTurn) for e in before)  # the buffered ones
+        reconnected = before[-1]
+        assert isinstance(reconnected, Reconnected) and reconnected.turn_lost
+        await session.send_text("echo: fresh words")
+        after = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        assert text_of(after).split() == ["fresh", "words"]
+    await leak_check.assert_clean()
+
+
+async def test_a_send_in_flight_during_reconnect_is_counted_unconfirmed(
+    emulator: Emulator, leak_check: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with (
+        AsyncClient(KEY, base_url=emulator.base_url) as client,
+        await live(client).connect(RESUMABLE) as session,
+    ):
+        await finished_turn(session, "echo: base")
+        entered, gate = _hold_sends(monkeypatch)
+        sender = asyncio.create_task(session.send_text("echo: in flight"))
+        await entered.wait()  # started on the old connection, not finished
+        await session.reconnect()
+        events = await events_until(session, lambda e: isinstance(e, Reconnected))
+        reconnected = events[-1]
+        assert isinstance(reconnected, Reconnected)
+        assert reconnected.unconfirmed_sends == 1
+        gate.set()
+        await sender  # the old connection refused it: it went out on the new one
+        answer = await events_until(session, lambda e: isinstance(e, TurnComplete))
+        assert text_of(answer).split() == ["in", "flight"]
+        assert session._sent_since_handle <= 1  # counted once, on the new connection
+    await leak_check.assert_clean()

@@ -803,6 +803,9 @@ class LiveSession(_Receiver[LiveEvent]):
         # metrics.chunks when the last turn finished (or the session reconnected): a
         # drop's chunks_received counts the chunks of the turn it cut, not the session's.
         self._turn_chunks_base = 0
+        # Sends started straight on the connection and not finished yet: a reconnect
+        # meanwhile counts them unconfirmed (they went, or go, to the old connection).
+        self._in_flight = 0
         self._go_away_due = False
         self._pending: deque[tuple[_SendOp, asyncio.Future[None]]] = deque()
         self._reconnect_lock = asyncio.Lock()
@@ -1041,7 +1044,7 @@ class LiveSession(_Receiver[LiveEvent]):
             msgspec.structs.replace(
                 event,
                 session_id=new.protocol.session_id,
-                unconfirmed_sends=self._sent_since_handle,
+                unconfirmed_sends=self._sent_since_handle + self._in_flight,
             )
         ]
         self._sent_since_handle = 0
@@ -1101,20 +1104,23 @@ class LiveSession(_Receiver[LiveEvent]):
         self._handle_fresh = False  # what is sent is not in any handle yet
         if not self._reconnecting and not self._pending:
             conn = self._conn
+            self._in_flight += 1
             try:
                 await op(conn)
-                self._sent_since_handle += 1
-                return
             except (DisconnectedError, SessionStateError) as exc:
-                # The frame did not go out (a closed WebSocket refuses it). If a policy
-                # is about to reconnect the session, wait for that; otherwise say so.
-                if self._policy is None or self._closing_by_user or self._done:
+                self._in_flight -= 1
+                # The frame did not go out (a closed WebSocket refuses it). If the
+                # session has moved (reconnect() or a policy), send it on the new
+                # connection; if a policy is about to move it, wait; otherwise say so.
+                if self._closing_by_user or self._done:
                     raise
-                if conn is self._conn and conn.is_open:
-                    raise  # a state error of the live connection, not a drop
                 if conn is not self._conn and not self._reconnecting:
                     await self._send(op)  # already reconnected meanwhile
                     return
+                if self._policy is None:
+                    raise
+                if conn is self._conn and conn.is_open:
+                    raise  # a state error of the live connection, not a drop
                 if not self._reconnecting and self._room is not None:
                     # The reader waits for buffer room, so it sees the drop (and starts
                     # the reconnect) only once events are read: a send queued now could
@@ -1127,6 +1133,16 @@ class LiveSession(_Receiver[LiveEvent]):
                         reason=error.reason if error is not None else "",
                         resumption_handle=self._handle,
                     ) from exc
+            except BaseException:
+                self._in_flight -= 1
+                raise
+            else:
+                self._in_flight -= 1
+                # Replaced meanwhile: the swap counted this send for the old connection
+                # (Reconnected.unconfirmed_sends); the new one has not seen it.
+                if conn is self._conn:
+                    self._sent_since_handle += 1
+                return
         if self._done and not self._reconnecting:
             raise SessionStateError("cannot send: the session has ended")
         limit = (
