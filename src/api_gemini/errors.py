@@ -312,7 +312,8 @@ class DisconnectedError(WebSocketError, _CloseInfoMixin):
     Attributes:
         close_code: the WebSocket close code (1006 when no close frame arrived).
         reason: the close reason the server gave, if any.
-        chunks_received: how many chunks the caller had been given before the drop.
+        chunks_received: how many chunks the caller had been given before the drop
+            (of a Live session: the chunks of the turn the drop cut).
         resumption_handle: the newest session resumption handle, if resumption was
             enabled; pass it to ``resume`` / a new session to continue the conversation.
     """

@@ -194,6 +194,13 @@ class ReconnectPolicy:
         max_pending_sends: sends that may wait while a reconnect is in progress; they
             go out, in order, on the new connection (or raise if it fails). One more is
             refused with :class:`~api_gemini.errors.SessionStateError`.
+
+    A drop is seen by the session's reader, so while the event buffer is full and
+    nobody reads, no reconnect starts: a send that finds the connection closed then
+    raises :class:`~api_gemini.errors.DisconnectedError` rather than waiting, and sends
+    the socket took before the drop showed count in ``Reconnected.unconfirmed_sends``.
+    If the reconnect is cancelled while it sends the waiting sends, those fail with
+    :class:`~api_gemini.errors.SessionStateError`.
     """
 
     max_attempts: int = 3

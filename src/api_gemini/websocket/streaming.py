@@ -25,8 +25,19 @@ the clearer :class:`~api_gemini.errors.StreamPausedTooLongError`.
 Reconnection (sessions only) never happens by itself: :meth:`LiveSession.reconnect`, or
 a :class:`~api_gemini.settings.ReconnectPolicy` given to :func:`connect_live`, moves the
 session to a new connection resumed with its newest handle; the reader then reads the
-new connection, and a :class:`Reconnected` event, after every event of the old one,
-tells the consumer. A :class:`Stream` is one request: a drop ends it with the error.
+new connection, and a :class:`Reconnected` event, after every event of the old one
+that was delivered to the buffer, tells the consumer. Frames of the old connection
+still unread when the session moves (a message the reader held while the buffer was
+full, frames queued in websockets) are dropped, never delivered after
+:class:`Reconnected`; they belong to the turn the reconnect cut
+(``Reconnected.turn_lost``). A :class:`Stream` is one request: a drop ends it with the
+error.
+
+Sends during a reconnect wait and go out on the new connection. Outside one, a send on
+a connection that has closed raises :class:`~api_gemini.errors.DisconnectedError` (with
+the handle) when the reader cannot see the drop yet because the buffer is full and
+nobody reads; it does not wait without bound. A send the socket accepted before the
+drop was noticed may be lost: it is counted in ``Reconnected.unconfirmed_sends``.
 """
 
 from __future__ import annotations
@@ -726,7 +737,8 @@ class Reconnected(LiveEvent, frozen=True):
     """The session moved to a new connection, resumed with its newest handle.
 
     Yielded by ``async for event in session`` (and :meth:`LiveSession.receive_turn`)
-    after every event of the old connection; counted in ``metrics.reconnects``.
+    after every buffered event of the old connection; nothing of the old connection
+    follows it (its unread frames are dropped). Counted in ``metrics.reconnects``.
 
     Attributes:
         cause: ``"go_away"`` (a policy acted on ``goAway``), ``"disconnected"`` (a
@@ -737,7 +749,9 @@ class Reconnected(LiveEvent, frozen=True):
             short, and the resumed context may lack its request; send it again if you
             still want the answer. :meth:`LiveSession.receive_turn` stops here.
         unconfirmed_sends: messages sent on the old connection after its newest
-            resumption handle arrived: the resumed context may lack them.
+            resumption handle arrived, including sends still in progress there when
+            it was replaced (those are sent again on the new connection if the old
+            one refused them): the resumed context may lack them.
         session_id: the new connection's session id, if the server gave one.
     """
 
