@@ -17,6 +17,7 @@ import pytest
 
 from api_gemini import AsyncClient, ReconnectPolicy
 from api_gemini.emulator import Emulator
+from api_gemini.emulator.faults import FaultPlan
 from api_gemini.errors import (
     ConfigurationError,
     DisconnectedError,
@@ -671,4 +672,28 @@ async def test_a_send_in_flight_during_reconnect_is_counted_unconfirmed(
         answer = await events_until(session, lambda e: isinstance(e, TurnComplete))
         assert text_of(answer).split() == ["in", "flight"]
         assert session._sent_since_handle <= 1  # counted once, on the new connection
+    await leak_check.assert_clean()
+
+
+async def test_cancelling_close_during_a_stalled_reconnect_is_not_swallowed(
+    emulator: Emulator, leak_check: Any
+) -> None:
+    """A caller's cancellation (its timeout) while close() waits for the reader goes
+    through; the close still completes in the background and leaves nothing open."""
+    async with AsyncClient(KEY, base_url=emulator.base_url) as client:
+        session = await live(client).connect(RESUMABLE, reconnect=QUICK)
+        await finished_turn(session, "echo: base")
+        await eventually(lambda: session.resumption_handle is not None)
+        emulator.default_fault = FaultPlan.parse("stall-at-setup")  # the new setup stalls
+        await emulator.close_live_sessions(1011)
+        await eventually(lambda: session._reconnecting)
+        closing = asyncio.create_task(session.close())
+        await asyncio.sleep(0)  # close() has cancelled the reader and waits for it
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        emulator.default_fault = None
+        async with asyncio.timeout(WAIT):
+            await session.close()
+        await eventually(lambda: emulator.live_session_count == 0)
     await leak_check.assert_clean()

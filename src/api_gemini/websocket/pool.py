@@ -351,8 +351,9 @@ class LivePool:
         watcher = entry.watcher
         if watcher is not None and not watcher.done():
             watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            # wait(), not `await watcher`: suppressing the watcher's CancelledError
+            # would swallow the caller's own cancellation too.
+            await asyncio.wait([watcher])
 
     def _count_discard(self, reason: str) -> None:
         self._discarded[reason] = self._discarded.get(reason, 0) + 1

@@ -43,7 +43,6 @@ drop was noticed may be lost: it is counted in ``Reconnected.unconfirmed_sends``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import random
 import time
@@ -480,8 +479,18 @@ class _Receiver(Generic[T]):
                 await asyncio.wait([reader])
             else:
                 reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
+                try:
+                    # wait(), not `await reader`: the reader's CancelledError is its own,
+                    # and suppressing it would also swallow the caller's (a timeout
+                    # around close() that fires while a reconnect is stalled).
+                    await asyncio.wait([reader])
+                except asyncio.CancelledError:
+                    # The caller gave up: finish the close without it, so nothing stays
+                    # open, and let its cancellation through.
+                    self._closer = self._loop.create_task(
+                        self._shutdown(code, reason), name=f"api-gemini {self._what} closer"
+                    )
+                    raise
         if not self._conn.closed:
             await self._conn.close(code, reason)
         self._done = True
