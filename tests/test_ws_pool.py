@@ -25,6 +25,7 @@ from api_gemini.websocket import (
     TurnComplete,
     stream_setup,
 )
+from helpers import eventually, our_tasks
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 KEY = "pool-key-SECRET-31313131"
@@ -48,17 +49,6 @@ async def text_of_stream(client: AsyncClient, prompt: str) -> tuple[str, bool]:
 async def until(pool: LivePool, predicate: Callable[[PoolMetrics], bool]) -> PoolMetrics:
     async with asyncio.timeout(WAIT):
         return await pool.wait_until(predicate)
-
-
-async def eventually(check: Callable[[], bool]) -> None:
-    """For the server's side, which the client cannot await: poll it briefly."""
-    async with asyncio.timeout(WAIT):
-        while not check():
-            await asyncio.sleep(0.005)
-
-
-def our_tasks() -> set[asyncio.Task[Any]]:
-    return {t for t in asyncio.all_tasks() if t.get_name().startswith("api-gemini")}
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from api_gemini.websocket import (
     TurnComplete,
 )
 from api_gemini.websocket.connection import LiveConnection
+from helpers import eventually, our_tasks
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 KEY = "reconnect-key-SECRET-777"
@@ -66,17 +67,6 @@ async def finished_turn(session: LiveSession, prompt: str) -> list[LiveEvent]:
     events = await events_until(session, lambda e: isinstance(e, TurnComplete))
     events += await events_until(session, lambda e: isinstance(e, SessionResumptionUpdate))
     return events
-
-
-async def eventually(check: Callable[[], bool]) -> None:
-    """For the server's side, which the client cannot await: poll it briefly."""
-    async with asyncio.timeout(WAIT):
-        while not check():
-            await asyncio.sleep(0.005)
-
-
-def our_tasks() -> set[asyncio.Task[Any]]:
-    return {t for t in asyncio.all_tasks() if t.get_name().startswith("api-gemini")}
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ from api_gemini.websocket import (
     UsageUpdate,
     connect_live,
 )
+from helpers import our_tasks
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 KEY = "session-key-SECRET-42424242"
@@ -78,10 +79,6 @@ def text_of(events: list[LiveEvent]) -> str:
 def session_state(session: LiveSession) -> SessionState:
     """Read through a call, so that mypy does not narrow the state across awaits."""
     return session.session_state
-
-
-def our_tasks() -> set[asyncio.Task[Any]]:
-    return {t for t in asyncio.all_tasks() if t.get_name().startswith("api-gemini")}
 
 
 @contextlib.asynccontextmanager

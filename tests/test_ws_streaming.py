@@ -31,6 +31,7 @@ from api_gemini.types import (
     Tool,
 )
 from api_gemini.websocket import ModelTurn, SessionState, Stream, StreamState, open_stream
+from helpers import our_tasks
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 KEY = "test-key-SECRET-987654321"
@@ -73,10 +74,6 @@ async def setup_ok(ws: ServerConnection) -> None:
 def state_of(stream: Stream) -> StreamState:
     """Read through a call, so that mypy does not narrow the state across awaits."""
     return stream.state
-
-
-def our_tasks() -> set[asyncio.Task[Any]]:
-    return {t for t in asyncio.all_tasks() if t.get_name().startswith("api-gemini")}
 
 
 async def settle(check: Callable[[], bool], timeout: float = 2.0) -> None:
