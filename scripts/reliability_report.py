@@ -77,8 +77,11 @@ NOTES = {
         "Over Live, a connection whose server answers pings but sends no data is healthy "
         "by the protocol (a session may idle between turns), so the client raises "
         "nothing by itself: the caller bounds the wait (here `asyncio.timeout(0.2)`, "
-        "giving `TimeoutError`), and cancelling leaves nothing behind. A per-stream "
-        "idle timeout would be a new setting (`WebSocketSettings`), not added here."
+        "giving `TimeoutError`), and cancelling leaves nothing behind. A one-shot "
+        "stream also has its own bound, `WebSocketSettings.stream_idle_timeout` "
+        "(120 s by default, like the HTTP read timeout), ending it with "
+        "`StreamIdleTimeoutError` (also a `TimeoutError`); a Live session has none, "
+        "since it may idle between turns."
     ),
     "goaway-after-3": "HTTP has no goAway: the HTTP cells check that the plan is harmless.",
     "slowpong-60": (
@@ -296,9 +299,10 @@ def write_doc(
         "",
         "## Known gaps",
         "",
-        "- A Live stream whose server keeps answering pings but sends nothing has no "
-        "client-side idle timeout (see the `stall` note); the caller's deadline is the "
-        "bound.",
+        "- A Live *session* whose server keeps answering pings but sends nothing has no "
+        "client-side idle timeout (sessions idle between turns; see the `stall` note); "
+        "the caller's deadline is the bound. One-shot streams end after "
+        "`stream_idle_timeout`.",
         "- A server trickling bytes just faster than the read timeout holds a *unary* "
         "call (its body is read whole, up to 64 MiB); there is no total deadline per "
         "request, the caller's `asyncio.timeout` is the bound.",

@@ -19,6 +19,7 @@ from api_gemini.errors import (
     DisconnectedError,
     InvalidRequestError,
     SessionStateError,
+    StreamIdleTimeoutError,
     StreamPausedTooLongError,
 )
 from api_gemini.settings import ClientSettings, WebSocketSettings
@@ -426,3 +427,47 @@ async def test_through_the_client(emulator: Emulator) -> None:
             await session.send_text("echo: live too")
             texts = [e.text async for e in session.receive_turn() if isinstance(e, ModelTurn)]
         assert "".join(texts) == "live too"
+
+
+async def test_a_server_that_goes_quiet_ends_the_stream_after_stream_idle_timeout(
+    emulator: Emulator, leak_check: Any
+) -> None:
+    """Pings answered, no data: the stream ends with a typed timeout, not a hang, and
+    the chunks that came before are delivered first."""
+    settings = settings_for(emulator.base_url, stream_idle_timeout=0.2)
+    loop = asyncio.get_running_loop()
+    stream = await open_stream(settings, LIVE_MODEL, ask("fault:stall-after-3 echo: a b c d e f"))
+    received: list[str] = []
+    started = loop.time()
+    with pytest.raises(StreamIdleTimeoutError) as info:
+        async for chunk in stream:
+            received.append(chunk.text)
+    waited = loop.time() - started
+    assert isinstance(info.value, TimeoutError)
+    assert "SECRET" not in str(info.value)
+    assert len(received) == 3 and "".join(received).split() == ["a", "b", "c"]
+    assert 0.15 <= waited < 2.0
+    assert stream.state is StreamState.FAILED
+    await stream.cancel()
+    async with asyncio.timeout(5):
+        while emulator.live_session_count:
+            await asyncio.sleep(0.005)  # the server's side of the close
+    assert our_tasks() == set()
+    await leak_check.assert_clean()
+
+
+async def test_a_paused_consumer_does_not_count_as_an_idle_server(
+    make_emulator: MakeEmulator,
+) -> None:
+    emu = await make_emulator(tokens_per_second=0)
+    settings = settings_for(
+        emu.base_url, stream_idle_timeout=0.1, buffer_max_chunks=4, pause_timeout=None
+    )
+    stream = await open_stream(settings, LIVE_MODEL, ask(max_tokens=40))
+    async with stream:
+        await stream.pause()
+        await asyncio.sleep(0.4)  # longer than the idle bound, with the buffer full
+        assert stream.buffered[0] == 4
+        await stream.resume()
+        chunks = [chunk async for chunk in stream]
+    assert sum(1 for c in chunks if c.text) == 40

@@ -38,7 +38,9 @@ No message, ``repr`` or attribute of these exceptions ever contains the API key.
         │                             (send after close, a second receiver, ...)
         ├── MessageParseError         a frame that is not a JSON object of known shape
         ├── MessageTooBigError        a frame over ``max_message_size``
-        └── StreamPausedTooLongError  a pause outlived its ``pause_timeout``
+        ├── StreamPausedTooLongError  a pause outlived its ``pause_timeout``
+        └── StreamIdleTimeoutError    a one-shot stream heard nothing from the server
+                                      for ``stream_idle_timeout`` (also a ``TimeoutError``)
 
 Errors that are retryable by their nature carry ``retryable = True`` as a hint; nothing
 in this library retries on its own unless a caller configured it to.
@@ -72,6 +74,7 @@ __all__ = [
     "ServiceUnavailableError",
     "SessionStateError",
     "SetupRejectedError",
+    "StreamIdleTimeoutError",
     "StreamPausedTooLongError",
     "TransportError",
     "WebSocketConnectionError",
@@ -391,3 +394,9 @@ class MessageTooBigError(WebSocketError):
 
 class StreamPausedTooLongError(WebSocketError):
     """A stream stayed paused longer than its ``pause_timeout``; it has been closed."""
+
+
+class StreamIdleTimeoutError(WebSocketError, TimeoutError):
+    """A one-shot stream received nothing from the server for ``stream_idle_timeout``
+    seconds (the server still answered pings, or keepalive would have caught it); the
+    chunks that arrived before were delivered, and the connection has been closed."""

@@ -107,6 +107,13 @@ class WebSocketSettings:
             60 s, below the keepalive bound on purpose: while a paused stream's buffer
             is full the socket is not read, pongs included, so a longer pause would end
             in a less telling :class:`~api_gemini.errors.KeepaliveTimeoutError`.
+        stream_idle_timeout: seconds a one-shot stream waits for the server's next
+            message before it ends with :class:`~api_gemini.errors.StreamIdleTimeoutError`
+            (``None``: no limit). The same 120 s as the HTTP read timeout, so a server
+            that keeps answering pings but stops sending ends a WebSocket stream as it
+            ends an SSE one. Time the reader spends waiting for a slow or paused
+            consumer does not count. Live sessions are exempt: they may idle between
+            turns for as long as the caller likes.
     """
 
     keepalive_interval: float | None = 20.0
@@ -119,8 +126,13 @@ class WebSocketSettings:
     buffer_max_chunks: int = 256
     buffer_max_bytes: int = 8 * 1024 * 1024
     pause_timeout: float | None = 60.0
+    stream_idle_timeout: float | None = 120.0
 
     def __post_init__(self) -> None:
+        for name in ("pause_timeout", "stream_idle_timeout"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigurationError(f"{name} must be > 0 seconds, or None for no limit")
         if self.max_message_size <= 0 or self.buffer_max_chunks <= 0:
             raise ConfigurationError("max_message_size and buffer_max_chunks must be > 0")
         if self.buffer_max_bytes < 1024:

@@ -63,6 +63,7 @@ from ..errors import (
     ReconnectFailedError,
     SessionStateError,
     SetupRejectedError,
+    StreamIdleTimeoutError,
     StreamPausedTooLongError,
     WebSocketError,
 )
@@ -601,6 +602,54 @@ class Stream(_Receiver[GenerateContentResponse]):
         super().__init__(conn, settings)
         self._model_version = model.removeprefix("models/")
         self._usage: LiveUsageMetadata | None = None
+        self._idle_timeout = settings.stream_idle_timeout
+        self._idle_since = 0.0  # when the stream started to wait (the request went out)
+
+    def _start(self) -> None:
+        super()._start()
+        if self._idle_timeout is not None:
+            # One timer re-armed from the last arrival, not a timeout per receive: the
+            # per-chunk path pays nothing for the bound.
+            self._idle_since = time.monotonic()
+            self._loop.call_later(self._idle_timeout, self._check_idle)
+
+    def _check_idle(self) -> None:
+        timeout = self._idle_timeout
+        if (
+            timeout is None
+            or self._done
+            or self._cancelled
+            or self._failed is not None
+            or self._reader_closing
+        ):
+            return
+        now = time.monotonic()
+        if self._room is not None:
+            # The reader waits for a slow or paused consumer, not for the server.
+            self._idle_since = now
+        last = max(self._conn.last_message_at or 0.0, self._idle_since)
+        left = last + timeout - now
+        if left > 0:
+            self._loop.call_later(left, self._check_idle)
+            return
+        error = StreamIdleTimeoutError(
+            f"no message from the server for {timeout:g}s (stream_idle_timeout) after "
+            f"{self.metrics.chunks} chunks; the stream has been closed"
+        )
+        self._closer = self._loop.create_task(
+            self._end_idle(error), name="api-gemini stream closer"
+        )
+
+    async def _end_idle(self, error: StreamIdleTimeoutError) -> None:
+        """Stop the reader, end the stream with ``error`` after what is buffered, and
+        close the connection with a handshake."""
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.cancel()
+            await asyncio.wait([reader])
+        self._finish(error)
+        if not self._conn.closed:
+            await self._conn.close(1000, "idle")
 
     def _convert(
         self, message: ServerMessage | UnknownMessage
