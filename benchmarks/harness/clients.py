@@ -205,7 +205,24 @@ class ApiWs:
         await self.client.aclose()
 
 
-class ApiSse:
+class _SseOnly:
+    """The scenarios an SSE client has no part in: no session to keep open, and the
+    paused-memory scenario is measured over the Live API only."""
+
+    async def open_idle(self) -> Any:
+        """SSE has no session to keep open."""
+        raise NotImplementedError
+
+    async def close_idle(self, handle: Any) -> None:
+        """SSE has no session to keep open."""
+        raise NotImplementedError
+
+    async def paused(self, tokens: int, hold: float, settle: Callable[[], Any]) -> int:
+        """Not measured for SSE."""
+        raise NotImplementedError
+
+
+class ApiSse(_SseOnly):
     """api_gemini over HTTP SSE (httpx2 underneath; the connection is kept alive)."""
 
     name = "api_sse"
@@ -259,18 +276,6 @@ class ApiSse:
             async for _ in stream:
                 pass
         return elapsed
-
-    async def open_idle(self) -> Any:
-        """SSE has no session to keep open."""
-        raise NotImplementedError
-
-    async def close_idle(self, handle: Any) -> None:
-        """SSE has no session to keep open."""
-        raise NotImplementedError
-
-    async def paused(self, tokens: int, hold: float, settle: Callable[[], Any]) -> int:
-        """Not measured for SSE (text only on the HTTP API)."""
-        raise NotImplementedError
 
     async def aclose(self) -> None:
         """Close the client."""
@@ -391,7 +396,7 @@ class SdkLive:
         await self.client.aio.aclose()
 
 
-class SdkSse:
+class SdkSse(_SseOnly):
     """The official SDK's SSE streaming (aiohttp underneath when installed, as here)."""
 
     name = "sdk_sse"
@@ -452,18 +457,6 @@ class SdkSse:
                 elapsed = time.perf_counter() - started
         assert elapsed is not None
         return elapsed
-
-    async def open_idle(self) -> Any:
-        """SSE has no session to keep open."""
-        raise NotImplementedError
-
-    async def close_idle(self, handle: Any) -> None:
-        """SSE has no session to keep open."""
-        raise NotImplementedError
-
-    async def paused(self, tokens: int, hold: float, settle: Callable[[], Any]) -> int:
-        """Not measured for SSE."""
-        raise NotImplementedError
 
     async def aclose(self) -> None:
         """Close the client."""
