@@ -66,6 +66,8 @@ class EmulatorConfig:
             raise ValueError("time_scale must be >= 0")
         if self.playback_time_scale is not None and self.playback_time_scale < 0:
             raise ValueError("playback_time_scale must be >= 0 (or None)")
+        if self.fault is not None:
+            FaultPlan.parse(self.fault)  # raises ValueError for a bad spec
 
     @property
     def playback_scale(self) -> float:
@@ -73,8 +75,6 @@ class EmulatorConfig:
         if self.playback_time_scale is None:
             return self.time_scale
         return self.playback_time_scale
-        if self.fault is not None:
-            FaultPlan.parse(self.fault)  # raises ValueError for a bad spec
 
     @property
     def tls(self) -> bool:
