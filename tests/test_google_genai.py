@@ -31,7 +31,7 @@ pytestmark = pytest.mark.filterwarnings(
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 
 FLASH = "gemini-2.5-flash"
-LIVE = "gemini-live-2.5-flash-preview"
+LIVE = "gemini-3.8-live"
 CONFIG = types.GenerateContentConfig(max_output_tokens=8)
 
 

@@ -930,7 +930,10 @@ class LiveSession(_Receiver[LiveEvent]):
                 self._turn_chunks_base = self.metrics.chunks + sum(
                     1 for e in events if type(e) is ModelTurn
                 )
-            if message.session_resumption_update is not None:
+            update = message.session_resumption_update
+            # An update without a handle (resumable: false, sent while the model
+            # generates) confirms nothing: what was sent is still unconfirmed.
+            if update is not None and update.new_handle and update.resumable is not False:
                 protocol = self._conn.protocol
                 if protocol.resumption_handle:
                     if protocol.resumption_handle != self._handle:
