@@ -58,7 +58,7 @@ def test_sync_stream_matches_http_and_supports_control(emulator_process: str) ->
 
         stream = model.stream_generate_content_websocket(request_of(500))
         first = next(stream)
-        assert first.text
+        assert first.audio  # each piece: its audio, then its transcription
         stream.cancel()
         assert stream.state is StreamState.CANCELLED
         assert list(stream) == []
@@ -72,7 +72,7 @@ def test_sync_session_spans_turns_and_keeps_context(emulator_process: str) -> No
         config = {"sessionResumption": {}}
         with model.connect(config) as session:
             session.send_text("echo: first words")
-            first = [e for e in session.receive_turn() if isinstance(e, ModelTurn)]
+            first = [e for e in session.receive_turn() if isinstance(e, OutputTranscription)]
             assert "".join(e.text for e in first) == "first words"
             session.send_text("recall")
             events = list(session.receive_turn())

@@ -260,11 +260,18 @@ def error_path(exc: msgspec.ValidationError) -> list[str | int] | None:
     return path
 
 
+def _unrepresentable(error: msgspec.ValidationError) -> bool:
+    """A number the field's type cannot hold (``1e999``, ``2.5`` tokens), as opposed to
+    a value of the wrong kind (``"many"``), which stays an error."""
+    text = str(error)
+    return text.startswith("Number out of range") or "got `float`" in text
+
+
 def convert_dropping_bad_metadata(
     whole: dict[str, Any], struct: type[R], first: msgspec.ValidationError
 ) -> R:
-    """Convert a decoded frame whose typed decode failed with ``first``: values that
-    fail inside a metadata field (``usageMetadata``, ``groundingMetadata``...; a token
+    """Convert a decoded frame whose typed decode failed with ``first``: numbers that a
+    metadata field (``usageMetadata``, ``groundingMetadata``...) cannot hold (a token
     count of ``1e999``) are left out of the typed result, with a warning, so the answer
     beside them is kept (``.raw`` still has them). ``whole`` is not modified.
 
@@ -275,7 +282,11 @@ def convert_dropping_bad_metadata(
     copied = False
     for _ in range(_MAX_REPAIRS):
         path = error_path(error)
-        if not path or not any(isinstance(p, str) and p.endswith("Metadata") for p in path):
+        if (
+            not path
+            or not any(isinstance(p, str) and p.endswith("Metadata") for p in path)
+            or not _unrepresentable(error)
+        ):
             raise error
         if not copied:  # the frame's dict (.raw) shares these objects: keep it whole
             whole, copied = copy.deepcopy(whole), True
