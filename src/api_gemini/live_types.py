@@ -285,17 +285,19 @@ class VoiceActivityDetectionSignalMessage(_Wire):
     vad_signal_type: str | None = None
 
 
-class ServerMessage(
-    msgspec.Struct, rename="camel", kw_only=True, dict=True, forbid_unknown_fields=True
-):
+class ServerMessage(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
     """One server frame: one optional field per known top-level key.
 
     Decoding into this type is the whole per-frame cost. An unknown top-level key makes
     that decode fail, and the cold path (``protocol.decode_server_message``) then
     decodes the known keys and reports each unknown one as an event, so neither is
     lost; unknown keys deeper down are skipped and stay reachable through the events'
-    ``.raw``. The frame itself is kept beside the fields (``dict=True``), never decoded
-    twice on the per-chunk path.
+    ``.raw``.
+
+    Attributes:
+        frame: the :class:`~api_gemini._wire.Frame` the message was decoded from (set
+            by the decoder; never a wire key).
+        unknown_keys: top-level keys of the frame this type does not know.
     """
 
     setup_complete: SetupCompleteMessage | None = None
@@ -307,6 +309,9 @@ class ServerMessage(
     session_resumption_update: SessionResumptionUpdateMessage | None = None
     voice_activity: VoiceActivityMessage | None = None
     voice_activity_detection_signal: VoiceActivityDetectionSignalMessage | None = None
+    # Not wire keys: filled by the decoder (names no server message can plausibly use).
+    frame: Any = msgspec.field(default=None, name="__api_gemini_frame__")
+    unknown_keys: list[str] | None = msgspec.field(default=None, name="__api_gemini_unknown__")
 
 
 # --------------------------------------------------------------------------- user config
