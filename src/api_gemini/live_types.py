@@ -372,7 +372,7 @@ class LiveConnectConfig(_Wire):
     proactivity: ProactivityConfig | None = None
     history_config: HistoryConfig | None = None
 
-    def _generation(self) -> tuple[GenerationConfig, bool]:
+    def _generation(self, apply_defaults: bool = True) -> tuple[GenerationConfig, bool]:
         """The generation config with the shortcuts applied; True if the modality was
         defaulted to AUDIO."""
         generation = self.generation_config or GenerationConfig()
@@ -382,13 +382,24 @@ class LiveConnectConfig(_Wire):
             if (value := getattr(self, name)) is not None
         }
         modalities = self.response_modalities or generation.response_modalities
-        defaulted = not modalities
-        changes["response_modalities"] = list(modalities) if modalities else ["AUDIO"]
+        defaulted = not modalities and apply_defaults
+        if modalities:
+            changes["response_modalities"] = list(modalities)
+        elif defaulted:
+            changes["response_modalities"] = ["AUDIO"]
         return msgspec.structs.replace(generation, **changes), defaulted
 
-    def to_setup(self, model: str) -> LiveSetup:
-        """Build the ``setup`` message body for ``model`` (already ``models/...``)."""
-        generation, defaulted = self._generation()
+    def to_setup(self, model: str, *, apply_defaults: bool = True) -> LiveSetup:
+        """Build the ``setup`` message body for ``model`` (already ``models/...``).
+
+        ``apply_defaults=False`` leaves out today's defaults (AUDIO, output
+        transcription): the config exactly as given (an ephemeral token's constraints).
+        """
+        generation, defaulted = self._generation(apply_defaults)
+        if generation == GenerationConfig() and not apply_defaults:
+            generation_or_none: GenerationConfig | None = None
+        else:
+            generation_or_none = generation
         instruction = self.system_instruction
         if isinstance(instruction, str):
             instruction = Content(parts=[Part(text=instruction)])
@@ -397,7 +408,7 @@ class LiveConnectConfig(_Wire):
             output = True
         return LiveSetup(
             model=model,
-            generation_config=generation,
+            generation_config=generation_or_none,
             system_instruction=instruction,
             tools=self.tools,
             safety_settings=self.safety_settings,
