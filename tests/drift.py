@@ -161,3 +161,42 @@ if __name__ == "__main__":
     print(len(typed), "typed;", len(untyped), "untyped;", problems)
     for item in sorted(untyped):
         print(item)
+
+
+#: The request messages a dict can fill, with where the dict goes in them.
+REQUEST_ROOTS: dict[str, type[pydantic.BaseModel]] = {
+    "setup": g.LiveClientSetup,
+    "clientContent.turns[0]": g.Content,
+    "toolResponse.functionResponses[0]": g.FunctionResponse,
+}
+
+
+def request_fields() -> list[tuple[str, list[tuple[str, bool]], str, Any]]:
+    """Every request-side field reachable from :data:`REQUEST_ROOTS`, typed or not:
+    (root, path to its object as (snake name, is_list) steps, snake name, our type or
+    None when untyped). One path per google-genai type (the first found)."""
+    out: list[tuple[str, list[tuple[str, bool]], str, Any]] = []
+    for root, model in REQUEST_ROOTS.items():
+        seen: set[type[pydantic.BaseModel]] = set()
+        todo: list[tuple[type[pydantic.BaseModel], list[tuple[str, bool]]]] = [(model, [])]
+        while todo:
+            current, path = todo.pop(0)
+            if current in seen or current not in TYPE_MAP:
+                continue
+            seen.add(current)
+            ours = _our_fields(TYPE_MAP[current])
+            for name, info in current.model_fields.items():
+                if root == "setup" and current is g.LiveClientSetup and name == "model":
+                    continue  # the model is an argument, not a config field
+                annotation = ours.get(camel(name))
+                out.append((root, path, name, annotation))
+                inner = _our_struct(annotation) if annotation is not None else None
+                if inner is None:
+                    continue
+                where = f"{current.__name__}.{camel(name)}"
+                candidates = HIDDEN_ELEMENT_TYPES.get(where) or _models_in(info.annotation)
+                is_list = "list" in str(annotation)
+                for nested in candidates:
+                    if TYPE_MAP.get(nested) is inner:
+                        todo.append((nested, [*path, (name, is_list)]))
+    return out

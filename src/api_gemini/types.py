@@ -98,7 +98,9 @@ class FunctionResponse(_Wire):
     """
 
     name: str
-    response: dict[str, Any] = msgspec.field(default_factory=dict)
+    # None, not {}, as the default: an empty response ({} with will_continue=False
+    # ends a NON_BLOCKING call) must still be sent, and msgspec omits defaults.
+    response: dict[str, Any] | None = None
     id: str | None = None
     will_continue: bool | None = None
     scheduling: str | None = None
