@@ -96,10 +96,13 @@ async def test_interrupt_cuts_the_running_answer(make_emulator: Any) -> None:
         await respond(ws, call, scheduling="INTERRUPT")
         cut = await turn(ws)
         answer = await turn(ws)
+    # The answer to the response follows at once: the cut turn is not the end of the
+    # interaction (google-genai's receive() reads on until IDLE).
     assert [m.get("serverContent") for m in cut[-2:]] == [
         {"interrupted": True},
-        {"turnComplete": True, "interactionStatus": "IDLE"},
+        {"turnComplete": True, "interactionStatus": "IN_PROGRESS"},
     ]
+    assert answer[-1]["serverContent"]["interactionStatus"] == "IDLE"
     assert heard(answer) == 'book_table returned {"booked":true}. '
 
 
@@ -123,7 +126,10 @@ async def test_silent_only_adds_to_the_context(emulator: Emulator) -> None:
         await setup(ws)
         call, _ = await start_call(ws)
         await respond(ws, call, scheduling="SILENT")
-        # No answer to the response: the next message answers this text.
+        # No answer to the response, only word that the session is idle again.
+        assert await recv(ws) == {
+            "serverContent": {"turnComplete": True, "interactionStatus": "IDLE"}
+        }
         await ws.send(json.dumps({"realtimeInput": {"text": "echo: next"}}))
         assert heard(await turn(ws)) == "next"
 
@@ -138,6 +144,9 @@ async def test_will_continue_keeps_the_call_open(emulator: Emulator) -> None:
         # An empty final response ends it, without a new answer.
         final = {"id": call["id"], "name": call["name"], "response": {}, "willContinue": False}
         await ws.send(json.dumps({"toolResponse": {"functionResponses": [final]}}))
+        assert await recv(ws) == {
+            "serverContent": {"turnComplete": True, "interactionStatus": "IDLE"}
+        }
         await ws.send(json.dumps({"realtimeInput": {"text": "echo: done"}}))
         last = await turn(ws)
         # The call is over: another response for it is refused.
