@@ -261,7 +261,7 @@ def start_emulator(
     """``python -m api_gemini.emulator`` in a subprocess (over TLS with ``(cert, key)``);
     returns it and its base URL."""
     argv = [sys.executable, "-m", "api_gemini.emulator", "--port", "0"]
-    argv += ["--tokens-per-second", str(tokens_per_second)]
+    argv += ["--tokens-per-second", str(tokens_per_second), "--playback-time-scale", "0"]
     if tls is not None:
         argv += ["--tls-cert", tls[0], "--tls-key", tls[1]]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)

@@ -66,7 +66,7 @@ def pin(pid: int, cpu: int) -> None:
 def start_emulator() -> tuple[subprocess.Popen[str], str]:
     """The emulator as a process on CPU 1; returns it and its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api_gemini.emulator", "--port", "0"],
+        [sys.executable, "-m", "api_gemini.emulator", "--port", "0", "--playback-time-scale", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -159,9 +159,7 @@ class ApiWs:
 
     async def open_warm(self) -> None:
         """An open Live session: the WebSocket analogue of a kept-alive connection."""
-        self.session = await self.model.connect(
-            {"generationConfig": {"maxOutputTokens": 4}}
-        )
+        self.session = await self.model.connect({"generationConfig": {"maxOutputTokens": 4}})
 
     async def first_chunk_warm(self, tokens: int) -> float:
         """A new turn on the open session, to its first ``ModelTurn``."""
@@ -299,7 +297,11 @@ class SdkLive:
         self._stack = contextlib.AsyncExitStack()
 
     def _config(self, tokens: int, audio: bool = False) -> Any:
-        return {"response_modalities": ["AUDIO" if audio else "TEXT"], "max_output_tokens": tokens}
+        # Today's Live models answer in AUDIO only: a text answer is its transcription.
+        config: dict[str, Any] = {"response_modalities": ["AUDIO"], "max_output_tokens": tokens}
+        if not audio:
+            config["output_audio_transcription"] = {}
+        return config
 
     async def _send(self, session: Any) -> None:
         from google.genai import types
@@ -325,7 +327,9 @@ class SdkLive:
                             trace(len(data))
             else:
                 async for message in session.receive():
-                    text = message.text
+                    content = message.server_content
+                    transcript = content.output_transcription if content else None
+                    text = transcript.text if transcript else None
                     if text:
                         total += len(text)
                         chunks += 1
@@ -341,7 +345,7 @@ class SdkLive:
         async with self.client.aio.live.connect(model=LIVE_MODEL, config=config) as session:
             await self._send(session)
             async for message in session.receive():
-                if elapsed is None and message.text:
+                if elapsed is None and message.data:  # the first audio chunk
                     elapsed = time.perf_counter() - started
         assert elapsed is not None
         return elapsed
@@ -358,7 +362,7 @@ class SdkLive:
         elapsed = None
         await self._send(self.session)
         async for message in self.session.receive():
-            if elapsed is None and message.text:
+            if elapsed is None and message.data:  # the first audio chunk
                 elapsed = time.perf_counter() - started
         assert elapsed is not None
         return elapsed
@@ -496,10 +500,9 @@ class Floor:
         setup = {
             "setup": {
                 "model": f"models/{LIVE_MODEL}",
-                "generationConfig": {
-                    "responseModalities": ["AUDIO" if audio else "TEXT"],
-                    "maxOutputTokens": tokens,
-                },
+                "generationConfig": {"responseModalities": ["AUDIO"], "maxOutputTokens": tokens},
+                # Today's Live models answer in AUDIO only: text is the transcription.
+                **({} if audio else {"outputAudioTranscription": {}}),
             }
         }
         await ws.send(self._dumps(setup), text=True)
@@ -528,13 +531,12 @@ class Floor:
                 content = loads(await ws.recv(decode=False)).get("serverContent")
                 if content is None:
                     continue
-                turn = content.get("modelTurn")
+                turn = content.get("modelTurn") if audio else content.get("outputTranscription")
                 if turn is not None:
-                    part = turn["parts"][0]
                     if audio:
-                        n = len(base64.b64decode(part["inlineData"]["data"]))
+                        n = len(base64.b64decode(turn["parts"][0]["inlineData"]["data"]))
                     else:
-                        n = len(part["text"])
+                        n = len(turn.get("text", ""))
                     total += n
                     chunks += 1
                     if trace is not None:
