@@ -57,6 +57,8 @@ def start_emulator(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
             str(cert_path),
             "--tls-key",
             str(key_path),
+            "--playback-time-scale",  # measure the client, not the playback wait
+            "0",
         ],
         stdout=subprocess.PIPE,
         text=True,

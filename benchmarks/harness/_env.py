@@ -88,8 +88,7 @@ def emulator(tls: Tls, **options: float | int) -> Iterator[str]:
         tls.cert,
         "--tls-key",
         tls.key,
-        # The service waits the audio's playback time before turnComplete; the benchmarks
-        # measure the clients, not that wait.
+        # The client is measured, not the wait for audio playback before turnComplete.
         "--playback-time-scale",
         "0",
     ]

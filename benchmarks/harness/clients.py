@@ -283,6 +283,22 @@ class ApiSse(_SseOnly):
 # --------------------------------------------------------------------------- google-genai
 
 
+def _spoken(message: Any) -> str | None:
+    """The output transcription text of a google-genai ``LiveServerMessage``."""
+    content = message.server_content
+    spoken = content.output_transcription if content is not None else None
+    return spoken.text if spoken is not None else None
+
+
+def _first_content(message: Any) -> bool:
+    """True for a message with the model's answer (audio or its transcription): what
+    every client's time to first chunk counts to."""
+    content = message.server_content
+    return content is not None and (
+        content.model_turn is not None or content.output_transcription is not None
+    )
+
+
 class SdkLive:
     """The official SDK's Live client, one session per turn, as its docs show."""
 
@@ -297,11 +313,13 @@ class SdkLive:
         self._stack = contextlib.AsyncExitStack()
 
     def _config(self, tokens: int, audio: bool = False) -> Any:
-        # Today's Live models answer in AUDIO only: a text answer is its transcription.
-        config: dict[str, Any] = {"response_modalities": ["AUDIO"], "max_output_tokens": tokens}
-        if not audio:
-            config["output_audio_transcription"] = {}
-        return config
+        # Today's Live models answer in AUDIO only; the text is the output transcription
+        # (asked for in both modes, as api_gemini's one-shot stream does: same frames).
+        return {
+            "response_modalities": ["AUDIO"],
+            "output_audio_transcription": {},
+            "max_output_tokens": tokens,
+        }
 
     async def _send(self, session: Any) -> None:
         from google.genai import types
@@ -327,9 +345,7 @@ class SdkLive:
                             trace(len(data))
             else:
                 async for message in session.receive():
-                    content = message.server_content
-                    transcript = content.output_transcription if content else None
-                    text = transcript.text if transcript else None
+                    text = _spoken(message)
                     if text:
                         total += len(text)
                         chunks += 1
@@ -345,7 +361,7 @@ class SdkLive:
         async with self.client.aio.live.connect(model=LIVE_MODEL, config=config) as session:
             await self._send(session)
             async for message in session.receive():
-                if elapsed is None and message.data:  # the first audio chunk
+                if elapsed is None and _first_content(message):
                     elapsed = time.perf_counter() - started
         assert elapsed is not None
         return elapsed
@@ -362,7 +378,7 @@ class SdkLive:
         elapsed = None
         await self._send(self.session)
         async for message in self.session.receive():
-            if elapsed is None and message.data:  # the first audio chunk
+            if elapsed is None and _first_content(message):
                 elapsed = time.perf_counter() - started
         assert elapsed is not None
         return elapsed
@@ -501,8 +517,9 @@ class Floor:
             "setup": {
                 "model": f"models/{LIVE_MODEL}",
                 "generationConfig": {"responseModalities": ["AUDIO"], "maxOutputTokens": tokens},
-                # Today's Live models answer in AUDIO only: text is the transcription.
-                **({} if audio else {"outputAudioTranscription": {}}),
+                # The text of an answer is the output transcription (today's models
+                # answer in AUDIO only); asked for in both modes, as the others do.
+                "outputAudioTranscription": {},
             }
         }
         await ws.send(self._dumps(setup), text=True)
@@ -531,12 +548,14 @@ class Floor:
                 content = loads(await ws.recv(decode=False)).get("serverContent")
                 if content is None:
                     continue
-                turn = content.get("modelTurn") if audio else content.get("outputTranscription")
-                if turn is not None:
-                    if audio:
-                        n = len(base64.b64decode(turn["parts"][0]["inlineData"]["data"]))
-                    else:
-                        n = len(turn.get("text", ""))
+                turn = content.get("modelTurn")
+                spoken = content.get("outputTranscription")
+                n = 0
+                if audio and turn is not None:
+                    n = len(base64.b64decode(turn["parts"][0]["inlineData"]["data"]))
+                elif not audio and spoken is not None:
+                    n = len(spoken.get("text", ""))
+                if n:
                     total += n
                     chunks += 1
                     if trace is not None:
@@ -551,7 +570,7 @@ class Floor:
         elapsed = None
         while True:
             content = self._loads(await ws.recv(decode=False)).get("serverContent", {})
-            if elapsed is None and "modelTurn" in content:
+            if elapsed is None and ("modelTurn" in content or "outputTranscription" in content):
                 elapsed = time.perf_counter() - started
             if content.get("turnComplete"):
                 assert elapsed is not None

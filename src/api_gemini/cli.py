@@ -201,9 +201,12 @@ def _emulator_in_thread() -> Iterator[str]:
 class _AnswerCanceller:
     """Turns Ctrl-C during an answer into an interruption of that answer.
 
-    While armed, SIGINT does not raise: it asks the server to stop (an empty
-    ``clientContent`` is new input, which interrupts the model) and the answer loop
-    stops printing. The send happens on a short-lived thread because a signal handler
+    While armed, SIGINT does not raise: it stops the answer and the answer loop stops
+    printing. The Live API has no "stop" message, and on today's models new input
+    interrupts only to start another answer (``clientContent`` without ``turnComplete``
+    waits for more), so the session moves to a new connection resumed with its newest
+    handle (:meth:`reconnect`): the server drops the answer with the old connection, and
+    the conversation goes on without it. The send happens on a short-lived thread because a signal handler
     runs inside the main thread's wait and must not block it. A second Ctrl-C while the
     interruption is pending raises ``KeyboardInterrupt``, so a server that never
     answers cannot trap the user.
@@ -224,9 +227,9 @@ class _AnswerCanceller:
         self._sender.start()
 
     def _interrupt(self) -> None:
-        # A session that just ended refuses the send; the answer loop reports why.
+        # A session that just ended refuses; the answer loop reports why.
         with contextlib.suppress(GeminiError):
-            self._session.send_content([], turn_complete=False)
+            self._session.reconnect()
 
     @contextlib.contextmanager
     def armed(self) -> Iterator[None]:
@@ -271,7 +274,14 @@ def _answer(
     ``skip_stale_end``: the previous answer was interrupted, so a ``TurnComplete``
     arriving before anything of this answer belongs to it and is skipped.
     """
-    from .websocket import Interrupted, ModelTurn, Reconnected, TurnComplete, UsageUpdate
+    from .websocket import (
+        Interrupted,
+        ModelTurn,
+        OutputTranscription,
+        Reconnected,
+        TurnComplete,
+        UsageUpdate,
+    )
 
     canceller = _AnswerCanceller(session)
     stats = _TurnStats()
@@ -282,12 +292,13 @@ def _answer(
     with canceller.armed():
         session.send_text(text)
         for event in session:
-            if isinstance(event, ModelTurn):
+            if isinstance(event, ModelTurn | OutputTranscription):
+                # AUDIO answers (today's Live models): the text is the transcription.
                 skip_stale_end = False
                 if stats.first_chunk is None:
                     stats.first_chunk = time.perf_counter()
-                stats.chunks += 1
-                if not canceller.requested:
+                stats.chunks += isinstance(event, ModelTurn)
+                if not canceller.requested and event.text:
                     out.write(event.text)
                     out.flush()
             elif isinstance(event, UsageUpdate):
@@ -303,6 +314,8 @@ def _answer(
             elif isinstance(event, Reconnected):
                 # The session moved to a new connection (a goAway, or a drop). Between
                 # turns nothing is lost; in the middle of one, that answer is.
+                if canceller.requested:
+                    break  # the cancellation itself (see _AnswerCanceller)
                 notes.append("(reconnected: the conversation goes on on a new connection)")
                 if event.turn_lost:
                     notes.append("(that answer was cut short by the reconnect: ask again)")
