@@ -12,7 +12,8 @@ kind is ``string``, ``bool``, ``int``, ``number``, ``bytes``, ``timestamp``,
 ``message`` (target: a message name) or ``map`` (target: the value's kind spec); a
 repeated field is ``["repeated", spec]``.
 
-Roots are the request messages of the endpoints the emulator serves. Where google-genai
+Roots are the request messages of the endpoints the emulator serves (Live messages,
+generateContent, countTokens, embedContent / batchEmbedContents, auth_tokens). Where google-genai
 models a wire message differently from the v1beta proto, a root says so below (for
 example ``BidiGenerateContentSetup`` has ``realtimeInputConfig``, which google-genai
 keeps only in ``LiveConnectConfig`` and moves into ``setup`` in ``_live_converters``).
@@ -147,6 +148,22 @@ class CountTokensRequest(pydantic.BaseModel):
     generate_content_request: GenerateContentRequest | None = None
 
 
+class EmbedContentRequest(pydantic.BaseModel):
+    """The v1beta EmbedContentRequest (google-genai: ``_EmbedContentConfig_to_mldev``)."""
+
+    model: str | None = None
+    content: gt.Content | None = None
+    task_type: str | None = None
+    title: str | None = None
+    output_dimensionality: int | None = None
+
+
+class BatchEmbedContentsRequest(pydantic.BaseModel):
+    """The v1beta BatchEmbedContentsRequest, what google-genai's embed_content sends."""
+
+    requests: list[EmbedContentRequest] | None = None
+
+
 class CreateAuthTokenRequest(pydantic.BaseModel):
     """The v1alpha AuthToken resource a client POSTs to ``auth_tokens``."""
 
@@ -162,6 +179,8 @@ def main() -> None:
     builder.add(gt.LiveClientMessage)
     builder.add(GenerateContentRequest)
     builder.add(CountTokensRequest)
+    builder.add(EmbedContentRequest)
+    builder.add(BatchEmbedContentsRequest)
     builder.add(CreateAuthTokenRequest)
     table = {
         "_generated_by": "scripts/gen_wire_schema.py",

@@ -185,7 +185,7 @@ CATALOG: tuple[dict[str, Any], ...] = (
         "gemini-embedding-001",
         "Gemini Embedding 001",
         "Obtain a distributed representation of a text.",
-        ["embedContent", "countTokens", "asyncBatchEmbedContent"],
+        ["embedContent", "countTextTokens", "countTokens", "asyncBatchEmbedContent"],
         input_limit=2_048,
         output_limit=1,
         sampling=False,
