@@ -118,11 +118,14 @@ async def test_google_genai_live_over_tls(tmp_path: Path) -> None:
             api_key="any-key",
             http_options={"base_url": emu.base_url, "async_client_args": {"ssl": trust}},
         )
-        async with client.aio.live.connect(model=LIVE, config={}) as session:
+        # Today's Live models answer in AUDIO; the text is the output transcription.
+        config = {"response_modalities": ["AUDIO"], "output_audio_transcription": {}}
+        async with client.aio.live.connect(model=LIVE, config=config) as session:
             await session.send_client_content(
                 turns={"role": "user", "parts": [{"text": "echo: hello over wss"}]}
             )
             text = []
             async for message in session.receive():  # ends with the turn
-                text.append(message.text or "")
+                spoken = message.server_content and message.server_content.output_transcription
+                text.append(spoken.text or "" if spoken else "")
     assert "".join(text) == "hello over wss"

@@ -91,8 +91,9 @@ class FunctionResponse(_Wire):
     """The caller's answer to a :class:`FunctionCall`.
 
     For a ``NON_BLOCKING`` function (Live API), ``scheduling`` says what the model does
-    with the answer: ``"INTERRUPTED"`` (speak about it now), ``"WHEN_IDLE"`` (after the
-    current answer) or ``"SILENT"`` (only add it to the context); ``will_continue=True``
+    with the answer: ``"INTERRUPT"`` (speak about it now; the docs' prose calls it
+    INTERRUPTED, the wire enum of google-genai 3.6.1 is ``INTERRUPT``), ``"WHEN_IDLE"``
+    (after the current answer) or ``"SILENT"`` (only add it to the context); ``will_continue=True``
     says more responses to the same call follow (an empty one with ``False`` ends it).
     """
 
