@@ -279,7 +279,11 @@ async def test_bad_base64_is_1007(emulator: Emulator) -> None:
         await ws.send(
             json.dumps({"realtimeInput": {"audio": {"data": "@@@", "mimeType": "audio/pcm"}}})
         )
-        assert (await expect_close(ws))[0] == 1007
+        assert await expect_close(ws) == (
+            1007,
+            "Invalid value at 'realtime_input.audio.data' (TYPE_BYTES), "
+            'Base64 decoding failed for "@@@"',
+        )
 
 
 async def test_wrong_key_is_1008(make_emulator: MakeEmulator) -> None:
