@@ -58,9 +58,10 @@ class LiveRules:
     refused: tuple[str, ...] = ()
     #: ``proactivity.proactiveAudio: false`` is an error (proactive audio always on).
     proactive_audio_required: bool = False
-    #: ``thinkingConfig.thinkingLevel`` values accepted (empty: thinking not configurable
-    #: unless ``thinkingConfig`` is refused anyway).
+    #: ``thinkingConfig.thinkingLevel`` values accepted (empty: no ``thinkingLevel``).
     thinking_levels: tuple[str, ...] = ()
+    #: ``thinkingConfig.thinkingBudget`` accepted (the 2.5 models think by budget).
+    thinking_budget: bool = False
     #: Function declarations without ``behavior`` are NON_BLOCKING.
     non_blocking_default: bool = False
     #: NON_BLOCKING declarations are honoured (else every call blocks).
@@ -89,7 +90,7 @@ LIVE_RULES: dict[str, LiveRules] = {
         thinking_levels=("MINIMAL", "LOW", "MEDIUM", "HIGH"),
         async_functions=False,
     ),
-    "gemini-2.5-flash-native-audio-preview-12-2025": LiveRules(),
+    "gemini-2.5-flash-native-audio-preview-12-2025": LiveRules(thinking_budget=True),
 }
 
 
