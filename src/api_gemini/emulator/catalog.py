@@ -10,10 +10,11 @@ https://ai.google.dev/gemini-api/docs/deprecations). ``gemini-2.0-flash-live-001
 request for them gets the unknown-model answer.
 
 TEXT output on an audio model closes 1007 "Cannot extract voices from a non-audio
-request." (livekit/agents#4103, googleapis/python-genai#1780), 1011 on 3.1 Flash Live
-(googleapis/python-genai#2238). The wording of the refusals of ``thinkingConfig``,
-``enableAffectiveDialog`` and ``proactiveAudio: false`` on 3.8 Live is not published
-("returns an error"): the emulator closes 1007 with a reason naming the field.
+request." (jsalsman/gemini-live#2, livekit/agents#4103, googleapis/python-genai#1780),
+1011 on 3.1 Flash Live (googleapis/python-genai#2238). The wording of the refusals
+of ``thinkingConfig``, ``enableAffectiveDialog`` and ``proactiveAudio: false`` on 3.8
+Live is not published ("returns an error"): the emulator closes 1007 with a reason
+naming the field.
 """
 
 from __future__ import annotations
