@@ -105,6 +105,9 @@ def parse_setup(setup: dict[str, Any], version: str) -> SessionSettings:
     modalities = gen.get("responseModalities") or ["AUDIO"]
     if modalities != ["AUDIO"]:
         if "TEXT" in modalities:
+            if rules.text_close_code == 1011:
+                # googleapis/python-genai#2238: "1011 Internal error encountered."
+                raise LiveRefusal("Internal error encountered.", 1011)
             raise LiveRefusal(NO_VOICES, rules.text_close_code)
         raise LiveRefusal(
             f"Unsupported response modalities {modalities}: {name} answers in AUDIO only."
