@@ -49,6 +49,9 @@ WIRE_TYPE_OF = {
 EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     # _live_converters._LiveConnectConfig_to_mldev: setv(['setup', 'realtimeInputConfig'])
     "LiveClientSetup": {"realtime_input_config": gt.RealtimeInputConfig},
+    # models._GenerateContentConfig_to_mldev: setv(to_object, ['imageConfig'], ...) inside
+    # generationConfig.
+    "GenerationConfig": {"image_config": gt.ImageConfig},
 }
 # SDK-only fields that never go on the wire (dropped by the converters).
 SDK_ONLY = {"http_options", "abort_signal", "should_return_http_response"}
@@ -139,6 +142,10 @@ class GenerateContentRequest(pydantic.BaseModel):
     generation_config: gt.GenerationConfig | None = None
     cached_content: str | None = None
     labels: dict[str, str] | None = None
+    # Set on the request itself by models._GenerateContentConfig_to_mldev.
+    service_tier: gt.ServiceTier | None = None
+    store: bool | None = None
+    continuation_token: bytes | None = None
 
 
 class CountTokensRequest(pydantic.BaseModel):
