@@ -67,6 +67,8 @@ class LiveRules:
     non_blocking_default: bool = False
     #: NON_BLOCKING declarations are honoured (else every call blocks).
     async_functions: bool = True
+    #: An answer chunk's audio and its transcription travel in one server event.
+    combined_events: bool = False
     #: Default ``turnCoverage``.
     turn_coverage: str = "TURN_INCLUDES_ONLY_ACTIVITY"
 
@@ -90,6 +92,7 @@ LIVE_RULES: dict[str, LiveRules] = {
         refused=("generationConfig.enableAffectiveDialog", "proactivity"),
         thinking_levels=("MINIMAL", "LOW", "MEDIUM", "HIGH"),
         async_functions=False,
+        combined_events=True,
     ),
     "gemini-2.5-flash-native-audio-preview-12-2025": LiveRules(thinking_budget=True),
 }
