@@ -24,9 +24,9 @@ from api_gemini.settings import ClientSettings, WebSocketSettings
 from api_gemini.types import Content, FunctionDeclaration, FunctionResponse, Tool
 from api_gemini.websocket import (
     GenerationComplete,
-    InteractionStatus,
     GoAway,
     InputTranscription,
+    InteractionStatus,
     Interrupted,
     LiveEvent,
     LiveSession,

@@ -206,10 +206,10 @@ class _AnswerCanceller:
     interrupts only to start another answer (``clientContent`` without ``turnComplete``
     waits for more), so the session moves to a new connection resumed with its newest
     handle (:meth:`reconnect`): the server drops the answer with the old connection, and
-    the conversation goes on without it. The send happens on a short-lived thread because a signal handler
-    runs inside the main thread's wait and must not block it. A second Ctrl-C while the
-    interruption is pending raises ``KeyboardInterrupt``, so a server that never
-    answers cannot trap the user.
+    the conversation goes on without it. That happens on a short-lived thread because a
+    signal handler runs inside the main thread's wait and must not block it. A second
+    Ctrl-C while the interruption is pending raises ``KeyboardInterrupt``, so a server
+    that never answers cannot trap the user.
     """
 
     def __init__(self, session: SyncLiveSession) -> None:

@@ -30,6 +30,7 @@ from .settings import (
 
 if TYPE_CHECKING:
     from ._portal import LoopPortal
+    from .auth_tokens import AsyncAuthTokens, AuthTokens
     from .http.transport import AsyncHttpTransport, SyncHttpTransport
     from .sync_live import SyncPool
     from .websocket.pool import LivePool, PoolMetrics
@@ -166,6 +167,13 @@ class AsyncClient(_ClientBase):
         """The models resource: ``list``, ``get`` and ``by_name``."""
         return AsyncModels(self._settings, self._transport(), self._pool)
 
+    @property
+    def auth_tokens(self) -> AsyncAuthTokens:
+        """Ephemeral tokens for the Live API: ``await client.auth_tokens.create(...)``."""
+        from .auth_tokens import AsyncAuthTokens
+
+        return AsyncAuthTokens(self._transport())
+
     async def aclose(self) -> None:
         """Close the HTTP connection pool and the warm Live pool (every warm connection
         is closed with a handshake); safe to call twice."""
@@ -227,6 +235,13 @@ class Client(_ClientBase):
     def models(self) -> Models:
         """The models resource: ``list``, ``get`` and ``by_name``."""
         return Models(self._settings, self._transport(), self._portal, self._pool)
+
+    @property
+    def auth_tokens(self) -> AuthTokens:
+        """Ephemeral tokens for the Live API: ``client.auth_tokens.create(...)``."""
+        from .auth_tokens import AuthTokens
+
+        return AuthTokens(self._transport())
 
     def close(self) -> None:
         """Close the HTTP connection pool, the warm Live pool, and stop the WebSocket

@@ -100,10 +100,13 @@ def live_endpoint(settings: ClientSettings) -> Endpoint:
         )
     constrained = settings.api_key is not None and settings.api_key.is_ephemeral_token
     method = "BidiGenerateContentConstrained" if constrained else "BidiGenerateContent"
+    # The constrained endpoint exists on v1alpha only (ai.google.dev/gemini-api/docs/
+    # ephemeral-tokens): a token always goes there, whatever api_version says.
+    version = "v1alpha" if constrained else settings.api_version
     prefix = parts.path.rstrip("/")
     url = (
         f"{'wss' if secure else 'ws'}://{parts.netloc}{prefix}/ws/"
-        f"google.ai.generativelanguage.{settings.api_version}.{_SERVICE}.{method}"
+        f"google.ai.generativelanguage.{version}.{_SERVICE}.{method}"
     )
     headers = {name.lower(): value for name, value in settings.headers.items()}
     headers.update(settings.auth_headers())  # credentials win over caller headers

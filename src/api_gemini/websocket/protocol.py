@@ -404,13 +404,13 @@ def decode_server_message(data: bytes | str) -> ServerMessage | UnknownMessage:
         if not isinstance(exc, msgspec.ValidationError):
             raise _parse_error(exc, data) from None
         return _decode_slow(data, exc)
-    message.__dict__["_frame"] = Frame(data)
+    message.frame = Frame(data)
     return message
 
 
 def frame_of(message: ServerMessage) -> Frame | None:
     """The frame ``message`` was decoded from (``None`` if it was built in Python)."""
-    frame: Frame | None = message.__dict__.get("_frame")
+    frame: Frame | None = message.frame
     return frame
 
 
@@ -424,7 +424,7 @@ def _decode_slow(
     ``groundingMetadata``...): left out of the typed message, the rest kept. Anything
     else is a :class:`MessageParseError`.
     """
-    if not (data.lstrip()[:1] in (b"{", "{")):
+    if data.lstrip()[:1] not in (b"{", "{"):
         raise _parse_error(first, data)  # not an object: the typed error says so
     frame = Frame(data)
     try:
@@ -442,9 +442,9 @@ def _decode_slow(
             message = convert_dropping_bad_metadata(known, ServerMessage, exc)
         except msgspec.ValidationError as final:
             raise _parse_error(final, data) from None
-    message.__dict__["_frame"] = frame
+    message.frame = frame
     if unknown:
-        message.__dict__["_unknown"] = unknown
+        message.unknown_keys = unknown
     return message
 
 
@@ -484,7 +484,7 @@ def events_from_message(message: ServerMessage | UnknownMessage) -> list[LiveEve
     """
     if isinstance(message, UnknownMessage):
         return [message]
-    frame: Frame | None = message.__dict__.get("_frame")
+    frame: Frame | None = message.frame
     events: list[LiveEvent] = []
     content = message.server_content
     if content is not None and content.model_turn is not None and _plain_chunk(message, content):
@@ -563,7 +563,7 @@ def events_from_message(message: ServerMessage | UnknownMessage) -> list[LiveEve
     if message.voice_activity_detection_signal is not None:
         signal = message.voice_activity_detection_signal.vad_signal_type
         events.append(VoiceActivity(activity_type=signal, _frame=frame))
-    for key in message.__dict__.get("_unknown", ()):
+    for key in message.unknown_keys or ():
         events.append(UnknownMessage(key=key, _frame=frame))
     if not events and frame is not None:
         untyped = _untyped_event(frame)
@@ -593,7 +593,7 @@ def _plain_chunk(message: ServerMessage, content: ServerContent) -> bool:
         and message.session_resumption_update is None
         and message.voice_activity is None
         and message.voice_activity_detection_signal is None
-        and len(message.__dict__) == 1  # only the frame: no untyped top-level key
+        and message.unknown_keys is None
     )
 
 
