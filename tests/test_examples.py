@@ -24,9 +24,12 @@ SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith(
 
 #: A line each script must print: proof that it did its job, not only exited 0.
 EXPECTED = {
+    # The emulator hears a spoken turn as its duration (docs/emulator-fidelity.md).
     "audio.py": re.compile(r"heard: audio of \d+ ms\n.*\d+ bytes of speech", re.S),
     "errors.py": re.compile(
         r"NotFoundError: status 404.*RateLimitError: retry after 2\.0 s.*"
+        # close-1011-after-3: three answer chunks, each an audio message and its
+        # transcription, so six events before the close.
         r"SetupRejectedError: close code 1008.*DisconnectedError: close code 1011 after 6 "
         r"chunks \(we got 6\).*InvalidRequestError",
         re.S,

@@ -21,6 +21,7 @@ from google import genai
 from google.genai import types
 
 from api_gemini.emulator import Emulator
+from api_gemini.emulator.catalog import CATALOG
 
 # The SDK subclasses aiohttp.ClientSession, which aiohttp deprecates: not our concern.
 pytestmark = pytest.mark.filterwarnings(
@@ -133,9 +134,7 @@ async def test_count_tokens_and_models(emulator: Emulator) -> None:
     # The SDK follows nextPageToken across the emulator's small pages.
     names = [m.name async for m in await client.aio.models.list()]
     assert f"models/{LIVE}" in names
-    from api_gemini.emulator.catalog import CATALOG
-
-    assert names == [entry["name"] for entry in CATALOG]
+    assert names == [m["name"] for m in CATALOG]
     await client.aio.aclose()
 
 
@@ -160,7 +159,7 @@ async def test_live_connect_over_tls(make_emulator: MakeEmulator, tls_files: Tls
     emu = await make_emulator(tls_cert=tls_files.cert, tls_key=tls_files.key)
     ctx = ssl.create_default_context(cafile=tls_files.ca)
     client = make_client(emu, async_client_args={"ssl": ctx})
-    # Today's Live models answer in AUDIO; the text is the output transcription.
+    # Today's Live models answer in AUDIO only; the text is the output transcription.
     config: Any = {"response_modalities": ["AUDIO"], "output_audio_transcription": {}}
     async with client.aio.live.connect(model=LIVE, config=config) as session:
         await session.send_client_content(
@@ -171,9 +170,9 @@ async def test_live_connect_over_tls(make_emulator: MakeEmulator, tls_files: Tls
         turn_complete = False
         usage = None
         async for message in session.receive():
-            spoken = message.server_content and message.server_content.output_transcription
-            if spoken and spoken.text:
-                text.append(spoken.text)
+            content = message.server_content
+            if content and content.output_transcription and content.output_transcription.text:
+                text.append(content.output_transcription.text)
             if message.usage_metadata is not None:
                 usage = message.usage_metadata
             if message.server_content and message.server_content.turn_complete:
@@ -193,10 +192,11 @@ async def test_live_generated_answer_and_tools(
     client = make_client(emu, async_client_args={"ssl": ctx})
     weather = types.FunctionDeclaration(
         name="get_weather",
+        # Synchronous, as before 3.8 Live (whose default is NON_BLOCKING).
+        behavior=types.Behavior.BLOCKING,
         parameters=types.Schema(
             type=types.Type.OBJECT, properties={"city": types.Schema(type=types.Type.STRING)}
         ),
-        behavior=types.Behavior.BLOCKING,  # the answer waits for the response
     )
     config = types.LiveConnectConfig(
         response_modalities=[types.Modality.AUDIO],
@@ -218,11 +218,9 @@ async def test_live_generated_answer_and_tools(
             ]
         )
         text = [
-            m.server_content.output_transcription.text
+            m.server_content.output_transcription.text or ""
             async for m in session.receive()
-            if m.server_content
-            and m.server_content.output_transcription
-            and m.server_content.output_transcription.text
+            if m.server_content and m.server_content.output_transcription
         ]
     assert "".join(text) == 'get_weather returned {"sky":"clear"}. '
 
@@ -246,3 +244,15 @@ async def test_live_audio_by_default(make_emulator: MakeEmulator, tls_files: Tls
                 transcript += content.output_transcription.text or ""
     assert len(audio) == 4 * 960
     assert len(transcript.split()) == 4
+
+
+async def test_embed_content(emulator: Emulator) -> None:
+    client = make_client(emulator)
+    result = await client.aio.models.embed_content(
+        model="gemini-embedding-001",
+        contents=[types.Content(parts=[types.Part(text=t)]) for t in ("one", "two")],
+        config=types.EmbedContentConfig(output_dimensionality=16),
+    )
+    assert result.embeddings is not None
+    assert [len(e.values or []) for e in result.embeddings] == [16, 16]
+    await client.aio.aclose()

@@ -12,6 +12,12 @@ Answers are deterministic (see :mod:`api_gemini.emulator.model` for the special
 prompts ``echo:``, ``recall`` and function calls). Run it as a process with
 ``python -m api_gemini.emulator --port 8123``. Needs the ``emulator`` extra (aiohttp).
 
+As strict as today's service (``docs/emulator-fidelity.md``): today's models, requests
+checked against the wire schema (unknown fields refused in the service's words), audio
+only Live models with server-side voice activity detection, connection and session
+lifetimes (``EmulatorConfig.time_scale`` runs them in seconds), async function calls,
+ephemeral tokens (``POST v1alpha/auth_tokens``).
+
 Misbehaving on purpose: fault plans (:mod:`api_gemini.emulator.faults`; a
 ``x-emulator-fault`` header, a ``fault:SPEC`` prompt marker or ``--fault``) and a
 fault-injecting TCP proxy (:mod:`api_gemini.emulator.proxy`: latency, bandwidth, cut,

@@ -105,6 +105,9 @@ def parse_setup(setup: dict[str, Any], version: str) -> SessionSettings:
     modalities = gen.get("responseModalities") or ["AUDIO"]
     if modalities != ["AUDIO"]:
         if "TEXT" in modalities:
+            if rules.text_close_code == 1011:
+                # googleapis/python-genai#2238: "1011 Internal error encountered."
+                raise LiveRefusal("Internal error encountered.", 1011)
             raise LiveRefusal(NO_VOICES, rules.text_close_code)
         raise LiveRefusal(
             f"Unsupported response modalities {modalities}: {name} answers in AUDIO only."
@@ -114,13 +117,12 @@ def parse_setup(setup: dict[str, Any], version: str) -> SessionSettings:
             raise LiveRefusal(f"{dotted} is not supported by {name}.")
     if rules.proactive_audio_required and _get(setup, "proactivity.proactiveAudio") is False:
         raise LiveRefusal(f"proactivity.proactiveAudio cannot be false for {name}.")
-    thinking = gen.get("thinkingConfig")
-    if thinking is not None:
-        level = thinking.get("thinkingLevel")
-        if not rules.thinking_levels or (level is not None and level not in rules.thinking_levels):
-            raise LiveRefusal(
-                f"generationConfig.thinkingConfig.thinkingLevel {level} is not supported by {name}."
-            )
+    thinking = gen.get("thinkingConfig") or {}
+    level = thinking.get("thinkingLevel")
+    if level is not None and level not in rules.thinking_levels:
+        raise LiveRefusal(f"thinkingLevel {level} is not supported by {name}.")
+    if thinking.get("thinkingBudget") is not None and not rules.thinking_budget:
+        raise LiveRefusal(f"thinkingBudget is not supported by {name}; use thinkingLevel.")
     max_tokens = gen.get("maxOutputTokens")
     if max_tokens is not None and int(max_tokens) < 0:
         raise LiveRefusal("generationConfig.maxOutputTokens must not be negative.")
