@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ from api_gemini.websocket import (
 
 KEY = "health-key-SECRET-5151"
 LIVE_MODEL = "gemini-3.8-live"
-RESUMABLE = {"sessionResumption": {}}
+RESUMABLE: dict[str, Any] = {"sessionResumption": {}}
 
 
 @pytest.fixture

@@ -164,7 +164,7 @@ async def test_a_session_can_start_on_a_warm_connection(
     emulator: Emulator, client: AsyncClient
 ) -> None:
     model = client.models().by_name(LIVE_MODEL)
-    config = {"sessionResumption": {}}
+    config: dict[str, Any] = {"sessionResumption": {}}
     assert await model.prewarm_live(config, count=1) == 1
     async with await model.connect(config) as session:
         assert isinstance(session, LiveSession)

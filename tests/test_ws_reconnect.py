@@ -42,7 +42,7 @@ from helpers import eventually, our_tasks
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 KEY = "reconnect-key-SECRET-777"
 LIVE_MODEL = "gemini-3.8-live"
-RESUMABLE = {"sessionResumption": {}}
+RESUMABLE: dict[str, Any] = {"sessionResumption": {}}
 QUICK = ReconnectPolicy(initial_backoff=0.01, max_backoff=0.05)
 WAIT = 5.0
 

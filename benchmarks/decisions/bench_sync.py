@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import websockets.version
 from websockets.asyncio.client import connect as async_connect
@@ -77,7 +78,7 @@ def start_emulator() -> tuple[subprocess.Popen[str], str]:
 
 
 def setup_message(max_tokens: int) -> bytes:
-    config = {"maxOutputTokens": max_tokens}
+    config: dict[str, Any] = {"maxOutputTokens": max_tokens}
     return encode_json({"setup": {"model": f"models/{MODEL}", "generationConfig": config}})
 
 
@@ -199,7 +200,7 @@ def native_sync_sends(settings: ClientSettings) -> float:
 
 async def async_sends(base_url: str) -> float:
     async with AsyncClient(base_url=base_url) as client:
-        config = {}
+        config: dict[str, Any] = {}
         async with await client.models().by_name(MODEL).connect(config) as session:
             started = time.perf_counter()
             for i in range(N_SENDS):
@@ -209,7 +210,7 @@ async def async_sends(base_url: str) -> float:
 
 def sync_sends(base_url: str) -> float:
     with Client(base_url=base_url) as client:
-        config = {}
+        config: dict[str, Any] = {}
         with client.models().by_name(MODEL).connect(config) as session:
             started = time.perf_counter()
             for i in range(N_SENDS):
