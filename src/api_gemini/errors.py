@@ -29,7 +29,10 @@ No message, ``repr`` or attribute of these exceptions ever contains the API key.
         ├── SetupRejectedError        the server closed during setup (1007, 1008, ...)
         ├── DisconnectedError         the connection ended mid-session (``close_code``,
         │   │                         ``reason``, ``chunks_received``, ``resumption_handle``)
-        │   ├── KeepaliveTimeoutError   no pong within the keepalive bound
+        │   ├── KeepaliveTimeoutError   no pong within the keepalive bound (also a
+        │   │                           ``TimeoutError``)
+        │   ├── WriteTimeoutError       our writes did not drain: the peer stopped
+        │   │                           reading (also a ``TimeoutError``)
         │   └── ReconnectFailedError    a reconnect policy gave up (``attempts``,
         │                               ``last_error``; the handle is still there)
         ├── ProtocolViolationError    the peer broke the protocol (content before
@@ -79,6 +82,7 @@ __all__ = [
     "TransportError",
     "WebSocketConnectionError",
     "WebSocketError",
+    "WriteTimeoutError",
     "api_error_from_response",
 ]
 
@@ -342,8 +346,17 @@ class DisconnectedError(WebSocketError, _CloseInfoMixin):
         return self.close_code in {1001, 1006, 1011, 1012, 1013}
 
 
-class KeepaliveTimeoutError(DisconnectedError):
-    """No pong arrived within the keepalive timeout: the peer is presumed dead."""
+class KeepaliveTimeoutError(DisconnectedError, TimeoutError):
+    """No pong arrived within the keepalive timeout (the ping's own write included):
+    the peer is presumed dead, and the connection was dropped."""
+
+
+class WriteTimeoutError(DisconnectedError, TimeoutError):
+    """Our writes stopped draining: a send waited longer than ``write_timeout`` for the
+    socket to take it, or the peer kept sending pings while leaving their pongs unread
+    (more than :data:`~api_gemini.websocket.connection.UNREAD_REPLIES_LIMIT` bytes).
+    The peer, or the network toward it, stopped reading; the connection was dropped
+    (``close_code`` 1006), and a send that raises this may or may not have arrived."""
 
 
 class ReconnectFailedError(DisconnectedError):

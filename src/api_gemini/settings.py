@@ -97,7 +97,14 @@ class WebSocketSettings:
             connection with :class:`~api_gemini.errors.MessageTooBigError`.
         compression: permessage-deflate; off by default (see ``docs/decisions.md``).
         open_timeout: seconds for TCP + TLS + upgrade + setup to complete.
-        close_timeout: seconds to wait for the peer's close frame before dropping TCP.
+        close_timeout: seconds to wait for the peer's close frame before dropping TCP;
+            it bounds the whole of ``close()``, however much unsent data is queued.
+        write_timeout: seconds a send may wait for the socket to take its frame (the
+            peer, or the network toward it, not reading) before the connection is
+            dropped and the send fails with :class:`~api_gemini.errors.WriteTimeoutError`
+            (``None``: no limit; keepalive still detects a peer that stops reading).
+            30 s, as HTTP's write timeout: a healthy link drains a Live message in
+            milliseconds, so only a stall waits that long.
         allow_insecure_ws: allow ``ws://`` to hosts other than loopback.
         buffer_max_chunks: chunks held between the socket and a slow or paused reader.
         buffer_max_bytes: bytes held there; whichever limit is hit first stops reading,
@@ -122,6 +129,7 @@ class WebSocketSettings:
     compression: bool = False
     open_timeout: float = 15.0
     close_timeout: float = 5.0
+    write_timeout: float | None = 30.0
     allow_insecure_ws: bool = False
     buffer_max_chunks: int = 256
     buffer_max_bytes: int = 8 * 1024 * 1024
@@ -129,7 +137,7 @@ class WebSocketSettings:
     stream_idle_timeout: float | None = 120.0
 
     def __post_init__(self) -> None:
-        for name in ("pause_timeout", "stream_idle_timeout"):
+        for name in ("pause_timeout", "stream_idle_timeout", "write_timeout"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigurationError(f"{name} must be > 0 seconds, or None for no limit")

@@ -37,11 +37,12 @@ from ..errors import (
     SetupRejectedError,
     WebSocketConnectionError,
     WebSocketError,
+    WriteTimeoutError,
 )
 from ..live_types import LiveSetup, RealtimeInput, ServerMessage
 from ..settings import ClientSettings, is_loopback_host
 from ..types import Content, FunctionResponse
-from .protocol import LiveProtocol, SessionState, UnknownMessage
+from .protocol import KEEPALIVE_CLOSE_REASON, LiveProtocol, SessionState, UnknownMessage
 
 __all__ = [
     "ConnectionHealth",
@@ -131,23 +132,64 @@ class _Connect(_ws_connect):
         return exc
 
 
-class _ClientConnection(ClientConnection):
-    """websockets' connection, plus a timer on the close it waits for.
+#: Bytes of replies the peer makes us write (pongs to its pings, a close frame) that may
+#: pile up unread while our writes are paused (the transport's buffer above websockets'
+#: high-water mark): past this, the peer sends but does not read, and the connection is
+#: dropped with :class:`~api_gemini.errors.WriteTimeoutError`. Together with one send in
+#: flight (sends wait for the buffer to drain), this caps the transport's write buffer.
+UNREAD_REPLIES_LIMIT: Final = 64 * 1024
 
-    After the peer breaks the protocol (a bad frame, a message over ``max_size``) or
-    closes, websockets sends its close frame and waits for the server to drop TCP, but
-    enforces ``close_timeout`` only on a later send or ping: a server that then goes
-    quiet held the receiver until the next keepalive ping (forever without keepalive).
-    Found by ``tests/test_hostile_ws.py``.
+#: Why a connection was dropped for a write stall (the ``reason`` of the error).
+_STALLED_SEND: Final = "a send did not drain within write_timeout"
+_STALLED_REPLIES: Final = "the peer's pings were answered but the pongs stayed unread"
+
+
+class _ClientConnection(ClientConnection):
+    """websockets' connection, with every write bounded in time and space.
+
+    * A timer on the close it waits for. After the peer breaks the protocol (a bad
+      frame, a message over ``max_size``) or closes, websockets sends its close frame
+      and waits for the server to drop TCP, but enforces ``close_timeout`` only on a
+      later send or ping: a server that then goes quiet held the receiver until the next
+      keepalive ping (forever without keepalive). Found by ``tests/test_hostile_ws.py``.
+    * Keepalive that counts the ping's own write: websockets' ``ping()`` waits in
+      ``drain()`` without a timeout, so a peer that stopped reading was never declared
+      dead (issue 12, item 1). Here the whole ping, write and pong, must fit in
+      ``ping_timeout``.
+    * Replies the peer makes us write (pongs) while our writes are paused count, and
+      past :data:`UNREAD_REPLIES_LIMIT` the connection is dropped: a ping flood whose
+      pongs are never read grew the process by 120-180 MB in 4 s.
     """
 
     _close_timer: asyncio.TimerHandle | None = None
+    #: Why the connection was dropped for a write stall (``None``: it was not).
+    stalled: str | None = None
+    _unread_replies = 0
 
     def data_received(self, data: bytes) -> None:
+        transport = self.transport
+        before = transport.get_write_buffer_size()
         super().data_received(data)
+        if self.paused:  # websockets' drain() would wait: our writes are backed up
+            grown = transport.get_write_buffer_size() - before
+            if grown > 0:
+                self._unread_replies += grown
+                if self._unread_replies > UNREAD_REPLIES_LIMIT:
+                    self.drop_stalled(_STALLED_REPLIES)
+                    return
         deadline = self.close_deadline
         if self._close_timer is None and deadline is not None and self.protocol.close_expected():
             self._close_timer = self.loop.call_at(deadline, self._close_expired)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._unread_replies = 0
+
+    def drop_stalled(self, why: str) -> None:
+        """Drop TCP because our writes do not drain; the close reads as ``why``."""
+        if self.stalled is None:
+            self.stalled = why
+        self.transport.abort()
 
     def _close_expired(self) -> None:
         if self.state is not _WsState.CLOSED:
@@ -156,7 +198,40 @@ class _ClientConnection(ClientConnection):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._close_timer is not None:
             self._close_timer.cancel()
+        if self.paused and exc is None:
+            # websockets would wake a send waiting in drain() as if its data had gone
+            # out; dropped with the data unsent (our abort), the send must fail.
+            lost = ConnectionAbortedError("the connection was dropped with data unsent")
+            for waiter in self.drain_waiters:
+                if not waiter.done():
+                    waiter.set_exception(lost)
         super().connection_lost(exc)
+
+    async def keepalive(self) -> None:
+        """Ping every ``ping_interval``; no pong within ``ping_timeout`` of starting
+        the ping (its write included) drops the connection as websockets does (close
+        code 1011, reason :data:`~.protocol.KEEPALIVE_CLOSE_REASON`)."""
+        interval = self.ping_interval
+        timeout = self.ping_timeout
+        assert interval is not None  # websockets starts keepalive only then
+        latency = 0.0
+        while True:
+            await asyncio.sleep(max(0.0, interval - latency))
+            try:
+                async with asyncio.timeout(timeout):
+                    pong = await self.ping()
+                    latency = await pong
+            except TimeoutError:
+                if self.protocol.state is _WsState.OPEN:
+                    # The close frame cannot be expected to reach a peer that does not
+                    # read: record it (it names the cause) and drop TCP at once.
+                    self.protocol.fail(1011, KEEPALIVE_CLOSE_REASON)
+                    with contextlib.suppress(Exception):
+                        self.send_data()
+                self.transport.abort()
+                return
+            except ConnectionClosed:
+                return
 
 
 class _RedactingLogger(logging.LoggerAdapter[logging.Logger]):
@@ -285,10 +360,15 @@ class LiveConnection:
         protocol: LiveProtocol,
         secret: str | None,
         opened_at: float,
+        *,
+        write_timeout: float | None = None,
+        close_timeout: float | None = None,
     ) -> None:
         self._ws = ws
         self.protocol = protocol
         self._secret = secret
+        self._write_timeout = write_timeout
+        self._close_timeout = close_timeout
         self._send_lock = asyncio.Lock()
         self._closed = False
         self.opened_at = opened_at
@@ -303,6 +383,7 @@ class LiveConnection:
         self.bytes_out = 0
         #: The protocol state when the connection ended (``IN_TURN``: a turn was cut).
         self.state_at_close: SessionState | None = None
+        self._end_error: WebSocketError | None = None  # how it ended, for every observer
 
     # ---- opening
 
@@ -350,12 +431,21 @@ class LiveConnection:
                         f"cannot open the WebSocket to {_safe_url(endpoint)}: "
                         f"{type(exc).__name__}: {_scrub(str(exc), secret)}",
                     ) from None
-                conn = cls(ws, LiveProtocol(), secret, started)
+                conn = cls(
+                    ws,
+                    LiveProtocol(),
+                    secret,
+                    started,
+                    write_timeout=settings.websocket.write_timeout,
+                    close_timeout=settings.websocket.close_timeout,
+                )
                 conn.connect_time = time.monotonic() - started
                 early = await conn._setup(setup)
-        except TimeoutError:
+        except TimeoutError as exc:
             if conn is not None:
                 await conn.close(1000)
+            if isinstance(exc, WebSocketError):  # a write stall or keepalive during setup
+                raise
             raise WebSocketConnectionError(
                 f"the Live connection to {_safe_url(endpoint)} was not ready (TCP, TLS, "
                 f"upgrade and setup) within open_timeout={timeout}s",
@@ -385,7 +475,14 @@ class LiveConnection:
     async def _send(self, data: bytes, state_before: SessionState | None = None) -> None:
         try:
             # A text frame from bytes: no decode/encode round trip (the JSON is UTF-8).
-            await self._ws.send(data, text=True)
+            # Bounded: websockets waits in drain() for as long as the peer does not read.
+            async with asyncio.timeout(self._write_timeout):
+                await self._ws.send(data, text=True)
+        except TimeoutError:
+            # The frame is queued whole in the transport (websockets writes it before
+            # draining), but a peer that took nothing for write_timeout is not reading.
+            self._drop_stalled(_STALLED_SEND)
+            raise self._stall_error() from None
         except ConnectionClosed as exc:
             if state_before is not None and self.protocol.state is not SessionState.CLOSED:
                 # The frame never went out: undo the transition its encoding made, so
@@ -452,8 +549,31 @@ class LiveConnection:
             self.go_away_at = None if left is None else now + left
         return message, size
 
+    def _drop_stalled(self, why: str) -> None:
+        ws = self._ws
+        if isinstance(ws, _ClientConnection):
+            ws.drop_stalled(why)
+        else:  # another transport behind the seam: no stall record, just drop
+            ws.transport.abort()
+
+    def _stall_error(self) -> WriteTimeoutError:
+        why = getattr(self._ws, "stalled", None) or _STALLED_SEND
+        self._closed = True
+        if self.state_at_close is None:
+            self.state_at_close = self.protocol.state
+        self.protocol.connection_closed(1006, why)
+        return WriteTimeoutError(
+            f"the connection was dropped: {why} (the peer, or the network toward it, "
+            "stopped reading)",
+            close_code=1006,
+            reason=why,
+            resumption_handle=self.protocol.resumption_handle,
+        )
+
     def _closed_error(self, exc: ConnectionClosed) -> WebSocketError | None:
         """Map websockets' close exception through the protocol's close-code table."""
+        if getattr(self._ws, "stalled", None) is not None:
+            return self._stall_error()  # the sender and the receiver both hear of it
         rcvd, sent = exc.rcvd, exc.sent
         if sent is not None and (rcvd is None or not exc.rcvd_then_sent):
             code, reason, by_us = sent.code, sent.reason, True
@@ -464,7 +584,14 @@ class LiveConnection:
         self._closed = True
         if self.state_at_close is None:
             self.state_at_close = self.protocol.state
-        return self.protocol.connection_closed(code, _scrub(reason, self._secret), sent_by_us=by_us)
+        error = self.protocol.connection_closed(
+            code, _scrub(reason, self._secret), sent_by_us=by_us
+        )
+        if error is not None:
+            self._end_error = error
+        # A sender may see the drop before the receiver: both hear of the same error
+        # (the protocol reports it once; without this the receiver saw a clean end).
+        return self._end_error
 
     # ---- closing
 
@@ -501,7 +628,12 @@ class LiveConnection:
             with contextlib.suppress(Exception):
                 transport.resume_reading()
         try:
-            await ws.close(code, reason)
+            # Bounded as a whole: websockets' close() first waits in drain() for queued
+            # data to go out, without a timeout, then close_timeout for the peer.
+            async with asyncio.timeout(self._close_timeout):
+                await ws.close(code, reason)
+        except TimeoutError:
+            ws.transport.abort()
         except BaseException:
             ws.transport.abort()
             raise
@@ -524,7 +656,14 @@ class LiveConnection:
             SessionStateError: the connection is closed, or closed while waiting.
         """
         try:
-            waiter = await self._ws.ping()
+            async with asyncio.timeout(self._write_timeout):  # the ping's write only
+                waiter = await self._ws.ping()
+        except TimeoutError:
+            self._drop_stalled(_STALLED_SEND)
+            raise self._stall_error() from None
+        except ConnectionClosed:
+            raise SessionStateError("cannot ping: the connection is closed") from None
+        try:
             return float(await waiter)
         except ConnectionClosed:
             raise SessionStateError("cannot ping: the connection is closed") from None

@@ -604,6 +604,9 @@ class Stream(_Receiver[GenerateContentResponse]):
         self._usage: LiveUsageMetadata | None = None
         self._idle_timeout = settings.stream_idle_timeout
         self._idle_since = 0.0  # when the stream started to wait (the request went out)
+        # Cancelled when the stream ends: a pending timer holds the stream, its
+        # connection and its socket objects until it fires (issue 12, item 5).
+        self._idle_handle: asyncio.TimerHandle | None = None
 
     def _start(self) -> None:
         super()._start()
@@ -611,9 +614,24 @@ class Stream(_Receiver[GenerateContentResponse]):
             # One timer re-armed from the last arrival, not a timeout per receive: the
             # per-chunk path pays nothing for the bound.
             self._idle_since = time.monotonic()
-            self._loop.call_later(self._idle_timeout, self._check_idle)
+            self._idle_handle = self._loop.call_later(self._idle_timeout, self._check_idle)
+
+    def _stop_idle_timer(self) -> None:
+        handle = self._idle_handle
+        if handle is not None:
+            self._idle_handle = None
+            handle.cancel()  # drops the handle's reference to this stream at once
+
+    def _finish(self, error: BaseException | None) -> None:
+        self._stop_idle_timer()
+        super()._finish(error)
+
+    async def _shutdown(self, code: int = 1000, reason: str = "") -> None:
+        self._stop_idle_timer()
+        await super()._shutdown(code, reason)
 
     def _check_idle(self) -> None:
+        self._idle_handle = None
         timeout = self._idle_timeout
         if (
             timeout is None
@@ -630,7 +648,7 @@ class Stream(_Receiver[GenerateContentResponse]):
         last = max(self._conn.last_message_at or 0.0, self._idle_since)
         left = last + timeout - now
         if left > 0:
-            self._loop.call_later(left, self._check_idle)
+            self._idle_handle = self._loop.call_later(left, self._check_idle)
             return
         error = StreamIdleTimeoutError(
             f"no message from the server for {timeout:g}s (stream_idle_timeout) after "
