@@ -54,8 +54,9 @@ async def _nothing(writer: asyncio.StreamWriter) -> None:
 
 async def test_a_send_to_a_peer_that_stopped_reading_fails_typed(leak_check: LeakCheck) -> None:
     async with (
-        raw_live_server(_nothing, wait_for_request=False, read_after=False, receive_buffer=4096)
-        as url,
+        raw_live_server(
+            _nothing, wait_for_request=False, read_after=False, receive_buffer=4096
+        ) as url,
         client(url, write_timeout=0.3) as c,
     ):
         session = await c.models().by_name(LIVE_MODEL).connect()
@@ -86,8 +87,9 @@ async def test_keepalive_detects_a_peer_that_stopped_reading_while_audio_is_sent
     """The documented dead-peer bound holds while the caller streams audio: the ping's
     own write counts against ``keepalive_timeout`` (sends have no bound of their own here)."""
     async with (
-        raw_live_server(_nothing, wait_for_request=False, read_after=False, receive_buffer=4096)
-        as url,
+        raw_live_server(
+            _nothing, wait_for_request=False, read_after=False, receive_buffer=4096
+        ) as url,
         client(url, write_timeout=None, keepalive_interval=0.2, keepalive_timeout=0.5) as c,
     ):
         session = await c.models().by_name(LIVE_MODEL).connect()
@@ -113,8 +115,9 @@ async def test_close_is_bounded_by_close_timeout_whatever_the_write_buffer_holds
     leak_check: LeakCheck,
 ) -> None:
     async with (
-        raw_live_server(_nothing, wait_for_request=False, read_after=False, receive_buffer=4096)
-        as url,
+        raw_live_server(
+            _nothing, wait_for_request=False, read_after=False, receive_buffer=4096
+        ) as url,
         client(url, write_timeout=None, close_timeout=0.2) as c,
     ):
         session = await c.models().by_name(LIVE_MODEL).connect()
@@ -142,8 +145,9 @@ async def test_a_ping_flood_whose_pongs_are_never_read_is_dropped(leak_check: Le
             await writer.drain()
 
     async with (
-        raw_live_server(flood, wait_for_request=False, read_after=False, receive_buffer=4096)
-        as url,
+        raw_live_server(
+            flood, wait_for_request=False, read_after=False, receive_buffer=4096
+        ) as url,
         client(url, write_timeout=None) as c,
     ):
         session = await c.models().by_name(LIVE_MODEL).connect()
