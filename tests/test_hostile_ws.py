@@ -37,6 +37,7 @@ KEY = "hostile-ws-key-SECRET"
 LIVE_MODEL = "gemini-live-2.5-flash-preview"
 LIMIT = 64 * 1024
 
+
 def client(url: str, **ws: object) -> AsyncClient:
     settings = {"max_message_size": LIMIT, "close_timeout": 0.05, "open_timeout": 2.0, **ws}
     return AsyncClient(KEY, base_url=url, websocket=WebSocketSettings(**settings))  # type: ignore[arg-type]

@@ -12,7 +12,6 @@ import pytest
 from api_gemini import AsyncClient, PoolSettings, WebSocketSettings
 from api_gemini.emulator import Emulator
 from api_gemini.errors import SessionStateError
-from api_gemini.live_types import LiveSetup
 from api_gemini.settings import ClientSettings
 from api_gemini.websocket import (
     GoAway,
@@ -22,6 +21,7 @@ from api_gemini.websocket import (
     SessionState,
     TurnComplete,
 )
+from api_gemini.websocket.live_types import LiveSetup
 
 KEY = "health-key-SECRET-5151"
 LIVE_MODEL = "gemini-live-2.5-flash-preview"

@@ -31,8 +31,8 @@ from .settings import (
 if TYPE_CHECKING:
     from ._portal import LoopPortal
     from .http.transport import AsyncHttpTransport, SyncHttpTransport
-    from .sync_live import SyncPool
     from .websocket.pool import LivePool, PoolMetrics
+    from .websocket.sync_live import SyncPool
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -220,7 +220,7 @@ class Client(_ClientBase):
         Raises:
             ConfigurationError: the client is closed, or the websocket extra is missing.
         """
-        from .sync_live import SyncPool
+        from .websocket.sync_live import SyncPool
 
         return SyncPool(self._pool(), self._portal())
 

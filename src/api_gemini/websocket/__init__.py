@@ -15,7 +15,8 @@ api_gemini`` does not import this package, the model methods do when first calle
 
 from __future__ import annotations
 
-from ..live_types import (
+from .connection import ConnectionHealth, Endpoint, LiveConnection, live_endpoint
+from .live_types import (
     AudioTranscriptionConfig,
     AutomaticActivityDetection,
     ContextWindowCompressionConfig,
@@ -24,7 +25,6 @@ from ..live_types import (
     SessionResumptionConfig,
     SlidingWindow,
 )
-from .connection import ConnectionHealth, Endpoint, LiveConnection, live_endpoint
 from .pool import DISCARD_REASONS, LivePool, PoolMetrics
 from .protocol import (
     GenerationComplete,

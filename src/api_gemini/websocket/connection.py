@@ -39,9 +39,9 @@ from ..errors import (
     WebSocketError,
     WriteTimeoutError,
 )
-from ..live_types import LiveSetup, RealtimeInput, ServerMessage
 from ..settings import ClientSettings, is_loopback_host
 from ..types import Content, FunctionResponse
+from .live_types import LiveSetup, RealtimeInput, ServerMessage
 from .protocol import KEEPALIVE_CLOSE_REASON, LiveProtocol, SessionState, UnknownMessage
 
 __all__ = [

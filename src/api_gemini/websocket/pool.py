@@ -38,9 +38,9 @@ from ..errors import (
     SetupRejectedError,
     WebSocketError,
 )
-from ..live_types import LiveSetup, ServerMessage
 from ..settings import ClientSettings
 from .connection import ConnectionHealth, LiveConnection, live_endpoint
+from .live_types import LiveSetup, ServerMessage
 from .protocol import UnknownMessage, encode_setup
 
 __all__ = ["DISCARD_REASONS", "LivePool", "PoolMetrics"]

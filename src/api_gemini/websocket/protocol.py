@@ -35,7 +35,8 @@ from ..errors import (
     SetupRejectedError,
     WebSocketError,
 )
-from ..live_types import (
+from ..types import Blob, Content, FunctionCall, FunctionResponse, UsageMetadata
+from .live_types import (
     ActivityEnd,
     ActivityStart,
     ClientContent,
@@ -45,7 +46,6 @@ from ..live_types import (
     ServerMessage,
     ToolResponse,
 )
-from ..types import Blob, Content, FunctionCall, FunctionResponse, UsageMetadata
 
 __all__ = [
     "ACTIVITY_END",
@@ -280,7 +280,7 @@ def encode_tool_response(responses: Sequence[FunctionResponse]) -> bytes:
 _decoder: Final = msgspec.json.Decoder(ServerMessage)
 _any_decoder: Final = msgspec.json.Decoder()
 
-#: The top-level keys :class:`~api_gemini.live_types.ServerMessage` knows.
+#: The top-level keys :class:`~api_gemini.websocket.live_types.ServerMessage` knows.
 KNOWN_KEYS: Final = frozenset(
     {
         "setupComplete",
@@ -306,7 +306,7 @@ def _parse_error(exc: BaseException, data: bytes | str) -> MessageParseError:
 def decode_server_message(data: bytes | str) -> ServerMessage | UnknownMessage:
     """Decode one frame; text frames (``str``) and binary frames (``bytes``) alike.
 
-    Returns the decoded :class:`~api_gemini.live_types.ServerMessage` when it has a
+    Returns the decoded :class:`~api_gemini.websocket.live_types.ServerMessage` when it has a
     known key, else an :class:`UnknownMessage` naming the first unknown key.
 
     Raises:

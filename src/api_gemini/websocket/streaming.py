@@ -67,15 +67,6 @@ from ..errors import (
     StreamPausedTooLongError,
     WebSocketError,
 )
-from ..live_types import (
-    LiveConnectConfig,
-    LiveSetup,
-    LiveUsageMetadata,
-    RealtimeInput,
-    ServerMessage,
-    SessionResumptionConfig,
-    coerce_live_config,
-)
 from ..settings import ClientSettings, ReconnectPolicy, WebSocketSettings
 from ..types import (
     Blob,
@@ -90,6 +81,15 @@ from ..types import (
     coerce_request,
 )
 from .connection import ConnectionHealth, LiveConnection
+from .live_types import (
+    LiveConnectConfig,
+    LiveSetup,
+    LiveUsageMetadata,
+    RealtimeInput,
+    ServerMessage,
+    SessionResumptionConfig,
+    coerce_live_config,
+)
 from .protocol import (
     ACTIVITY_END,
     ACTIVITY_START,

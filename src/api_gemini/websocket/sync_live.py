@@ -26,12 +26,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from ._portal import LoopPortal
-from .types import Blob, Content, FunctionResponse, GenerateContentResponse
+from .._portal import LoopPortal
+from ..types import Blob, Content, FunctionResponse, GenerateContentResponse
 
 if TYPE_CHECKING:
-    from .settings import ReconnectPolicy
-    from .websocket import (
+    from ..settings import ReconnectPolicy
+    from . import (
         ConnectionHealth,
         LiveEvent,
         LiveSession,
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
         StreamMetrics,
         StreamState,
     )
-    from .websocket.pool import LivePool, PoolMetrics
-    from .websocket.protocol import GoAway
+    from .pool import LivePool, PoolMetrics
+    from .protocol import GoAway
 
 __all__ = ["SyncLiveSession", "SyncPool", "SyncStream"]
 
