@@ -16,11 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._close_codes import FATAL_CLOSE_CODES, RETRYABLE_CLOSE_CODES
 from .errors import ConfigurationError
-
-#: Close codes that a new connection cannot cure (1007 invalid argument, 1008 policy:
-#: bad key, unknown model): a :class:`ReconnectPolicy` never retries them.
-FATAL_CLOSE_CODES = frozenset({1007, 1008})
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -225,7 +222,7 @@ class ReconnectPolicy:
 
     max_attempts: int = 3
     on_go_away: bool = True
-    retry_on: frozenset[int] = frozenset({1001, 1006, 1011, 1012, 1013})
+    retry_on: frozenset[int] = RETRYABLE_CLOSE_CODES
     initial_backoff: float = 0.5
     max_backoff: float = 8.0
     multiplier: float = 2.0

@@ -10,12 +10,18 @@ api_gemini`` does not import this package, the model methods do when first calle
 - :class:`Reconnected`: the event of a session that moved to a new connection
   (:meth:`LiveSession.reconnect`, or a :class:`~api_gemini.settings.ReconnectPolicy`).
 - :class:`LivePool` / :class:`PoolMetrics`: warm, never-reused connections.
-- :mod:`.protocol`: the sans-I/O protocol; :mod:`.connection`: one WebSocket.
+Layers, each importing only the ones below it: :mod:`.live_types` (wire types),
+:mod:`.protocol` (sans-I/O: encode, decode, the session state machine and
+:class:`~.protocol.SessionRules`), :mod:`.events`, :mod:`.connection` (one WebSocket),
+:mod:`.buffer` (the bounded buffer), :mod:`.receiver` (reader task, pause, cancel),
+:mod:`.stream`, :mod:`.reconnect`, :mod:`.session`, :mod:`.pool`, :mod:`.sync_live`
+(the synchronous twins).
 """
 
 from __future__ import annotations
 
 from .connection import ConnectionHealth, Endpoint, LiveConnection, live_endpoint
+from .events import Reconnected
 from .live_types import (
     AudioTranscriptionConfig,
     AutomaticActivityDetection,
@@ -44,17 +50,9 @@ from .protocol import (
     UnknownMessage,
     UsageUpdate,
 )
-from .streaming import (
-    LiveSession,
-    Reconnected,
-    Stream,
-    StreamMetrics,
-    StreamState,
-    connect_live,
-    live_setup,
-    open_stream,
-    stream_setup,
-)
+from .receiver import StreamMetrics, StreamState
+from .session import LiveSession, connect_live, live_setup
+from .stream import Stream, open_stream, stream_setup
 
 __all__ = [
     "DISCARD_REASONS",

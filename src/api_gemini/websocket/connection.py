@@ -33,7 +33,8 @@ from websockets.version import version as _websockets_version
 from .. import __version__
 from ..errors import (
     ConfigurationError,
-    SessionStateError,
+    OpenTimeoutError,
+    SessionClosedError,
     SetupRejectedError,
     WebSocketConnectionError,
     WebSocketError,
@@ -446,7 +447,7 @@ class LiveConnection:
                 await conn.close(1000)
             if isinstance(exc, WebSocketError):  # a write stall or keepalive during setup
                 raise
-            raise WebSocketConnectionError(
+            raise OpenTimeoutError(
                 f"the Live connection to {_safe_url(endpoint)} was not ready (TCP, TLS, "
                 f"upgrade and setup) within open_timeout={timeout}s",
             ) from None
@@ -472,7 +473,7 @@ class LiveConnection:
 
     # ---- sending
 
-    async def _send(self, data: bytes, state_before: SessionState | None = None) -> None:
+    async def _send(self, data: bytes) -> None:
         try:
             # A text frame from bytes: no decode/encode round trip (the JSON is UTF-8).
             # Bounded: websockets waits in drain() for as long as the peer does not read.
@@ -484,13 +485,12 @@ class LiveConnection:
             self._drop_stalled(_STALLED_SEND)
             raise self._stall_error() from None
         except ConnectionClosed as exc:
-            if state_before is not None and self.protocol.state is not SessionState.CLOSED:
-                # The frame never went out: undo the transition its encoding made, so
-                # that a drop between turns is not taken for a drop in the middle of one.
-                self.protocol.state = state_before
+            # The frame never went out: the protocol forgets the turn it asked for, so
+            # that a drop between turns is not taken for a drop in the middle of one.
+            self.protocol.send_failed()
             closed = self._closed_error(exc)
             if closed is None:  # a clean close that the receiving side has not seen yet
-                closed = SessionStateError("cannot send: the connection is closed")
+                closed = SessionClosedError("cannot send: the connection is closed")
             raise closed from None
         self.messages_out += 1
         self.bytes_out += len(data)
@@ -501,9 +501,8 @@ class LiveConnection:
             if self._ws.state is not _WsState.OPEN and not self._closed:
                 # Closing under us: the frame cannot go out. Say so before the protocol
                 # records a turn that was never requested.
-                raise SessionStateError("cannot send clientContent: the connection is closing")
-            before = self.protocol.state
-            await self._send(self.protocol.send_client_content(turns, turn_complete), before)
+                raise SessionClosedError("cannot send clientContent: the connection is closing")
+            await self._send(self.protocol.send_client_content(turns, turn_complete))
 
     async def send_realtime_input(self, realtime_input: RealtimeInput) -> None:
         """Send ``realtimeInput`` (state-checked)."""
@@ -653,7 +652,7 @@ class LiveConnection:
         bound the wait with ``asyncio.timeout`` if you need to.
 
         Raises:
-            SessionStateError: the connection is closed, or closed while waiting.
+            SessionClosedError: the connection is closed, or closed while waiting.
         """
         try:
             async with asyncio.timeout(self._write_timeout):  # the ping's write only
@@ -662,11 +661,11 @@ class LiveConnection:
             self._drop_stalled(_STALLED_SEND)
             raise self._stall_error() from None
         except ConnectionClosed:
-            raise SessionStateError("cannot ping: the connection is closed") from None
+            raise SessionClosedError("cannot ping: the connection is closed") from None
         try:
             return float(await waiter)
         except ConnectionClosed:
-            raise SessionStateError("cannot ping: the connection is closed") from None
+            raise SessionClosedError("cannot ping: the connection is closed") from None
 
     def health(self) -> ConnectionHealth:
         """A snapshot of state, ping RTT, idle time, age, ``goAway`` deadline, traffic."""

@@ -34,9 +34,10 @@ from typing import Final
 from ..errors import (
     DisconnectedError,
     InvalidRequestError,
-    SessionStateError,
+    PoolClosedError,
     SetupRejectedError,
     WebSocketError,
+    WrongEventLoopError,
 )
 from ..settings import ClientSettings
 from .connection import ConnectionHealth, LiveConnection, live_endpoint
@@ -163,7 +164,8 @@ class LivePool:
         ``setupComplete`` first). A hit starts a background refill when ``refill`` is on.
 
         Raises:
-            SessionStateError: the pool is closed or belongs to another event loop.
+            PoolClosedError: the pool is closed.
+            WrongEventLoopError: the pool belongs to another event loop.
         """
         self._bind_loop()
         key = self.key_for(setup)
@@ -225,7 +227,7 @@ class LivePool:
             InvalidRequestError: ``count`` is negative.
             WebSocketConnectionError, SetupRejectedError: an open failed (the first
                 failure is raised; connections that opened are kept).
-            SessionStateError: the pool is closed.
+            PoolClosedError: the pool is closed.
         """
         if count < 0:
             raise InvalidRequestError("count must be >= 0")
@@ -413,13 +415,13 @@ class LivePool:
 
     def _bind_loop(self) -> None:
         if self._closed:
-            raise SessionStateError("the connection pool is closed (its client was closed)")
+            raise PoolClosedError("the connection pool is closed (its client was closed)")
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return
         busy = self._tasks or any(self._idle.values())
         if self._loop is not None and busy:
-            raise SessionStateError(
+            raise WrongEventLoopError(
                 "this client's connection pool holds connections of another event loop; "
                 "use one AsyncClient per event loop"
             )

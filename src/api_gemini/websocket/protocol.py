@@ -20,17 +20,19 @@ What lives here:
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import msgspec
 
+from .._close_codes import CLOSE_CODES, CloseKind
 from ..errors import (
     DisconnectedError,
     KeepaliveTimeoutError,
     MessageParseError,
     MessageTooBigError,
     ProtocolViolationError,
+    SessionClosedError,
     SessionStateError,
     SetupRejectedError,
     WebSocketError,
@@ -64,6 +66,7 @@ __all__ = [
     "ModelTurn",
     "OutputTranscription",
     "SessionResumptionUpdate",
+    "SessionRules",
     "SessionState",
     "SetupComplete",
     "ToolCall",
@@ -435,6 +438,7 @@ class SessionState(enum.Enum):
 
 
 _CAN_SEND: Final = frozenset({SessionState.READY, SessionState.IN_TURN})
+_ENDING: Final = frozenset({SessionState.CLOSING, SessionState.CLOSED})
 
 
 class LiveProtocol:
@@ -445,13 +449,15 @@ class LiveProtocol:
     ``goAway`` and the session id are kept here, so the I/O layers never lose them.
     """
 
-    __slots__ = ("go_away_time_left", "resumption_handle", "session_id", "state")
+    __slots__ = ("_undo", "go_away_time_left", "resumption_handle", "session_id", "state")
 
     def __init__(self) -> None:
         self.state = SessionState.CONNECTING
         self.session_id: str | None = None
         self.resumption_handle: str | None = None
         self.go_away_time_left: float | None = None
+        # The state before the last frame encoded, if encoding it moved the state.
+        self._undo: SessionState | None = None
 
     def __repr__(self) -> str:
         return f"LiveProtocol(state={self.state.name})"
@@ -459,8 +465,10 @@ class LiveProtocol:
     # ---- sending
 
     def _check_send(self, what: str) -> None:
-        if self.state not in _CAN_SEND:
-            raise SessionStateError(f"cannot send {what}: the session is {self.state.value}")
+        state = self.state
+        if state not in _CAN_SEND:
+            error = SessionClosedError if state in _ENDING else SessionStateError
+            raise error(f"cannot send {what}: the session is {state.value}")
 
     def send_setup(self, setup: LiveSetup) -> bytes:
         """The ``setup`` message; allowed once, first.
@@ -482,9 +490,19 @@ class LiveProtocol:
         """
         self._check_send("clientContent")
         data = encode_client_content(turns, turn_complete)
+        self._undo = self.state
         if turn_complete:
             self.state = SessionState.IN_TURN
         return data
+
+    def send_failed(self) -> None:
+        """The last frame this protocol encoded never went out (the connection had
+        closed): forget the turn it asked for, so that a drop between turns is not
+        taken for a drop in the middle of one."""
+        before = self._undo
+        self._undo = None
+        if before is not None and self.state is not SessionState.CLOSED:
+            self.state = before
 
     def send_realtime_input(self, realtime_input: RealtimeInput) -> bytes:
         """A ``realtimeInput`` message (the server decides when a turn starts).
@@ -494,11 +512,13 @@ class LiveProtocol:
             ValueError: not exactly one field is set.
         """
         self._check_send("realtimeInput")
+        self._undo = None
         return encode_realtime_input(realtime_input)
 
     def send_raw_realtime(self, data: bytes) -> bytes:
         """Check the state for a pre-encoded ``realtimeInput`` message and return it."""
         self._check_send("realtimeInput")
+        self._undo = None
         return data
 
     def send_tool_response(self, responses: Sequence[FunctionResponse]) -> bytes:
@@ -508,6 +528,7 @@ class LiveProtocol:
             SessionStateError: the session is not set up, or is closing or closed.
         """
         self._check_send("toolResponse")
+        self._undo = None
         return encode_tool_response(responses)
 
     # ---- receiving
@@ -522,7 +543,7 @@ class LiveProtocol:
         """
         state = self.state
         if state is SessionState.CLOSED:
-            raise SessionStateError("frame received after the session closed")
+            raise SessionClosedError("frame received after the session closed")
         message = decode_server_message(data)
         if type(message) is not ServerMessage:
             return message
@@ -614,35 +635,113 @@ class LiveProtocol:
         )
 
 
+class SessionRules:
+    """The rules of a Live session that span its connections, without I/O.
+
+    A :class:`LiveProtocol` lives as long as one connection; a session outlives its
+    connections when it reconnects. What decides *when* a reconnect loses nothing, and
+    what it may have lost, lives here, fed by the session as frames arrive and sends
+    go out, and tested with bytes alone (``tests/test_ws_protocol.py``):
+
+    * handle freshness: the newest resumption handle covers every send and every
+      finished turn only if it arrived between turns and nothing was sent since;
+    * goAway timing (:meth:`wants_reconnect`): under a policy that acts on ``goAway``,
+      move at the first moment the session is between turns with a fresh handle;
+    * turn boundaries: the chunks of the current turn (a drop's ``chunks_received``);
+    * ``turn_lost``: the old connection ended in the middle of a turn;
+    * unconfirmed sends: sent after the newest handle, or in flight at the move.
+    """
+
+    __slots__ = (
+        "act_on_go_away",
+        "go_away",
+        "go_away_due",
+        "handle",
+        "handle_fresh",
+        "in_flight",
+        "sent_since_handle",
+        "turn_chunks_base",
+    )
+
+    def __init__(self, *, act_on_go_away: bool = False) -> None:
+        #: Reconnect before the server's cut when a goAway arrives (a policy's choice).
+        self.act_on_go_away = act_on_go_away
+        #: The last goAway of the current connection.
+        self.go_away: GoAway | None = None
+        #: A goAway arrived and the session should move at the next safe moment.
+        self.go_away_due = False
+        #: The newest resumption handle, kept across connections.
+        self.handle: str | None = None
+        #: The newest handle covers everything sent and every finished turn.
+        self.handle_fresh = True
+        #: Sends started on the connection and not finished yet.
+        self.in_flight = 0
+        #: Sends that went out after the newest handle arrived.
+        self.sent_since_handle = 0
+        #: ``chunks`` when the last turn finished (or the session moved).
+        self.turn_chunks_base = 0
+
+    def message_received(
+        self,
+        message: ServerMessage,
+        events: Sequence[LiveEvent],
+        protocol: LiveProtocol,
+        chunks: int,
+    ) -> None:
+        """Apply one decoded server message (``events`` are its events, ``protocol``
+        has applied it already; ``chunks`` is the session's count before it)."""
+        if message.go_away is not None:
+            for event in events:
+                if type(event) is GoAway:
+                    self.go_away = event
+            if self.act_on_go_away:
+                self.go_away_due = True
+        content = message.server_content
+        if content is not None and content.turn_complete:
+            self.handle_fresh = False  # the finished turn needs a newer handle
+            # This message's own chunks belong to the turn that ends.
+            self.turn_chunks_base = chunks + sum(1 for e in events if type(e) is ModelTurn)
+        if message.session_resumption_update is not None:
+            handle = protocol.resumption_handle
+            if handle:
+                self.handle = handle
+                self.handle_fresh = protocol.state is SessionState.READY
+                self.sent_since_handle = 0
+
+    def send_started(self) -> None:
+        """A send begins (straight on the connection, or queued for a reconnect):
+        whatever it carries is in no handle yet."""
+        self.handle_fresh = False
+
+    def wants_reconnect(self, state: SessionState) -> bool:
+        """True when a due goAway should be acted on now: between turns (``state`` is
+        ``READY``) with a handle that covers every finished turn and every send."""
+        return self.go_away_due and state is SessionState.READY and self.handle_fresh
+
+    def turn_chunks(self, chunks: int) -> int:
+        """The chunks of the current turn, of ``chunks`` received in all."""
+        return chunks - self.turn_chunks_base
+
+    @staticmethod
+    def turn_lost(state_at_close: SessionState | None) -> bool:
+        """The connection ended in the middle of a turn: its answer is cut short."""
+        return state_at_close is SessionState.IN_TURN
+
+    def moved(self, chunks: int) -> int:
+        """The session moved to a new connection: returns the unconfirmed sends
+        (after the newest handle, or in flight), and starts afresh."""
+        unconfirmed = self.sent_since_handle + self.in_flight
+        self.go_away = None
+        self.go_away_due = False
+        self.handle_fresh = True
+        self.sent_since_handle = 0
+        self.turn_chunks_base = chunks
+        return unconfirmed
+
+
+
 # --------------------------------------------------------------------------- close codes
 
-
-class CloseKind(enum.Enum):
-    """What a close code means to the caller."""
-
-    NORMAL = "normal"
-    FATAL = "fatal"  # the same call will fail again: bad argument, auth, policy
-    RETRYABLE = "retryable"  # a new connection (resuming, if enabled) may work
-    TOO_BIG = "too_big"
-    PROTOCOL = "protocol"
-
-
-#: The one table from close code to meaning; codes not listed are a non-retryable
-#: :class:`~api_gemini.errors.DisconnectedError`.
-CLOSE_CODES: Final[Mapping[int, tuple[CloseKind, str]]] = {
-    1000: (CloseKind.NORMAL, "normal closure"),
-    1001: (CloseKind.RETRYABLE, "going away"),
-    1002: (CloseKind.PROTOCOL, "protocol error"),
-    1003: (CloseKind.PROTOCOL, "unsupported data"),
-    1005: (CloseKind.NORMAL, "no status code"),
-    1006: (CloseKind.RETRYABLE, "connection dropped without a close frame"),
-    1007: (CloseKind.FATAL, "invalid argument"),
-    1008: (CloseKind.FATAL, "policy violation (API key, unknown or non-Live model)"),
-    1009: (CloseKind.TOO_BIG, "message too big"),
-    1011: (CloseKind.RETRYABLE, "server error"),
-    1012: (CloseKind.RETRYABLE, "service restart"),
-    1013: (CloseKind.RETRYABLE, "try again later"),
-}
 
 #: The reason ``websockets`` gives when it closes for a missing pong.
 KEEPALIVE_CLOSE_REASON: Final = "keepalive ping timeout"
