@@ -13,11 +13,14 @@ import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._close_codes import FATAL_CLOSE_CODES, RETRYABLE_CLOSE_CODES
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .websocket.transport import WebSocketConnector
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -118,6 +121,11 @@ class WebSocketSettings:
             ends an SSE one. Time the reader spends waiting for a slow or paused
             consumer does not count. Live sessions are exempt: they may idle between
             turns for as long as the caller likes.
+        connector: the transport seam: ``await connector(endpoint, settings)`` opens
+            the WebSocket (TCP, TLS, upgrade) of every Live connection and returns it
+            open (a ``websockets`` ``ClientConnection``). ``None``: websockets'
+            client (:func:`~api_gemini.websocket.transport.open_websocket`). For tests
+            that route or script connections, fault injection, or another transport.
     """
 
     keepalive_interval: float | None = 20.0
@@ -132,6 +140,7 @@ class WebSocketSettings:
     buffer_max_bytes: int = 8 * 1024 * 1024
     pause_timeout: float | None = 60.0
     stream_idle_timeout: float | None = 120.0
+    connector: WebSocketConnector | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("pause_timeout", "stream_idle_timeout", "write_timeout"):

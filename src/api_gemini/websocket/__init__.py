@@ -10,9 +10,13 @@ api_gemini`` does not import this package, the model methods do when first calle
 - :class:`Reconnected`: the event of a session that moved to a new connection
   (:meth:`LiveSession.reconnect`, or a :class:`~api_gemini.settings.ReconnectPolicy`).
 - :class:`LivePool` / :class:`PoolMetrics`: warm, never-reused connections.
+- :data:`WebSocketConnector` / :func:`open_websocket`: the transport seam
+  (``WebSocketSettings(connector=...)``).
+
 Layers, each importing only the ones below it: :mod:`.live_types` (wire types),
-:mod:`.protocol` (sans-I/O: encode, decode, the session state machine and
-:class:`~.protocol.SessionRules`), :mod:`.events`, :mod:`.connection` (one WebSocket),
+:mod:`.protocol` (sans-I/O: encode, decode, one connection's state machine, close
+codes), :mod:`.rules` (sans-I/O session rules), :mod:`.events`, :mod:`.transport` (the
+seam that opens a WebSocket), :mod:`.connection` (one WebSocket, every wait bounded),
 :mod:`.buffer` (the bounded buffer), :mod:`.receiver` (reader task, pause, cancel),
 :mod:`.stream`, :mod:`.reconnect`, :mod:`.session`, :mod:`.pool`, :mod:`.sync_live`
 (the synchronous twins).
@@ -20,7 +24,7 @@ Layers, each importing only the ones below it: :mod:`.live_types` (wire types),
 
 from __future__ import annotations
 
-from .connection import ConnectionHealth, Endpoint, LiveConnection, live_endpoint
+from .connection import ConnectionHealth, LiveConnection
 from .events import Reconnected
 from .live_types import (
     AudioTranscriptionConfig,
@@ -53,6 +57,7 @@ from .protocol import (
 from .receiver import StreamMetrics, StreamState
 from .session import LiveSession, connect_live, live_setup
 from .stream import Stream, open_stream, stream_setup
+from .transport import Endpoint, WebSocketConnector, live_endpoint, open_websocket
 
 __all__ = [
     "DISCARD_REASONS",
@@ -89,9 +94,11 @@ __all__ = [
     "TurnComplete",
     "UnknownMessage",
     "UsageUpdate",
+    "WebSocketConnector",
     "connect_live",
     "live_endpoint",
     "live_setup",
     "open_stream",
+    "open_websocket",
     "stream_setup",
 ]

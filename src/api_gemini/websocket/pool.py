@@ -40,9 +40,10 @@ from ..errors import (
     WrongEventLoopError,
 )
 from ..settings import ClientSettings
-from .connection import ConnectionHealth, LiveConnection, live_endpoint
+from .connection import ConnectionHealth, LiveConnection
 from .live_types import LiveSetup, ServerMessage
 from .protocol import UnknownMessage, encode_setup
+from .transport import live_endpoint
 
 __all__ = ["DISCARD_REASONS", "LivePool", "PoolMetrics"]
 

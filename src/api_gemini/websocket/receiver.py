@@ -9,7 +9,7 @@ When the buffer (:class:`~.buffer.ChunkBuffer`, bounded by ``buffer_max_chunks``
 reader stops reading; websockets' own small queue then fills, it stops reading the
 socket, and TCP flow control pushes back on the server. Memory stays bounded however
 fast the server sends: the buffer, one message in the reader's hand, and websockets'
-queue of at most :data:`~api_gemini.websocket.connection.WEBSOCKETS_MAX_QUEUE` frames.
+queue of at most :data:`~api_gemini.websocket.transport.WEBSOCKETS_MAX_QUEUE` frames.
 
 Faults found by the reader (a close, a malformed frame) reach the consumer after every
 item received before them, each delivered exactly once and in order.

@@ -18,7 +18,7 @@ bound. A send the socket accepted before the drop was noticed may be lost: it is
 counted in ``Reconnected.unconfirmed_sends``.
 
 The session rules that decide *when* (a fresh handle between turns) and *what was
-lost* are sans-I/O, in :class:`~.protocol.SessionRules`.
+lost* are sans-I/O, in :class:`~.rules.SessionRules`.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ from ..settings import ClientSettings, ReconnectPolicy
 from .connection import LiveConnection
 from .events import Reconnected
 from .live_types import LiveSetup, ServerMessage, SessionResumptionConfig
-from .protocol import SessionRules, UnknownMessage
+from .protocol import UnknownMessage
+from .rules import SessionRules
 
 __all__ = ["DEFAULT_MAX_PENDING_SENDS", "ReconnectState", "Reconnector", "SendOp"]
 

@@ -4,7 +4,7 @@ close) and its factory :func:`connect_live`.
 Reading, the bounded buffer, pause and cancel are the :class:`~.receiver.Receiver`'s;
 reconnecting (explicit, a policy on a drop, a policy on ``goAway``) and the sends that
 wait for it are the :class:`~.reconnect.Reconnector`'s; the rules that decide when a
-move loses nothing are the sans-I/O :class:`~.protocol.SessionRules`.
+move loses nothing are the sans-I/O :class:`~.rules.SessionRules`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from .protocol import (
     GoAway,
     LiveEvent,
     ModelTurn,
-    SessionRules,
     SessionState,
     SetupComplete,
     TurnComplete,
@@ -52,6 +51,7 @@ from .protocol import (
 )
 from .receiver import ReaderPhase, Receiver
 from .reconnect import Reconnector, SendOp
+from .rules import SessionRules
 from .stream import model_resource_name
 
 if TYPE_CHECKING:
@@ -215,9 +215,7 @@ class LiveSession(Receiver[LiveEvent]):
                 "cannot reconnect: no resumption handle (enable session_resumption in the "
                 "config, and wait for the server's first sessionResumptionUpdate)"
             )
-        await self._reconnector.explicit(
-            self._conn, self._settle_reader, self._revive, self._start
-        )
+        await self._reconnector.explicit(self._conn, self._settle_reader, self._revive, self._start)
 
     async def _settle_reader(self) -> None:
         reader = self._reader
