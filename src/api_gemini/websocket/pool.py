@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import hashlib
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -124,6 +125,11 @@ class LivePool:
         self._setups: dict[bytes, LiveSetup] = {}
         self._opening: dict[bytes, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Hits whose refill waits for their first chunk (weak: a connection is not kept
+        # alive for it).
+        self._deferred: weakref.WeakKeyDictionary[LiveConnection, bytes] = (
+            weakref.WeakKeyDictionary()
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._key_prefix: bytes | None = None
@@ -156,13 +162,18 @@ class LivePool:
 
     # ---- taking
 
-    async def acquire(self, setup: LiveSetup) -> tuple[LiveConnection, EarlyMessages] | None:
+    async def acquire(
+        self, setup: LiveSetup, *, defer_refill: bool = False
+    ) -> tuple[LiveConnection, EarlyMessages] | None:
         """A warm connection set up with exactly ``setup``, or ``None`` (a miss).
 
         The connection is checked before it is handed out (open, no ``goAway``, within
         ``idle_timeout`` and ``max_age``); one that fails is discarded and the next one
         tried. Returns the connection and the messages it received so far (its
-        ``setupComplete`` first). A hit starts a background refill when ``refill`` is on.
+        ``setupComplete`` first). A hit starts a background refill when ``refill`` is on;
+        with ``defer_refill`` it starts only at :meth:`refill_after` (the streams call it
+        after their first chunk: a replacement's TCP and TLS handshake on the same loop
+        would otherwise delay the very chunk the hit was meant to speed up).
 
         Raises:
             PoolClosedError: the pool is closed.
@@ -186,7 +197,10 @@ class LivePool:
             self._hits += 1
             self._changed()
             if self._config.refill:
-                self._fill(key)
+                if defer_refill:
+                    self._deferred[entry.conn] = key
+                else:
+                    self._fill(key)
             return entry.conn, entry.early
         self._misses += 1
         self._changed()
@@ -195,6 +209,13 @@ class LivePool:
             self._targets[key] = max(self._targets.get(key, 0), self._config.warm_per_key)
             self._fill(key)
         return None
+
+    def refill_after(self, conn: LiveConnection) -> None:
+        """Start the refill that the hit of ``conn`` deferred; idempotent, and a no-op
+        for a connection that was not a deferred hit."""
+        key = self._deferred.pop(conn, None)
+        if key is not None:
+            self._fill(key)
 
     def send_failed(self) -> None:
         """Record that a connection just taken was found closed at its first send (the

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -126,7 +127,12 @@ class Receiver(Generic[T]):
     _what = "stream"
 
     def __init__(
-        self, conn: LiveConnection, settings: WebSocketSettings, *, from_pool: bool = False
+        self,
+        conn: LiveConnection,
+        settings: WebSocketSettings,
+        *,
+        from_pool: bool = False,
+        after_first_chunk: Callable[[], None] | None = None,
     ) -> None:
         self._conn = conn
         self._loop = loop = asyncio.get_running_loop()
@@ -150,6 +156,9 @@ class Receiver(Generic[T]):
         )
         self._reader: asyncio.Task[None] | None = None
         self._due = False  # the reader calls _on_due after the current message
+        # Run once, when the first chunk is in the consumer's reach (or the stream ends
+        # without one): the warm pool's refill, kept out of the request's path.
+        self._after_first_chunk = after_first_chunk
 
     def _start(self) -> None:
         self._reader = self._loop.create_task(self._read(), name=f"api-gemini {self._what} reader")
@@ -263,8 +272,17 @@ class Receiver(Generic[T]):
         consumer = self._consumer
         if consumer is not None and not consumer.done():
             consumer.set_result(None)
+        if self._after_first_chunk is not None and chunks:
+            self._run_after_first_chunk()  # after the consumer's wake-up: it runs first
+
+    def _run_after_first_chunk(self) -> None:
+        callback = self._after_first_chunk
+        if callback is not None:
+            self._after_first_chunk = None
+            callback()
 
     def _finish(self, error: BaseException | None) -> None:
+        self._run_after_first_chunk()
         if self._phase is ReaderPhase.DONE:
             return
         self._phase = ReaderPhase.DONE
@@ -369,6 +387,7 @@ class Receiver(Generic[T]):
 
     async def _shutdown(self, code: int = 1000, reason: str = "") -> None:
         """Stop the reader and close the connection with a handshake; idempotent."""
+        self._run_after_first_chunk()
         reader = self._reader
         if reader is not None and not reader.done():
             if self._phase is ReaderPhase.CLOSING:

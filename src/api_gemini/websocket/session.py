@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -113,6 +114,7 @@ class LiveSession(Receiver[LiveEvent]):
         *,
         early: Sequence[ServerMessage | UnknownMessage] = (),
         from_pool: bool = False,
+        after_first_chunk: Callable[[], None] | None = None,
         client_settings: ClientSettings | None = None,
         setup: LiveSetup | None = None,
         reconnect: ReconnectPolicy | None = None,
@@ -120,7 +122,7 @@ class LiveSession(Receiver[LiveEvent]):
         """Start receiving on ``conn``, already set up; ``early`` are the messages it
         received up to ``setupComplete`` (the first events). :func:`connect_live`
         builds it; ``client_settings`` and ``setup`` let it reconnect."""
-        super().__init__(conn, settings, from_pool=from_pool)
+        super().__init__(conn, settings, from_pool=from_pool, after_first_chunk=after_first_chunk)
         self._rules = SessionRules(act_on_go_away=reconnect is not None and reconnect.on_go_away)
         self._reconnector = Reconnector(
             _Host(self), self._rules, settings=client_settings, setup=setup, policy=reconnect
@@ -499,13 +501,14 @@ async def connect_live(
         )
     taken = None
     if pool is not None and (resumption is None or resumption.handle is None):
-        taken = await pool.acquire(setup)
+        taken = await pool.acquire(setup, defer_refill=True)
     conn, early = taken if taken is not None else await LiveConnection.open(settings, setup)
     return LiveSession(
         conn,
         settings.websocket,
         early=early,
         from_pool=taken is not None,
+        after_first_chunk=partial(pool.refill_after, conn) if taken and pool else None,
         client_settings=settings,
         setup=setup,
         reconnect=reconnect,

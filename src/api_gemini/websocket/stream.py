@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -115,10 +116,11 @@ class Stream(Receiver[GenerateContentResponse]):
         *,
         request_sent_at: float,
         from_pool: bool = False,
+        after_first_chunk: Callable[[], None] | None = None,
     ) -> None:
         """Start reading the answer to a request already sent on ``conn`` (at
         ``request_sent_at``, a ``time.monotonic()``); :func:`open_stream` builds it."""
-        super().__init__(conn, settings, from_pool=from_pool)
+        super().__init__(conn, settings, from_pool=from_pool, after_first_chunk=after_first_chunk)
         self._request_sent_at = request_sent_at
         self._model_version = model.removeprefix("models/")
         self._usage: LiveUsageMetadata | None = None
@@ -285,7 +287,7 @@ async def open_stream(
     setup = _setup_from_request(model, request)
     turns = _user_turns(request.contents)
     while True:
-        taken = await pool.acquire(setup) if pool is not None else None
+        taken = await pool.acquire(setup, defer_refill=True) if pool is not None else None
         conn = taken[0] if taken is not None else (await LiveConnection.open(settings, setup))[0]
         try:
             sent_at = time.monotonic()
@@ -295,9 +297,12 @@ async def open_stream(
             if taken is None or pool is None:
                 raise
             pool.send_failed()  # closed under us before the frame went out: go cold
+            pool.refill_after(conn)
             continue
         except BaseException:
             await conn.close(1000)
+            if taken is not None and pool is not None:
+                pool.refill_after(conn)
             raise
         return Stream(
             conn,
@@ -305,4 +310,6 @@ async def open_stream(
             setup.model,
             request_sent_at=sent_at,
             from_pool=taken is not None,
+            # The pool's refill waits for the first chunk: out of the request's path.
+            after_first_chunk=partial(pool.refill_after, conn) if taken and pool else None,
         )
