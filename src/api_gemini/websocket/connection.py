@@ -374,6 +374,11 @@ class LiveConnection:
         finally:
             self.protocol.connection_closed(code, reason, sent_by_us=True)
 
+    async def aclose(self) -> None:
+        """:meth:`close` with a normal closure (the name every async object of this
+        package has)."""
+        await self.close(1000)
+
     def abort(self) -> None:
         """Drop the TCP connection without a handshake (last resort)."""
         self._closed = True
