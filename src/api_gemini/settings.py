@@ -11,16 +11,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from ._close_codes import FATAL_CLOSE_CODES, RETRYABLE_CLOSE_CODES
 from .errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from .websocket.transport import WebSocketConnector
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -140,7 +137,9 @@ class WebSocketSettings:
     buffer_max_bytes: int = 8 * 1024 * 1024
     pause_timeout: float | None = 60.0
     stream_idle_timeout: float | None = 120.0
-    connector: WebSocketConnector | None = field(default=None, repr=False)
+    # Typed loosely here so that settings (below the WebSocket layer) import nothing
+    # of it: the precise type is api_gemini.websocket.WebSocketConnector.
+    connector: Callable[[Any, Any], Awaitable[Any]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("pause_timeout", "stream_idle_timeout", "write_timeout"):

@@ -29,7 +29,8 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from types import TracebackType
+from typing import Generic, Self, TypeVar
 
 from ..errors import (
     DisconnectedError,
@@ -442,6 +443,21 @@ class Receiver(Generic[T]):
         """Ping the server now; the round trip in seconds (see
         :meth:`LiveConnection.ping <api_gemini.websocket.connection.LiveConnection.ping>`)."""
         return await self._conn.ping()
+
+    async def aclose(self) -> None:
+        """End it: a stream cancels, a session closes."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     @property
     def buffered(self) -> tuple[int, int]:

@@ -13,7 +13,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from functools import partial
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import msgspec
@@ -412,18 +411,8 @@ class LiveSession(Receiver[LiveEvent]):
         await self._shutdown(1000, "")
 
     async def aclose(self) -> None:
-        """Same as :meth:`close` (the name every async object of this package has)."""
-        await self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+        """Same as :meth:`close` (the name every async object of this package has);
+        also what leaving ``async with session:`` does."""
         await self.close()
 
     def __repr__(self) -> str:

@@ -14,7 +14,6 @@ import asyncio
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import msgspec
@@ -236,18 +235,8 @@ class Stream(Receiver[GenerateContentResponse]):
         return self._next()
 
     async def aclose(self) -> None:
-        """Same as :meth:`cancel` (the async-iterator protocol's name)."""
-        await self.cancel()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+        """Same as :meth:`cancel` (the async-iterator protocol's name); also what
+        leaving ``async with stream:`` does."""
         await self.cancel()
 
     def __repr__(self) -> str:
