@@ -118,7 +118,6 @@ class LiveConnection:
         self.bytes_out = 0
         #: The protocol state when the connection ended (``IN_TURN``: a turn was cut).
         self.state_at_close: SessionState | None = None
-        self._end_error: WebSocketError | None = None  # how it ended, for every observer
 
     # ---- opening
 
@@ -268,7 +267,7 @@ class LiveConnection:
         try:
             data = await self._ws.recv(decode=False)
         except ConnectionClosed as exc:
-            closed = self._closed_error(exc)
+            closed = self._closed_error(exc, replay=True)
             if closed is None:
                 return None
             raise closed from None
@@ -304,8 +303,9 @@ class LiveConnection:
             resumption_handle=self.protocol.resumption_handle,
         )
 
-    def _closed_error(self, exc: ConnectionClosed) -> WebSocketError | None:
-        """Map websockets' close exception through the protocol's close-code table."""
+    def _closed_error(self, exc: ConnectionClosed, replay: bool = False) -> WebSocketError | None:
+        """Map websockets' close exception through the protocol's close-code table
+        (``replay``: also when another party already saw this end)."""
         if getattr(self._ws, "stalled", None) is not None:
             return self._stall_error()  # the sender and the receiver both hear of it
         rcvd, sent = exc.rcvd, exc.sent
@@ -321,11 +321,11 @@ class LiveConnection:
         error = self.protocol.connection_closed(
             code, _scrub(reason, self._secret), sent_by_us=by_us
         )
-        if error is not None:
-            self._end_error = error
-        # A sender may see the drop before the receiver: both hear of the same error
-        # (the protocol reports it once; without this the receiver saw a clean end).
-        return self._end_error
+        if error is None and replay:
+            # A sender saw the drop first (the protocol reports an end once): the
+            # receiver must not take it for a clean end.
+            error = self.protocol.end_error()
+        return error
 
     # ---- closing
 

@@ -448,7 +448,14 @@ class LiveProtocol:
     ``goAway`` and the session id are kept here, so the I/O layers never lose them.
     """
 
-    __slots__ = ("_undo", "go_away_time_left", "resumption_handle", "session_id", "state")
+    __slots__ = (
+        "_ended",
+        "_undo",
+        "go_away_time_left",
+        "resumption_handle",
+        "session_id",
+        "state",
+    )
 
     def __init__(self) -> None:
         self.state = SessionState.CONNECTING
@@ -457,6 +464,8 @@ class LiveProtocol:
         self.go_away_time_left: float | None = None
         # The state before the last frame encoded, if encoding it moved the state.
         self._undo: SessionState | None = None
+        # How the connection ended: code, reason, sent by us, the state it ended in.
+        self._ended: tuple[int | None, str, bool, SessionState] | None = None
 
     def __repr__(self) -> str:
         return f"LiveProtocol(state={self.state.name})"
@@ -623,6 +632,17 @@ class LiveProtocol:
         self.state = SessionState.CLOSED
         if state is SessionState.CLOSED:
             return None
+        self._ended = (code, reason, sent_by_us, state)
+        return self.end_error(chunks_received)
+
+    def end_error(self, chunks_received: int = 0) -> WebSocketError | None:
+        """The error the recorded end of the connection means (a new instance each
+        call; ``None`` for a clean end, or while the connection is open): for a second
+        party that sees the same end, such as the receiver after a sender saw it."""
+        ended = self._ended
+        if ended is None:
+            return None
+        code, reason, sent_by_us, state = ended
         return error_for_close(
             code,
             reason,
