@@ -47,7 +47,7 @@ from .connection import ConnectionHealth, LiveConnection
 from .live_types import ServerMessage
 from .protocol import UnknownMessage
 
-__all__ = ["ReaderPhase", "StreamMetrics", "StreamState"]
+__all__ = ["Delivery", "ReaderPhase", "StreamMetrics", "StreamState"]
 
 T = TypeVar("T")
 
@@ -73,6 +73,15 @@ class ReaderPhase(enum.IntEnum):
     CLOSING = 2
     #: Nothing more will be added to the buffer.
     DONE = 3
+
+
+class Delivery(enum.Enum):
+    """What the consumer side asked for: items delivered, held back, or dropped."""
+
+    DELIVERING = "delivering"
+    PAUSED = "paused"
+    #: Ended by :meth:`Receiver.cancel`: the buffer is dropped, nothing more comes.
+    CANCELLED = "cancelled"
 
 
 @dataclass(slots=True)
@@ -145,8 +154,7 @@ class Receiver(Generic[T]):
         self._phase = ReaderPhase.READING
         self._error: BaseException | None = None  # to raise after the buffered items
         self._failed: BaseException | None = None  # raised (or fatal): the stream failed
-        self._cancelled = False
-        self._paused = False
+        self._delivery = Delivery.DELIVERING
         self._pause_handle: asyncio.TimerHandle | None = None
         self._receiving = False
         self._closer: asyncio.Task[None] | None = None
@@ -160,6 +168,10 @@ class Receiver(Generic[T]):
         # Run once, when the first chunk is in the consumer's reach (or the stream ends
         # without one): the warm pool's refill, kept out of the request's path.
         self._after_first_chunk = after_first_chunk
+
+    @property
+    def _cancelled(self) -> bool:
+        return self._delivery is Delivery.CANCELLED
 
     def _start(self) -> None:
         self._reader = self._loop.create_task(self._read(), name=f"api-gemini {self._what} reader")
@@ -313,9 +325,10 @@ class Receiver(Generic[T]):
                     if isinstance(self._failed, StreamPausedTooLongError):
                         raise self._failed
                     raise StopAsyncIteration
-                if self._cancelled:
+                delivery = self._delivery
+                if delivery is Delivery.CANCELLED:
                     raise StopAsyncIteration
-                if not self._paused:
+                if delivery is Delivery.DELIVERING:
                     if buffer:
                         return buffer.pop()
                     if self._phase is ReaderPhase.DONE:
@@ -341,29 +354,31 @@ class Receiver(Generic[T]):
     @property
     def state(self) -> StreamState:
         """``STREAMING``, ``PAUSED``, ``COMPLETED``, ``CANCELLED`` or ``FAILED``."""
-        if self._cancelled:
+        if self._delivery is Delivery.CANCELLED:
             return StreamState.CANCELLED
         if self._failed is not None:
             return StreamState.FAILED
         if self._phase is ReaderPhase.DONE and not self._buffer:
             return StreamState.FAILED if self._error is not None else StreamState.COMPLETED
-        return StreamState.PAUSED if self._paused else StreamState.STREAMING
+        if self._delivery is Delivery.PAUSED:
+            return StreamState.PAUSED
+        return StreamState.STREAMING
 
     async def pause(self) -> None:
         """Stop delivering items; they keep arriving into the bounded buffer until it
         is full, then the server is pushed back. A pause longer than ``pause_timeout``
         ends the stream with :class:`~api_gemini.errors.StreamPausedTooLongError`."""
-        if self._paused or self._cancelled or self._failed is not None:
+        if self._delivery is not Delivery.DELIVERING or self._failed is not None:
             return
-        self._paused = True
+        self._delivery = Delivery.PAUSED
         if self._pause_timeout is not None:
             self._pause_handle = self._loop.call_later(self._pause_timeout, self._pause_expired)
 
     async def resume(self) -> None:
         """Deliver again (idempotent)."""
-        if not self._paused:
+        if self._delivery is not Delivery.PAUSED:
             return
-        self._paused = False
+        self._delivery = Delivery.DELIVERING
         self._stop_pause_timer()
         self._wake_consumer()
 
@@ -374,7 +389,7 @@ class Receiver(Generic[T]):
 
     def _pause_expired(self) -> None:
         self._pause_handle = None
-        if not self._paused or self._cancelled or self._failed is not None:
+        if self._delivery is not Delivery.PAUSED or self._failed is not None:
             return
         self._failed = StreamPausedTooLongError(
             f"the {self._what} stayed paused longer than pause_timeout="
@@ -427,7 +442,7 @@ class Receiver(Generic[T]):
             self._phase is ReaderPhase.DONE and not self._buffer
         )
         if not finished and not self._cancelled:
-            self._cancelled = True
+            self._delivery = Delivery.CANCELLED
             self._buffer.clear()
             self._wake_consumer()
         await self._wait_closer()
