@@ -216,11 +216,17 @@ class BoundedClientConnection(ClientConnection):
                     latency = await pong
             except TimeoutError:
                 if self.protocol.state is _WsState.OPEN:
-                    # The close frame cannot be expected to reach a peer that does not
-                    # read: record it (it names the cause) and drop TCP at once.
+                    # As websockets does: close with 1011 (the reason names the cause).
                     self.protocol.fail(1011, KEEPALIVE_CLOSE_REASON)
                     with contextlib.suppress(Exception):
                         self.send_data()
+                if not self.paused:
+                    # Our writes flow: give the close frame close_timeout to be
+                    # answered by the end of TCP, as websockets does.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.close_timeout):
+                            await asyncio.shield(self.connection_lost_waiter)
+                # A peer that does not read would never take the close frame.
                 self.transport.abort()
                 return
             except ConnectionClosed:
