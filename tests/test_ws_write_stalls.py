@@ -18,7 +18,7 @@ import weakref
 import psutil
 import pytest
 
-from api_gemini import AsyncClient
+from api_gemini import AsyncClient, PoolSettings
 from api_gemini.emulator import Emulator
 from api_gemini.errors import (
     DisconnectedError,
@@ -158,6 +158,29 @@ async def test_a_ping_flood_whose_pongs_are_never_read_is_dropped(leak_check: Le
         assert "pong" in info.value.reason
         assert process.memory_info().rss - rss < 32 * 1024 * 1024
         await session.close()
+    await leak_check.assert_clean()
+
+
+async def test_a_warm_connection_whose_keepalive_times_out_is_discarded(
+    leak_check: LeakCheck,
+) -> None:
+    """Keepalive and write timeouts are ``TimeoutError`` now: the pool's watcher must not
+    take one for its own idle deadline (it would wait on a dead connection for good)."""
+    async with (
+        raw_live_server(_nothing, wait_for_request=False) as url,  # never answers pings
+        AsyncClient(
+            KEY,
+            base_url=url,
+            websocket=WebSocketSettings(
+                keepalive_interval=0.05, keepalive_timeout=0.1, close_timeout=0.2
+            ),
+            pool=PoolSettings(refill=False),
+        ) as c,
+    ):
+        assert await c.models().by_name(LIVE_MODEL).prewarm(count=1) == 1
+        async with asyncio.timeout(HANG):
+            metrics = await c.pool.wait_until(lambda m: m.idle == 0)
+        assert metrics.discarded == {"server_closed": 1}
     await leak_check.assert_clean()
 
 

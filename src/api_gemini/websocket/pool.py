@@ -339,10 +339,12 @@ class LivePool:
                     reason = "idle_timeout" if idle_end <= age_end else "max_age"
                     break
                 try:
-                    async with asyncio.timeout(end - now):
+                    async with asyncio.timeout(end - now) as deadline:
                         received = await conn.recv()
                 except TimeoutError:
-                    continue
+                    if deadline.expired():
+                        continue
+                    raise  # the connection's own (a keepalive timeout): it is dead
                 if received is None:
                     break
                 message = received[0]
