@@ -377,8 +377,9 @@ def write_doc(
         "interrupt handled in the wait, as the result arrives) is closed.",
         "- After `os.fork()`, the sync client's HTTP connection pool (httpx2) is inherited as "
         "is; only the WebSocket side starts afresh in the child. An SSE stream in use when "
-        "another thread calls `close()` fails with httpx2's error for a closed connection, "
-        "not `ClientClosedError`.",
+        'another thread calls `close()` fails with `ReadError` ("Bad file descriptor", '
+        "marked retryable: httpx2 closes the socket under the reading thread), not "
+        "`ClientClosedError`; the HTTP side is issue 12's HTTP work.",
         "",
     ]
     DOC.write_text("\n".join(lines))
