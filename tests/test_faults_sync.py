@@ -453,7 +453,7 @@ def test_ctrl_c_while_streaming_loses_no_chunk(
         client.models().by_name(LIVE_MODEL).stream_generate_content_websocket(PROMPT) as stream,
     ):
         interrupter = _InterruptOnce(stream._stream, after_arrival=after_arrival)
-        stream._stream = interrupter
+        stream._stream = interrupter  # type: ignore[assignment]
         sigint(interrupter.handler)
         texts: list[str] = []
         interrupts = 0
@@ -483,7 +483,7 @@ def test_ctrl_c_in_a_session_loses_no_event(
         client.models().by_name(LIVE_MODEL).connect({"responseModalities": ["TEXT"]}) as session,
     ):
         interrupter = _InterruptOnce(session._session, after_arrival=after_arrival)
-        session._session = interrupter
+        session._session = interrupter  # type: ignore[assignment]
         sigint(interrupter.handler)
 
         session.send_text(PROMPT)

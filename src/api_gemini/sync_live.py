@@ -27,6 +27,9 @@ arrived when the interrupt was handled is the next one returned.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import importlib
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -396,19 +399,26 @@ class _Events:
         return event
 
 
-def _ends_turn(event: LiveEvent) -> bool:
-    from api_gemini.websocket import Reconnected, TurnComplete
+@functools.cache
+def _websocket() -> Any:
+    # Imported when first needed, by its absolute name: this module may live inside the
+    # websocket package, whose __init__ may import it.
+    return importlib.import_module("api_gemini.websocket")
 
-    return type(event) is TurnComplete or (type(event) is Reconnected and event.turn_lost)
+
+def _ends_turn(event: LiveEvent) -> bool:
+    ws = _websocket()
+    kind = type(event)
+    # A Reconnected whose turn_lost says the turn will not complete ends it too.
+    return kind is ws.TurnComplete or (
+        kind is ws.Reconnected and bool(getattr(event, "turn_lost", False))
+    )
 
 
 def _completed() -> StreamState:
-    from api_gemini.websocket import StreamState
-
-    return StreamState.COMPLETED
+    completed: StreamState = _websocket().StreamState.COMPLETED
+    return completed
 
 
 def _copy_metrics(metrics: StreamMetrics) -> StreamMetrics:
-    from dataclasses import replace
-
-    return replace(metrics)
+    return dataclasses.replace(metrics)
