@@ -124,6 +124,11 @@ SYNC_SECTION = [
         "either |"
     ),
     (
+        "| Ctrl-C as a stream opens | the same SIGINT while the main thread waits for a stream "
+        "of a 150 s answer to open; raised once it has opened | the stream nobody will see is "
+        "closed at once (no socket left while the client stays open) |"
+    ),
+    (
         "| fork | a child of `os.fork()` uses the parent's client, which has a loop thread and a "
         "stream open | the child streams on a fresh loop thread of its own, the parent's stream "
         "raises `SessionStateError` there, the child exits 0 within 30 s; the parent's stream goes "

@@ -388,12 +388,16 @@ class _InterruptOnce:
         if not self.armed:
             return await self._inner.__anext__()
         self.armed = False
+        return await self.around(self._inner.__anext__())
+
+    async def around(self, awaitable: Any) -> Any:
+        """Await ``awaitable`` with the interrupt sent while the main thread waits for it."""
         self._loop = asyncio.get_running_loop()
         self._arrived.clear()
         await _main_thread_waiting()
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
         try:
-            return await self._inner.__anext__()
+            return await awaitable
         finally:
             self._arrived.set()
 
@@ -519,6 +523,41 @@ def test_ctrl_c_in_a_session_loses_no_event(
         assert isinstance(events[-1], TurnComplete)
         assert [e.text for e in events if isinstance(e, ModelTurn) and e.text] == ANSWER
     assert interrupter.fired == 2
+
+
+def test_ctrl_c_as_a_stream_opens_leaves_no_connection(
+    emulator_url: str, sigint: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupted just as its connection opened, a stream nobody will see is closed."""
+    import api_gemini.websocket
+
+    before = _held()
+    interrupter = _InterruptOnce(None, after_arrival=True)
+    real_open = api_gemini.websocket.open_stream
+
+    async def open_stream(*args: Any) -> Any:
+        return await interrupter.around(real_open(*args))
+
+    monkeypatch.setattr(api_gemini.websocket, "open_stream", open_stream)
+    sigint(interrupter.handler)
+    with Client(base_url=emulator_url) as client:
+        model = client.models().by_name(LIVE_MODEL)
+        endless = GenerateContentRequest(
+            contents=LONG.contents, generation_config=GenerationConfig(max_output_tokens=60_000)
+        )
+        with pytest.raises(KeyboardInterrupt):
+            model.stream_generate_content_websocket(endless)  # would stream for 150 s
+        assert interrupter.fired == 1
+        # Closed at once, not when the client closes: the next stream is the only one.
+        monkeypatch.setattr(api_gemini.websocket, "open_stream", real_open)
+        with model.stream_generate_content_websocket("echo: next") as stream:
+            assert "".join(c.text for c in stream) == "next"
+        # The client's loop thread and its fds aside, nothing is open: no socket.
+        deadline = time.monotonic() + BOUND
+        while _held()[2] > before[2] and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert _held()[2] == before[2]
+    assert not _settle(before, timeout=BOUND)
 
 
 # ---- fork (issue 12 item 11): the child gets a fresh loop and pool on first WebSocket
