@@ -252,6 +252,8 @@ class LoopPortal:
         cancel what still runs, stop the loop and join its thread. Idempotent; a second
         caller waits for the first one's close to finish. Calls waiting in other threads
         raise :class:`~api_gemini.errors.ClientClosedError`."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("a sync api_gemini client was closed from its own loop thread")
         with self._lock:
             already = self._closing
             self._closing = True
