@@ -81,7 +81,11 @@ class SyncStream:
         try:
             return self._portal.run(self._stream.__anext__(), salvage=self._kept.append)
         except StopAsyncIteration:
-            if self._portal.closing and self._state() is not _completed():
+            if (
+                self._portal.closing
+                and not self._cancelled_here
+                and self._state() is not _completed()
+            ):
                 # Ended by client.close() in another thread, not by the server's last chunk.
                 raise ClientClosedError(
                     "the client was closed while this stream was in use"
