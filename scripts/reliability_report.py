@@ -92,10 +92,11 @@ SYNC_SECTION = [
     "| row | what happens | passes when |",
     "|---|---|---|",
     (
-        "| first use from 16 threads | 16 threads released by one barrier make their first "
-        "WebSocket call on one client; the first loop start is held open (bounded, 0.5 s) so that "
-        "an unguarded second start would certainly get in | exactly one loop thread and one pool; "
-        "every thread gets its whole answer; `close()` closes every warm connection "
+        "| first use from 16 threads | 16 threads released by one barrier each call "
+        "`client.models()` and make their first WebSocket call on one client; the first loop "
+        "start and the first HTTP transport are held open (bounded, 0.5 s) so that an unguarded "
+        "second start would certainly get in | exactly one loop thread, one pool and one HTTP "
+        "transport; every thread gets its whole answer; `close()` closes every warm connection "
         '(`discarded["pool_closed"]` equals the idle count) and raises nothing |'
     ),
     (

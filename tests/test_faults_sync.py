@@ -161,6 +161,7 @@ def test_sync_fault_matrix(fault: str, surface: str, emulator_url: str) -> None:
 from api_gemini import PoolSettings  # noqa: E402  (this section's own imports)
 from api_gemini._portal import LoopPortal  # noqa: E402
 from api_gemini.errors import ClientClosedError, SessionStateError  # noqa: E402
+from api_gemini.http.transport import SyncHttpTransport  # noqa: E402
 from api_gemini.types import GenerateContentResponse, GenerationConfig  # noqa: E402
 from api_gemini.websocket import LiveEvent, TurnComplete  # noqa: E402
 from api_gemini.websocket.pool import LivePool  # noqa: E402
@@ -197,39 +198,45 @@ def _in_threads(count: int, work: Any) -> list[Any]:
     return outcomes
 
 
+def _count_and_hold(monkeypatch: pytest.MonkeyPatch, cls: Any) -> list[Any]:
+    """Record every instance of ``cls`` made; hold the first construction open a while
+    (bounded, 0.5 s) so that a second thread not kept out by a lock certainly gets in."""
+    created: list[Any] = []
+    second_entered = threading.Event()
+    real_init = cls.__init__
+
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        created.append(self)
+        if len(created) > 1:
+            second_entered.set()
+        else:
+            second_entered.wait(0.5)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "__init__", counting_init)
+    return created
+
+
 def test_first_use_from_sixteen_threads_starts_one_loop_and_one_pool(
     emulator_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 12 item 2: sixteen threads make their first WebSocket call at once."""
     before = _held()
-    created: list[LoopPortal] = []
-    second_entered = threading.Event()
-    real_init = LoopPortal.__init__
-
-    def counting_init(self: LoopPortal, *args: Any, **kwargs: Any) -> None:
-        created.append(self)
-        if len(created) > 1:
-            second_entered.set()
-        else:
-            # Hold the first start open a while (bounded) so that a thread that is not
-            # kept out by a lock gets in too: the race is then certain, not likely.
-            second_entered.wait(0.5)
-        real_init(self, *args, **kwargs)
-
-    monkeypatch.setattr(LoopPortal, "__init__", counting_init)
+    portals = _count_and_hold(monkeypatch, LoopPortal)
+    transports = _count_and_hold(monkeypatch, SyncHttpTransport)
     client = Client(base_url=emulator_url, pool=PoolSettings(warm_per_key=1))
     start = threading.Barrier(16)
-    model = client.models().by_name(LIVE_MODEL)
 
     def first_call(i: int) -> str:
         start.wait(BOUND)
+        model = client.models().by_name(LIVE_MODEL)
         with model.stream_generate_content_websocket(f"echo: thread {i}") as stream:
             return "".join(chunk.text for chunk in stream)
 
     try:
         outcomes = _in_threads(16, first_call)
         assert outcomes == [f"thread {i}" for i in range(16)]
-        assert len(created) == 1
+        assert (len(portals), len(transports)) == (1, 1)
         assert len(_loop_threads()) == 1
         metrics = client.pool_metrics()
         assert metrics.hits + metrics.misses == 16

@@ -269,7 +269,9 @@ class Client(_ClientBase):
 
     def models(self) -> Models:
         """The models resource: ``list``, ``get`` and ``by_name``."""
-        return Models(self._settings, self._transport(), self._portal, self._pool)
+        with self._lock:  # one HTTP transport, however many threads ask for it first
+            http = self._transport()
+        return Models(self._settings, http, self._portal, self._pool)
 
     def close(self) -> None:
         """Close the HTTP connection pool, the warm Live pool, and stop the WebSocket
