@@ -103,12 +103,12 @@ class LoopPortal:
         self._open: weakref.WeakKeyDictionary[Any, Callable[[Any], Awaitable[None]]] = (
             weakref.WeakKeyDictionary()
         )
+        _portals.add(self)  # before the thread starts: a fork from then on must mark it
         try:
             self._thread.start()
         except BaseException:
             self._loop.close()
             raise
-        _portals.add(self)
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
