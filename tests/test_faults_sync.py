@@ -461,6 +461,7 @@ def test_ctrl_c_while_streaming_loses_no_chunk(
     emulator_url: str, sigint: Any, after_arrival: bool, at_chunk: int
 ) -> None:
     """A caller who catches KeyboardInterrupt and keeps iterating misses nothing."""
+    before = _held()
     with (
         Client(base_url=emulator_url) as client,
         client.models().by_name(LIVE_MODEL).stream_generate_content_websocket(PROMPT) as stream,
@@ -483,6 +484,7 @@ def test_ctrl_c_while_streaming_loses_no_chunk(
     assert (interrupts, interrupter.fired) == (1, 1)
     assert [t for t in texts if t] == ANSWER
     assert texts[-1] == "" or chunk.finish_reason == "STOP"
+    assert not _settle(before, timeout=BOUND)
 
 
 @pytest.mark.parametrize("after_arrival", [True, False], ids=["after-arrival", "while-waiting"])
@@ -491,6 +493,7 @@ def test_ctrl_c_in_a_session_loses_no_event(
 ) -> None:
     """The same for a session: a fresh ``for event in session`` after the interrupt,
     and the same ``receive_turn()`` iterator going on after it."""
+    before = _held()
     with (
         Client(base_url=emulator_url) as client,
         client.models().by_name(LIVE_MODEL).connect({"responseModalities": ["TEXT"]}) as session,
@@ -532,6 +535,7 @@ def test_ctrl_c_in_a_session_loses_no_event(
         assert isinstance(events[-1], TurnComplete)
         assert [e.text for e in events if isinstance(e, ModelTurn) and e.text] == ANSWER
     assert interrupter.fired == 2
+    assert not _settle(before, timeout=BOUND)
 
 
 def test_ctrl_c_as_a_stream_opens_leaves_no_connection(
