@@ -17,7 +17,6 @@ import pytest
 from api_gemini import AsyncClient, Client
 from api_gemini.emulator import Emulator
 from api_gemini.errors import ApiError, SetupRejectedError
-from api_gemini.live_types import LiveConnectConfig
 from api_gemini.settings import ClientSettings
 from api_gemini.types import (
     FunctionResponse,
@@ -37,6 +36,7 @@ from api_gemini.websocket import (
     connect_live,
     open_stream,
 )
+from api_gemini.websocket.live_types import LiveConnectConfig
 from api_gemini.websocket.protocol import decode_events
 from helpers import WAIT, RecordingLiveServer
 

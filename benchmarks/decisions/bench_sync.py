@@ -38,7 +38,6 @@ from websockets.sync.client import connect as sync_connect
 
 from api_gemini import AsyncClient, Client
 from api_gemini._portal import LoopPortal
-from api_gemini.live_types import ServerMessage
 from api_gemini.settings import ClientSettings
 from api_gemini.types import (
     Candidate,
@@ -49,6 +48,7 @@ from api_gemini.types import (
     encode_json,
 )
 from api_gemini.websocket import live_endpoint
+from api_gemini.websocket.live_types import ServerMessage
 from api_gemini.websocket.protocol import decode_server_message
 
 MODEL = "gemini-3.8-live"

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._wire import RawFrame, WireStruct, camel, convert
 from .errors import InvalidRequestError
-from .live_types import LiveConnectConfig
 from .types import GenerationConfig, encode_json
+from .websocket.live_types import LiveConnectConfig
 
 if TYPE_CHECKING:
     from .http.transport import AsyncHttpTransport, SyncHttpTransport
@@ -104,7 +104,7 @@ def auth_token_body(
     Raises:
         InvalidRequestError: a value of the wrong type.
     """
-    from .websocket.streaming import model_resource_name
+    from .websocket.stream import model_resource_name
 
     body: dict[str, Any] = {}
     if uses is not None:

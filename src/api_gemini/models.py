@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from ._portal import LoopPortal
     from .http.transport import AsyncHttpTransport, AsyncSSEStream, SSEStream, SyncHttpTransport
     from .settings import ClientSettings, ReconnectPolicy
-    from .sync_live import SyncLiveSession, SyncStream
     from .websocket import LiveConnectConfig, LivePool, LiveSession, Stream
+    from .websocket.sync_live import SyncLiveSession, SyncStream
 
 __all__ = ["AsyncModel", "AsyncModels", "Model", "Models", "model_path_segment"]
 
@@ -393,15 +393,18 @@ class Model:
     def stream_generate_content_websocket(self, request: RequestLike) -> SyncStream:
         """Stream the answer over the Live API: ``for chunk in stream``; ``pause()``,
         ``resume()``, ``cancel()``; a context manager."""
-        from .sync_live import SyncStream
+        from .websocket.sync_live import SyncStream
 
         websocket = _websocket_module()
         portal = self._portal()
         pool = self._pool() if self._pool is not None else None
-        stream: Stream = portal.run(
-            websocket.open_stream(self._settings, self.model_id, coerce_request(request), pool)
+        # open(): remembered on the loop as it opens, so a close() from another thread
+        # closes it; interrupted just after it opened, it is closed at once.
+        stream: Stream = portal.open(
+            websocket.open_stream(self._settings, self.model_id, coerce_request(request), pool),
+            websocket.Stream.cancel,
         )
-        return SyncStream(portal.adopt(stream, websocket.Stream.cancel), portal)
+        return SyncStream(stream, portal)
 
     def connect(
         self,
@@ -411,15 +414,16 @@ class Model:
     ) -> SyncLiveSession:
         """Open a bidirectional Live session: ``with model.connect() as session``.
         ``reconnect`` as on :meth:`AsyncModel.connect`."""
-        from .sync_live import SyncLiveSession
+        from .websocket.sync_live import SyncLiveSession
 
         websocket = _websocket_module()
         portal = self._portal()
         pool = self._pool() if self._pool is not None else None
-        session: LiveSession = portal.run(
-            websocket.connect_live(self._settings, self.model_id, config, pool, reconnect)
+        session: LiveSession = portal.open(
+            websocket.connect_live(self._settings, self.model_id, config, pool, reconnect),
+            websocket.LiveSession.close,
         )
-        return SyncLiveSession(portal.adopt(session, websocket.LiveSession.close), portal)
+        return SyncLiveSession(session, portal)
 
     def prewarm(self, request: RequestLike | None = None, *, count: int | None = None) -> int:
         """As :meth:`AsyncModel.prewarm`: warm connections for WebSocket streams."""
