@@ -486,3 +486,25 @@ async def test_a_token_from_google_genais_config_form(make_emulator: MakeEmulato
         with pytest.raises(ApiError) as info:  # a field the service does not know
             await client.auth_tokens.create(config={"usez": 2})
     assert info.value.status == 400 and "usez" in str(info.value)
+
+
+async def test_a_one_shot_request_dict_in_snake_case_keeps_every_key() -> None:
+    request = {
+        "contents": [{"role": "user", "parts": [{"text": "hi", "future_part_field": 1}]}],
+        "generation_config": {"max_output_tokens": 3, "response_json_schema": {"a_b": 1}},
+        "tools": [{"url_context": {}}],
+        "futureTopLevel": {"x": 1},
+    }
+    async with RecordingLiveServer([b'{"serverContent": {"turnComplete": true}}']) as server:
+        stream = await open_stream(settings_for(server.base_url), LIVE, request)
+        [c async for c in stream]
+    setup = server.messages[0]["setup"]
+    assert setup["generationConfig"] == {
+        "maxOutputTokens": 3,
+        "responseJsonSchema": {"a_b": 1},
+        "responseModalities": ["AUDIO"],
+    }
+    assert setup["tools"] == [{"urlContext": {}}]
+    assert setup["futureTopLevel"] == {"x": 1}  # sent as given: the server judges it
+    turn = server.messages[1]["clientContent"]["turns"][0]
+    assert turn["parts"] == [{"text": "hi", "future_part_field": 1}]
