@@ -30,9 +30,10 @@ class RecordingLiveServer:
     as server:`` then ``server.base_url``; ``server.messages`` holds every message.
     """
 
-    def __init__(self, replies: list[bytes] | None = None) -> None:
+    def __init__(self, replies: list[bytes] | None = None, ssl: Any = None) -> None:
         self.messages: list[dict[str, Any]] = []
         self.replies = replies or []
+        self._ssl = ssl  # a server-side ssl.SSLContext: wss:// (base_url https://)
         self._server: Any = None
         self.base_url = ""
 
@@ -54,9 +55,9 @@ class RecordingLiveServer:
     async def __aenter__(self) -> RecordingLiveServer:
         from websockets.asyncio.server import serve
 
-        self._server = await serve(self._handle, "127.0.0.1", 0)
+        self._server = await serve(self._handle, "127.0.0.1", 0, ssl=self._ssl)
         port = next(iter(self._server.sockets)).getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = f"{'https' if self._ssl else 'http'}://127.0.0.1:{port}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:

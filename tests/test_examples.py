@@ -26,6 +26,8 @@ SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith(
 EXPECTED = {
     # The emulator hears a spoken turn as its duration (docs/emulator-fidelity.md).
     "audio.py": re.compile(r"heard: audio of \d+ ms\n.*\d+ bytes of speech", re.S),
+    "embeddings.py": re.compile(r"dimensions: 3072\n2 vectors of 256; cosine -?[\d.]+"),
+    "ephemeral_tokens.py": re.compile(r"token: auth_tokens/\.\.\.\nhello with a token\n"),
     "errors.py": re.compile(
         r"NotFoundError: status 404.*RateLimitError: retry after 2\.0 s.*"
         # close-1011-after-3: three answer chunks, each an audio message and its

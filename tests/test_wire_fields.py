@@ -432,3 +432,30 @@ def test_the_token_request_has_google_genais_wire_shape() -> None:
         "fieldMask": "model,generationConfig.temperature,"
         "generationConfig.responseModalities,system_instruction",
     }
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+async def test_embed_content_and_batch(emulator: Emulator) -> None:
+    async with AsyncClient(KEY, base_url=emulator.base_url) as client:
+        model = client.models().by_name("gemini-embedding-001")
+        one = await model.embed_content("hello")
+        short = await model.embed_content(
+            {"content": {"parts": [{"text": "hello"}]}, "output_dimensionality": 8}
+        )
+        batch = await model.batch_embed_contents(["hello", {"content": {"parts": [{"text": "b"}]}}])
+    assert one.embedding is not None and len(one.embedding.values) == 3072
+    assert short.embedding is not None and len(short.embedding.values) == 8
+    assert len(batch.embeddings) == 2
+    assert batch.embeddings[0].values == one.embedding.values  # same text, same vector
+    assert batch.raw["embeddings"][1]["values"] == batch.embeddings[1].values
+
+
+def test_the_sync_twins_embed(emulator_process: str) -> None:
+    with Client(KEY, base_url=emulator_process) as client:
+        model = client.models().by_name("gemini-embedding-001")
+        one = model.embed_content("hi")
+        batch = model.batch_embed_contents(["hi"])
+    assert one.embedding is not None
+    assert batch.embeddings[0].values == one.embedding.values

@@ -11,23 +11,28 @@
 - ``prewarm`` / ``prewarm_live``: open warm Live connections in the client's pool, so
   that the next WebSocket request or session with the same setup skips connect and
   setup (see :class:`~api_gemini.settings.PoolSettings`);
-- ``count_tokens``.
+- ``count_tokens``;
+- ``embed_content`` / ``batch_embed_contents``: embedding vectors (HTTP).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError, InvalidRequestError
 from .types import (
+    BatchEmbedContentsResponse,
     CountTokensResponse,
+    EmbedContentResponse,
+    EmbedLike,
     GenerateContentRequest,
     GenerateContentResponse,
     ListModelsResponse,
     ModelInfo,
     RequestLike,
+    coerce_embed_request,
     coerce_request,
     encode_json,
 )
@@ -68,6 +73,18 @@ def _count_tokens_body(model_id: str, request: GenerateContentRequest) -> bytes:
     wire: dict[str, Any] = request.to_dict()
     wire["model"] = f"models/{model_id}"
     return encode_json({"generateContentRequest": wire})
+
+
+def _embed_body(request: EmbedLike) -> bytes:
+    # The model is in the URL; a single request's body need not repeat it.
+    return encode_json(coerce_embed_request(request))
+
+
+def _batch_embed_body(model_id: str, requests: Sequence[EmbedLike]) -> bytes:
+    if isinstance(requests, str) or not requests:
+        raise InvalidRequestError("batch_embed_contents takes a non-empty list of inputs")
+    name = f"models/{model_id}"
+    return encode_json({"requests": [coerce_embed_request(r, name) for r in requests]})
 
 
 def _websocket_module() -> Any:
@@ -178,6 +195,23 @@ class AsyncModel:
         body = _count_tokens_body(self.model_id, coerce_request(request))
         return await self._http.request(
             "POST", f"{self._base}:countTokens", CountTokensResponse, body=body
+        )
+
+    async def embed_content(self, request: EmbedLike) -> EmbedContentResponse:
+        """The embedding of a text (or Content, or ``EmbedContentRequest`` / its dict
+        with ``task_type``, ``title``, ``output_dimensionality``): ``.embedding.values``.
+        """
+        return await self._http.request(
+            "POST", f"{self._base}:embedContent", EmbedContentResponse, body=_embed_body(request)
+        )
+
+    async def batch_embed_contents(
+        self, requests: Sequence[EmbedLike]
+    ) -> BatchEmbedContentsResponse:
+        """Embeddings of several inputs in one call, in order: ``.embeddings``."""
+        body = _batch_embed_body(self.model_id, requests)
+        return await self._http.request(
+            "POST", f"{self._base}:batchEmbedContents", BatchEmbedContentsResponse, body=body
         )
 
     async def stream_generate_content_websocket(self, request: RequestLike) -> Stream:
@@ -341,6 +375,19 @@ class Model:
         body = _count_tokens_body(self.model_id, coerce_request(request))
         return self._http.request(
             "POST", f"{self._base}:countTokens", CountTokensResponse, body=body
+        )
+
+    def embed_content(self, request: EmbedLike) -> EmbedContentResponse:
+        """As :meth:`AsyncModel.embed_content`."""
+        return self._http.request(
+            "POST", f"{self._base}:embedContent", EmbedContentResponse, body=_embed_body(request)
+        )
+
+    def batch_embed_contents(self, requests: Sequence[EmbedLike]) -> BatchEmbedContentsResponse:
+        """As :meth:`AsyncModel.batch_embed_contents`."""
+        body = _batch_embed_body(self.model_id, requests)
+        return self._http.request(
+            "POST", f"{self._base}:batchEmbedContents", BatchEmbedContentsResponse, body=body
         )
 
     def stream_generate_content_websocket(self, request: RequestLike) -> SyncStream:
