@@ -308,3 +308,20 @@ async def test_chat_stats_as_json_one_object_per_answer(emulator: Emulator) -> N
     figures = [json.loads(line) for line in lines]
     assert [f["chunks"] for f in figures] == [1, 2]  # one word per chunk when unpaced
     assert all(f["model"] == "gemini-live-2.5-flash-preview" for f in figures)
+
+
+# --------------------------------------------------------------- logging
+
+
+async def test_verbose_logs_to_stderr_without_the_key(emulator: Emulator) -> None:
+    key = "AIzaSyC-cli-verbose-key-0123456789abcdef"
+    ran = await run(
+        "stream", "-vv", "--base-url", emulator.base_url, "echo: logged",
+        env=_env(GEMINI_API_KEY=key),
+    )  # fmt: skip
+    assert (ran.status, ran.out) == (0, "logged\n")
+    assert f"api_gemini.cli: stream: server {emulator.base_url}" in ran.err
+    assert "websockets.client: > x-goog-api-key: ***" in ran.err  # -vv: the library's too
+    assert key not in ran.err
+    quiet = await run("stream", "--base-url", emulator.base_url, "echo: quiet")
+    assert (quiet.status, quiet.out, quiet.err) == (0, "quiet\n", "")  # silent without -v

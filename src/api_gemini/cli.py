@@ -87,7 +87,8 @@ _EMULATOR_PACE: dict[str, Any] = {
     "tokens_per_chunk": 2,
 }
 
-logger = logging.getLogger(__name__)
+# By name: run as `python -m api_gemini.cli`, __name__ would be "__main__".
+logger = logging.getLogger("api_gemini.cli")
 
 #: ``--timeout`` when not given: the longest wait for the server, in seconds.
 DEFAULT_TIMEOUT = 60.0
