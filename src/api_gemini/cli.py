@@ -513,7 +513,9 @@ def _add_timeout(parser: argparse.ArgumentParser) -> None:
 def _add_stats_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--stats", action="store_true", help=f"print {what} to stderr")
     parser.add_argument(
-        "--json", action="store_true", help="the --stats figures as one JSON object per line"
+        "--json",
+        action="store_true",
+        help="the --stats figures as one JSON object per line on stderr (implies --stats)",
     )
 
 
