@@ -20,6 +20,7 @@ from typing import NamedTuple
 import pytest
 
 from api_gemini import __version__
+from api_gemini.cli import DEFAULT_MODEL
 from api_gemini.emulator import Emulator
 from conftest import MakeEmulator
 
@@ -307,7 +308,7 @@ async def test_chat_stats_as_json_one_object_per_answer(emulator: Emulator) -> N
     lines = [line for line in ran.err.splitlines() if line.startswith("{")]
     figures = [json.loads(line) for line in lines]
     assert [f["chunks"] for f in figures] == [1, 2]  # one word per chunk when unpaced
-    assert all(f["model"] == "gemini-live-2.5-flash-preview" for f in figures)
+    assert all(f["model"] == DEFAULT_MODEL for f in figures)
 
 
 # --------------------------------------------------------------- logging
