@@ -332,8 +332,12 @@ class TurnEngine:
     async def _start_answer(self, *, continuing: bool = False) -> None:
         self._counter += 1
         # Precedence: the upgrade header, then this turn's marker, then the config.
-        plan = self._session.plan or self._turn_plan or self._session.emulator.default_fault
+        emulator = self._session.emulator
+        plan = self._session.plan or self._turn_plan or emulator.default_fault
+        if plan is not None and plan.at_setup and plan.first is not None:
+            plan = None  # a first-K plan for setups only, whether spent or not
         self._turn_plan = None
+        plan = emulator.playing(plan)
         opening = not self._turn_open
         self._turn_open = True
         if opening and not continuing:
