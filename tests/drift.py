@@ -12,9 +12,9 @@ import msgspec
 import pydantic
 from google.genai import types as g
 
-from api_gemini import live_types as L
 from api_gemini import types as T
 from api_gemini._wire import EXTRA_KEY, camel
+from api_gemini.websocket import live_types as L
 
 #: google-genai type -> ours, for every type the walk descends into.
 TYPE_MAP: dict[type[pydantic.BaseModel], type[msgspec.Struct]] = {

@@ -64,11 +64,13 @@ def build(root: str, spelling: str) -> dict[str, Any]:
 
 
 def arrived(message: dict[str, Any], path: list[tuple[str, bool]]) -> dict[str, Any]:
+    here: Any = message
     for step, is_list in path:
-        message = message[camel(step)]
+        here = here[camel(step)]
         if is_list:
-            message = message[0]
-    return message
+            here = here[0]
+    result: dict[str, Any] = here
+    return result
 
 
 @pytest.mark.parametrize("spelling", ["snake", "camel"])

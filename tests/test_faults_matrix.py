@@ -593,7 +593,7 @@ async def test_a_fault_in_a_later_turn_keeps_earlier_turns_and_the_handle(
     leak_check.rebase()
     async with _client(emu.base_url, None) as client:
         model = client.models().by_name(LIVE_MODEL)
-        config = {"sessionResumption": {}}
+        config: dict[str, Any] = {"sessionResumption": {}}
         async with await model.connect(config) as session:
             await session.send_text("echo: first turn")
             first = [

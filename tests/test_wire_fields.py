@@ -17,7 +17,6 @@ import pytest
 from api_gemini import AsyncClient, Client
 from api_gemini.emulator import Emulator
 from api_gemini.errors import ApiError, SetupRejectedError
-from api_gemini.live_types import LiveConnectConfig
 from api_gemini.settings import ClientSettings
 from api_gemini.types import (
     FunctionResponse,
@@ -37,6 +36,7 @@ from api_gemini.websocket import (
     connect_live,
     open_stream,
 )
+from api_gemini.websocket.live_types import LiveConnectConfig
 from api_gemini.websocket.protocol import decode_events
 from helpers import WAIT, RecordingLiveServer
 
@@ -459,3 +459,52 @@ def test_the_sync_twins_embed(emulator_process: str) -> None:
         batch = model.batch_embed_contents(["hi"])
     assert one.embedding is not None
     assert batch.embeddings[0].values == one.embedding.values
+
+
+async def test_initial_history_with_history_config(emulator: Emulator) -> None:
+    """historyConfig.initialHistoryInClientContent, then the earlier turns as
+    clientContent without turnComplete: the model answers with them in its context."""
+    config = {"history_config": {"initial_history_in_client_content": True}}
+    history = [
+        {"role": "user", "parts": [{"text": "my name is Ada"}]},
+        {"role": "model", "parts": [{"text": "Hello Ada."}]},
+    ]
+    async with await connect_live(settings_for(emulator.base_url), LIVE, config) as session:
+        await session.send_content(history, turn_complete=False)
+        await session.send_text("recall")
+        texts = [e.text async for e in session.receive_turn() if isinstance(e, OutputTranscription)]
+    assert "my name is Ada" in "".join(texts)
+
+
+async def test_a_token_from_google_genais_config_form(make_emulator: MakeEmulator) -> None:
+    emu = await make_emulator(api_key=KEY)
+    async with AsyncClient(KEY, base_url=emu.base_url) as client:
+        token = await client.auth_tokens.create(
+            config={"uses": 2, "new_session_expire_time": dt.timedelta(minutes=2)}
+        )
+        assert token.uses == 2
+        with pytest.raises(ApiError) as info:  # a field the service does not know
+            await client.auth_tokens.create(config={"usez": 2})
+    assert info.value.status == 400 and "usez" in str(info.value)
+
+
+async def test_a_one_shot_request_dict_in_snake_case_keeps_every_key() -> None:
+    request = {
+        "contents": [{"role": "user", "parts": [{"text": "hi", "future_part_field": 1}]}],
+        "generation_config": {"max_output_tokens": 3, "response_json_schema": {"a_b": 1}},
+        "tools": [{"url_context": {}}],
+        "futureTopLevel": {"x": 1},
+    }
+    async with RecordingLiveServer([b'{"serverContent": {"turnComplete": true}}']) as server:
+        stream = await open_stream(settings_for(server.base_url), LIVE, request)
+        [c async for c in stream]
+    setup = server.messages[0]["setup"]
+    assert setup["generationConfig"] == {
+        "maxOutputTokens": 3,
+        "responseJsonSchema": {"a_b": 1},
+        "responseModalities": ["AUDIO"],
+    }
+    assert setup["tools"] == [{"urlContext": {}}]
+    assert setup["futureTopLevel"] == {"x": 1}  # sent as given: the server judges it
+    turn = server.messages[1]["clientContent"]["turns"][0]
+    assert turn["parts"] == [{"text": "hi", "future_part_field": 1}]

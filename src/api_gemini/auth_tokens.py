@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._wire import RawFrame, WireStruct, camel, convert
 from .errors import InvalidRequestError
-from .live_types import LiveConnectConfig
 from .types import GenerationConfig, encode_json
+from .websocket.live_types import LiveConnectConfig
 
 if TYPE_CHECKING:
     from .http.transport import AsyncHttpTransport, SyncHttpTransport
@@ -104,7 +104,7 @@ def auth_token_body(
     Raises:
         InvalidRequestError: a value of the wrong type.
     """
-    from .websocket.streaming import model_resource_name
+    from .websocket.stream import model_resource_name
 
     body: dict[str, Any] = {}
     if uses is not None:
@@ -131,6 +131,33 @@ def auth_token_body(
     return body
 
 
+_CONFIG_FIELDS = (
+    "uses",
+    "expire_time",
+    "new_session_expire_time",
+    "live_connect_constraints",
+    "lock_additional_fields",
+)
+
+
+def _body(config: Mapping[str, Any] | None, **given: Any) -> bytes:
+    """The encoded request: ``config`` (google-genai's form, either spelling) under the
+    keyword arguments that are set; a key of ``config`` that is not a token field is
+    sent as given (the service names it in its 400 if it does not know it either)."""
+    fields: dict[str, Any] = {}
+    unknown: dict[str, Any] = {}
+    for key, value in (config or {}).items():
+        name = next((f for f in _CONFIG_FIELDS if key in (f, camel(f))), None)
+        if name is None:
+            unknown[key] = value
+        else:
+            fields[name] = value
+    fields.update({key: value for key, value in given.items() if value is not None})
+    body = auth_token_body(**fields)
+    body.update(unknown)
+    return encode_json(body)
+
+
 class AsyncAuthTokens:
     """``client.auth_tokens``: mint ephemeral tokens (needs the real API key)."""
 
@@ -145,6 +172,7 @@ class AsyncAuthTokens:
         new_session_expire_time: TimeLike | None = None,
         live_connect_constraints: LiveConnectConstraints | Mapping[str, Any] | None = None,
         lock_additional_fields: Sequence[str] | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> AuthToken:
         """Mint a token.
 
@@ -160,18 +188,20 @@ class AsyncAuthTokens:
             lock_additional_fields: ``None`` (default) locks the whole setup; ``[]``
                 locks only the fields set in the constraints; names lock those fields
                 too (``["temperature"]``).
+            config: the same fields as one dict, as google-genai takes them
+                (``create(config={"uses": 1, "live_connect_constraints": {...}})``);
+                a keyword argument wins over the same field in it.
 
         Raises:
             ApiError: the service refused (a 400 names the field).
         """
-        body = encode_json(
-            auth_token_body(
-                uses=uses,
-                expire_time=expire_time,
-                new_session_expire_time=new_session_expire_time,
-                live_connect_constraints=live_connect_constraints,
-                lock_additional_fields=lock_additional_fields,
-            )
+        body = _body(
+            config,
+            uses=uses,
+            expire_time=expire_time,
+            new_session_expire_time=new_session_expire_time,
+            live_connect_constraints=live_connect_constraints,
+            lock_additional_fields=lock_additional_fields,
         )
         return await self._http.request(
             "POST", f"/{TOKENS_API_VERSION}/auth_tokens", AuthToken, body=body
@@ -192,16 +222,16 @@ class AuthTokens:
         new_session_expire_time: TimeLike | None = None,
         live_connect_constraints: LiveConnectConstraints | Mapping[str, Any] | None = None,
         lock_additional_fields: Sequence[str] | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> AuthToken:
         """As :meth:`AsyncAuthTokens.create`."""
-        body = encode_json(
-            auth_token_body(
-                uses=uses,
-                expire_time=expire_time,
-                new_session_expire_time=new_session_expire_time,
-                live_connect_constraints=live_connect_constraints,
-                lock_additional_fields=lock_additional_fields,
-            )
+        body = _body(
+            config,
+            uses=uses,
+            expire_time=expire_time,
+            new_session_expire_time=new_session_expire_time,
+            live_connect_constraints=live_connect_constraints,
+            lock_additional_fields=lock_additional_fields,
         )
         return self._http.request(
             "POST", f"/{TOKENS_API_VERSION}/auth_tokens", AuthToken, body=body

@@ -17,9 +17,9 @@ from typing import Any
 
 import msgspec
 
-from ._wire import WireStruct, convert
-from .errors import InvalidRequestError
-from .types import (
+from .._wire import WireStruct, convert
+from ..errors import InvalidRequestError
+from ..types import (
     Blob,
     Content,
     FunctionCall,

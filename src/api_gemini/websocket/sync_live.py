@@ -35,13 +35,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from ._portal import LoopPortal
-from .errors import ClientClosedError
-from .types import Blob, Content, FunctionResponse, GenerateContentResponse
+from .._portal import LoopPortal
+from ..errors import ClientClosedError
+from ..types import Blob, Content, FunctionResponse, GenerateContentResponse
 
 if TYPE_CHECKING:
-    from .settings import ReconnectPolicy
-    from .websocket import (
+    from ..settings import ReconnectPolicy
+    from . import (
         ConnectionHealth,
         LiveEvent,
         LiveSession,
@@ -50,8 +50,8 @@ if TYPE_CHECKING:
         StreamMetrics,
         StreamState,
     )
-    from .websocket.pool import LivePool, PoolMetrics
-    from .websocket.protocol import GoAway
+    from .pool import LivePool, PoolMetrics
+    from .protocol import GoAway
 
 __all__ = ["SyncLiveSession", "SyncPool", "SyncStream"]
 
