@@ -44,6 +44,7 @@ EXPECTED = {
     ),
     "pool.py": re.compile(r"from pool: True"),
     "reconnect.py": re.compile(r"reconnected"),
+    "quickstart.py": re.compile(r"^\w+( \w+)+ ?\n$"),
     "stream_control.py": re.compile(
         r"PAUSED: 32 chunks .* buffered.*cancelled after 100 of 2000 chunks: CANCELLED", re.S
     ),
@@ -143,7 +144,7 @@ def test_the_test_file_example_passes() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "5 passed" in done.stdout
+    assert "7 passed" in done.stdout
 
 
 def _python_blocks(text: str) -> list[str]:

@@ -265,6 +265,7 @@ class HttpApi:
             request, "CountTokensRequest" if method == "countTokens" else "GenerateContentRequest"
         )
         plan = self._emu.header_fault(request) or _take_marker(body) or self._emu.default_fault
+        plan = self._emu.playing(plan)
         if plan is not None and plan.kind == "http":
             raise plan.http_error()
         if method == "countTokens":

@@ -310,7 +310,7 @@ class LiveSession:
         self.turns.configure(settings, record.history if record is not None else [])
         self.lifecycle.start_session(settings, record)
         plan = self.plan or self.emulator.default_fault
-        if plan is not None and plan.at_setup:
+        if plan is not None and plan.at_setup and self.emulator.playing(plan) is not None:
             await play_setup_fault(self, plan)
             return
         self._set_up = True

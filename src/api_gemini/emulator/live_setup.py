@@ -14,7 +14,13 @@ from typing import Any
 from .catalog import LIVE_RULES, NO_VOICES, LiveRules, find_model, supports
 from .vad import VadSettings
 
-__all__ = ["LiveRefusal", "SessionSettings", "parse_setup", "unknown_model"]
+__all__ = [
+    "LiveRefusal",
+    "SessionSettings",
+    "non_blocking_functions",
+    "parse_setup",
+    "unknown_model",
+]
 
 INVALID_ARGUMENT = "Request contains an invalid argument."
 _ACTIVITY_HANDLING = ("START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION")
@@ -70,7 +76,12 @@ def _get(body: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def _non_blocking(tools: list[Any], rules: LiveRules) -> dict[str, bool]:
+def non_blocking_functions(tools: list[Any], rules: LiveRules) -> dict[str, bool]:
+    """Function name -> True when calls to it are NON_BLOCKING under ``rules``.
+
+    Raises:
+        LiveRefusal: a declaration without a name.
+    """
     found: dict[str, bool] = {}
     for tool in tools:
         for decl in tool.get("functionDeclarations") or []:
@@ -143,7 +154,7 @@ def parse_setup(setup: dict[str, Any], version: str) -> SessionSettings:
         max_output_tokens=None if max_tokens is None else int(max_tokens),
         system_instruction=setup.get("systemInstruction"),
         tools=tools,
-        non_blocking=_non_blocking(tools, rules),
+        non_blocking=non_blocking_functions(tools, rules),
         vad=VadSettings.from_setup(realtime.get("automaticActivityDetection")),
         activity_interrupts=handling == "START_OF_ACTIVITY_INTERRUPTS",
         turn_coverage=coverage,
