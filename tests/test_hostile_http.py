@@ -297,7 +297,8 @@ async def test_sse_unknown_keys_comments_and_unknown_fields_are_skipped() -> Non
         b"retry: 10\nid: 7\nfoo: bar\n",
         b'data: {"candidates": [{"content": {"parts": [{"text": "a"}]}}], "newTopLevel": {}}\n\n',
         b"event: ping\n\n",
-        b'data: {"candidates": [{"content": {"parts": [{"text": "b", "newPartField": 1}]}}]}\n\n',
+        b'data: {"candidates": [{"content": {"parts": [{"text": "b", "newPartField": 1}]},'
+        b' "finishReason": "STOP"}]}\n\n',
     ]
     async with (
         raw_server(sse_writer(*events)) as url,

@@ -4,6 +4,7 @@ sockets: models, unary generation, incremental SSE, token counting, and every er
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -130,7 +131,10 @@ async def test_first_sse_chunk_arrives_before_the_server_finishes(
         await response.prepare(request)
         await response.write(b'data: {"candidates":[{"content":{"parts":[{"text":"one"}]}}]}\n\n')
         await asyncio.wait_for(first_seen.wait(), timeout=5)
-        await response.write(b'data: {"candidates":[{"content":{"parts":[{"text":"two"}]}}]}\n\n')
+        await response.write(
+            b'data: {"candidates":[{"content":{"parts":[{"text":"two"}]},"finishReason":"STOP"}]}'
+            b"\n\n"
+        )
         return response
 
     base_url = await scripted_server(handler)
@@ -164,7 +168,11 @@ async def test_the_key_travels_only_in_the_header(
 
     async def handler(request: web.Request) -> web.StreamResponse:
         seen.append((str(request.rel_url), request.headers.get("x-goog-api-key")))
-        return web.json_response({"candidates": []})
+        last = {"candidates": [{"finishReason": "STOP"}]}
+        if request.query.get("alt") != "sse":
+            return web.json_response(last)
+        body = b"data: " + json.dumps(last).encode() + b"\n\n"
+        return web.Response(body=body, content_type="text/event-stream")
 
     base_url = await scripted_server(handler)
     async with AsyncClient(SECRET, base_url=base_url) as client:
@@ -190,16 +198,44 @@ def test_no_key_for_the_public_service_says_which_variable_to_set(
         Client()
 
 
-def test_key_resolution_order_and_secrecy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GOOGLE_API_KEY", "google-key")
-    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
-    assert AsyncClient().settings.auth_headers() == {"x-goog-api-key": "google-key"}
-    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+def test_key_resolution_order_and_secrecy(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """google-genai 3.6.1's order (GOOGLE_API_KEY first) and its warning when both are
+    set, so that one environment gives both libraries the same key."""
+    monkeypatch.setenv("GEMINI_API_KEY", "gemini-key")
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    assert AsyncClient().settings.auth_headers() == {"x-goog-api-key": "gemini-key"}
+    assert not caplog.records
+    monkeypatch.setenv("GOOGLE_API_KEY", SECRET)
     client = AsyncClient()
     assert client.settings.auth_headers() == {"x-goog-api-key": SECRET}
+    (record,) = caplog.records
+    assert record.levelname == "WARNING"
+    assert record.name == "api_gemini.settings"
+    assert record.getMessage() == (
+        "Both GOOGLE_API_KEY and GEMINI_API_KEY are set. Using GOOGLE_API_KEY."
+    )
     assert AsyncClient("explicit").settings.auth_headers() == {"x-goog-api-key": "explicit"}
     for text in (repr(client), str(client), repr(client.settings), repr(client.settings.api_key)):
         assert SECRET not in text
+
+
+def test_the_key_order_is_google_genais(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same environment gives google-genai and us the same key, with and without an
+    explicit one, and an empty variable counts as unset in both."""
+    from google.genai import _api_client
+
+    cases = [("g1", "m1"), ("", "m2"), ("g3", ""), ("g4", None), (None, "m5")]
+    for google, gemini in cases:
+        for name, value in (("GOOGLE_API_KEY", google), ("GEMINI_API_KEY", gemini)):
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        theirs = _api_client.get_env_api_key()
+        ours = AsyncClient(base_url="http://127.0.0.1:9").settings.api_key
+        assert (ours.reveal() if ours else None) == theirs, (google, gemini)
 
 
 def test_insecure_settings_are_refused() -> None:
@@ -336,9 +372,11 @@ async def test_read_timeout_is_a_timeout_error(
     release = asyncio.Event()
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        sse = request.query.get("alt") == "sse"
+        content_type = "text/event-stream" if sse else "application/json"
+        response = web.StreamResponse(headers={"content-type": content_type})
         await response.prepare(request)
-        await response.write(b'data: {"candidates":[]}\n\n')
+        await response.write(b'data: {"candidates":[]}\n\n' if sse else b"{")
         await release.wait()  # stall: no more bytes until the test ends
         return response
 
