@@ -39,6 +39,7 @@ EXPECTED = {
     ),
     "pool.py": re.compile(r"from pool: True"),
     "reconnect.py": re.compile(r"reconnected"),
+    "quickstart.py": re.compile(r"^\w+( \w+)+ ?\n$"),
     "stream_control.py": re.compile(
         r"PAUSED: 32 chunks .* buffered.*cancelled after 100 of 2000 chunks: CANCELLED", re.S
     ),

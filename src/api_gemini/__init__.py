@@ -2,8 +2,9 @@
 
 ``AsyncClient`` and ``Client`` are the entry points; ``api_gemini.types`` holds the wire
 types and ``api_gemini.errors`` every exception. The WebSocket transport
-(``pip install 'api-gemini[websocket]'``) and the emulator
-(``pip install 'api-gemini[emulator]'``) are imported only when used.
+(the ``websocket`` extra) and the emulator (the ``emulator`` extra) are imported only
+when used. The package is installed from its repository (``pip install -e
+'.[websocket,emulator]'`` in a clone): see the README.
 """
 
 from __future__ import annotations

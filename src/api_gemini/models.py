@@ -108,9 +108,10 @@ def _websocket_module() -> Any:
     try:
         import websockets  # noqa: F401  (only checks that the extra is installed)
     except ImportError:
+        from ._install import install_command
+
         raise ConfigurationError(
-            "the WebSocket transport needs the 'websocket' extra: "
-            "pip install 'api-gemini[websocket]'"
+            f"the WebSocket transport needs the 'websocket' extra: {install_command('websocket')}"
         ) from None
     from . import websocket
 

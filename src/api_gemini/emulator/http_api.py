@@ -242,6 +242,7 @@ class HttpApi:
             raise _not_found_model(name, version, method)
         body = await self._body(request)
         plan = self._emu.header_fault(request) or _take_marker(body) or self._emu.default_fault
+        plan = self._emu.playing(plan)
         if plan is not None and plan.kind == "http":
             raise plan.http_error()
         if method == "countTokens":
