@@ -7,7 +7,8 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 from aiohttp import web
@@ -39,6 +40,14 @@ MODEL = "gemini-2.5-flash"
 SECRET = "sk-test-SECRET-do-not-leak-1234"
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
+
+
+class TlsFiles(Protocol):
+    """The ``tls_files`` fixture's value (see conftest)."""
+
+    ca: str
+    cert: str
+    key: str
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -418,3 +427,48 @@ def test_sync_client_against_an_emulator_process(emulator_process: str) -> None:
             client.models().by_name("no-such-model").generate_content("hi")
         with pytest.raises(NotFoundError):
             client.models().by_name("no-such-model").stream_generate_content("hi")
+
+
+# --------------------------------------------------------------------------- issue 12 item 12
+
+
+@pytest.mark.parametrize("scheme", ["HTTPS", "Https"])
+async def test_an_upper_case_https_scheme_honours_verify(
+    scheme: str, make_emulator: MakeEmulator, tls_files: TlsFiles
+) -> None:
+    """Was: ``HTTPS://`` made unary and SSE calls ignore ``verify=`` (the scheme was
+    compared case-sensitively) and fail against the test CA."""
+    emu = await make_emulator(tls_cert=tls_files.cert, tls_key=tls_files.key)
+    url = emu.base_url.replace("https", scheme, 1)
+    async with AsyncClient(base_url=url, verify=tls_files.ca) as client:
+        assert client.settings.is_tls
+        model = client.models().by_name(MODEL)
+        assert (await model.generate_content("echo: up")).text == "up"
+        async with await model.stream_generate_content("echo: up") as stream:
+            assert "".join([c.text async for c in stream]) == "up"
+
+
+@pytest.mark.parametrize(
+    ("verify", "match"),
+    [
+        (None, "verify must be"),
+        (0, "verify must be"),
+        (1, "verify must be"),
+        ("/no/such/ca.pem", "no CA bundle file"),
+        (b"/bytes/path", "verify must be"),
+    ],
+)
+def test_bad_verify_values_are_configuration_errors(verify: Any, match: str) -> None:
+    """Was: a raw ``TypeError`` or ``FileNotFoundError``, at the first call."""
+    for make in (AsyncClient, Client):
+        with pytest.raises(ConfigurationError, match=match):
+            make("k", base_url="https://127.0.0.1:9", verify=verify)
+
+
+def test_a_ca_file_that_does_not_load_is_a_configuration_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate\n")
+    with pytest.raises(ConfigurationError, match="cannot load the CA bundle"):
+        AsyncClient("k", base_url="https://127.0.0.1:9", verify=str(bogus))
+    with pytest.raises(ConfigurationError, match="no CA bundle file"):
+        AsyncClient("k", base_url="https://127.0.0.1:9", verify=tmp_path)  # a directory
