@@ -495,7 +495,9 @@ def test_a_chunk_that_only_says_error_is_a_chunk() -> None:
     assert _chunk_from_event(ServerSentEvent(data)).text == "error"
 
 
-LAST = b'data: {"candidates": [{"content": {"parts": [{"text": "end"}]}, "finishReason": "STOP"}]}\n\n'
+LAST = (
+    b'data: {"candidates": [{"content": {"parts": [{"text": "end"}]}, "finishReason": "STOP"}]}\n\n'
+)
 USAGE = b'data: {"usageMetadata": {"totalTokenCount": 3}}\n\n'
 BLOCKED = b'data: {"promptFeedback": {"blockReason": "SAFETY"}}\n\n'
 
@@ -595,7 +597,10 @@ def test_wrong_answers_are_typed_in_the_sync_client_too() -> None:
                 model = c.models().by_name(MODEL)
                 with pytest.raises(UnexpectedResponseError):
                     model.generate_content("hi")
-                with pytest.raises(UnexpectedResponseError), model.stream_generate_content("hi") as s:
+                with (
+                    pytest.raises(UnexpectedResponseError),
+                    model.stream_generate_content("hi") as s,
+                ):
                     _ = list(s)
         finally:
             loop.call_soon_threadsafe(done.set)
@@ -634,7 +639,10 @@ def page_server(tokens: Callable[[int], str]) -> tuple[Writer, list[int]]:
 
     async def write(writer: asyncio.StreamWriter) -> None:
         served.append(len(served))
-        page = {"models": [{"name": f"models/m{len(served)}"}], "nextPageToken": tokens(len(served))}
+        page = {
+            "models": [{"name": f"models/m{len(served)}"}],
+            "nextPageToken": tokens(len(served)),
+        }
         await body_writer(200, json.dumps(page).encode())(writer)
 
     return write, served
@@ -690,7 +698,9 @@ async def test_cancelling_during_the_tls_handshake_leaves_no_socket(
     try:
         c = AsyncClient(KEY, base_url=f"https://127.0.0.1:{port}")
         model = c.models().by_name(MODEL)
-        started = model.generate_content("hi") if call == "unary" else model.stream_generate_content("hi")
+        started = (
+            model.generate_content("hi") if call == "unary" else model.stream_generate_content("hi")
+        )
         task = asyncio.ensure_future(started)
         await accepted.wait()
         await asyncio.sleep(0.05)  # the ClientHello is out; the handshake waits

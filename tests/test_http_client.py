@@ -48,6 +48,8 @@ class TlsFiles(Protocol):
     ca: str
     cert: str
     key: str
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

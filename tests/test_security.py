@@ -17,7 +17,7 @@ import logging
 import queue
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import psutil
@@ -313,7 +313,7 @@ async def test_plain_http_to_a_remote_host_is_refused_before_any_network(host: s
     Was: sent. Every HTTP call refuses at once, before DNS or a connection."""
     async with AsyncClient(KEY, base_url=f"http://{host}:9") as client:
         model = client.models().by_name(HTTP_MODEL)
-        calls = [
+        calls: list[Callable[[], Awaitable[object]]] = [
             lambda: model.generate_content("hi"),
             lambda: model.stream_generate_content("hi"),
             lambda: model.count_tokens("hi"),

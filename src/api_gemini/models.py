@@ -144,7 +144,10 @@ class AsyncModels:
         self._pool = pool
 
     async def list(
-        self, *, page_size: int = _DEFAULT_PAGE_SIZE, timeout: CallTimeout = None
+        self,
+        *,
+        page_size: int = _DEFAULT_PAGE_SIZE,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
     ) -> list[ModelInfo]:
         """Every model of the catalog, following page tokens to the end.
 
@@ -172,7 +175,7 @@ class AsyncModels:
                 return models
             tokens.check(token)
 
-    async def get(self, name: str, *, timeout: CallTimeout = None) -> ModelInfo:
+    async def get(self, name: str, *, timeout: CallTimeout = None) -> ModelInfo:  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
         """One model's details; raises :class:`~api_gemini.errors.NotFoundError`."""
         path = f"/{self._settings.api_version}/models/{model_path_segment(name)}"
         return await self._http.request("GET", path, ModelInfo, timeout=timeout)
@@ -204,7 +207,10 @@ class AsyncModel:
         return f"models/{self.model_id}"
 
     async def generate_content(
-        self, request: RequestLike, *, timeout: CallTimeout = None
+        self,
+        request: RequestLike,
+        *,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
     ) -> GenerateContentResponse:
         """Generate a whole answer in one HTTP request.
 
@@ -222,7 +228,10 @@ class AsyncModel:
         )
 
     async def stream_generate_content(
-        self, request: RequestLike, *, timeout: CallTimeout = None
+        self,
+        request: RequestLike,
+        *,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
     ) -> AsyncSSEStream:
         """Stream the answer over SSE; chunks are yielded as the server sends them.
 
@@ -239,7 +248,10 @@ class AsyncModel:
         )
 
     async def count_tokens(
-        self, request: RequestLike, *, timeout: CallTimeout = None
+        self,
+        request: RequestLike,
+        *,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
     ) -> CountTokensResponse:
         """Count the tokens of a request's contents (``timeout`` as for
         :meth:`generate_content`)."""
@@ -417,9 +429,7 @@ class Model:
         """Stream the answer over SSE: ``for chunk in model.stream_generate_content(r)``
         (truncation and ``timeout`` as on :meth:`AsyncModel.stream_generate_content`)."""
         body = encode_json(coerce_request(request))
-        return self._http.stream_sse(
-            f"{self._base}:streamGenerateContent", body, timeout=timeout
-        )
+        return self._http.stream_sse(f"{self._base}:streamGenerateContent", body, timeout=timeout)
 
     def count_tokens(
         self, request: RequestLike, *, timeout: CallTimeout = None

@@ -34,10 +34,10 @@ class _ClosingAsyncStream(httpcore2.AsyncNetworkStream):
     def __init__(self, stream: httpcore2.AsyncNetworkStream) -> None:
         self._stream = stream
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109 (httpcore2 interface)
         return await self._stream.read(max_bytes, timeout)
 
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109 (httpcore2 interface)
         await self._stream.write(buffer, timeout)
 
     async def aclose(self) -> None:
@@ -47,7 +47,7 @@ class _ClosingAsyncStream(httpcore2.AsyncNetworkStream):
         self,
         ssl_context: ssl.SSLContext,
         server_hostname: str | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore2 interface)
     ) -> httpcore2.AsyncNetworkStream:
         try:
             return await self._stream.start_tls(ssl_context, server_hostname, timeout)
@@ -73,17 +73,18 @@ class _ClosingAsyncBackend(httpcore2.AsyncNetworkBackend):
         self,
         host: str,
         port: int,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore2 interface)
         local_address: str | None = None,
         socket_options: _SocketOptions = None,
     ) -> httpcore2.AsyncNetworkStream:
-        stream = await self._backend.connect_tcp(
-            host, port, timeout, local_address, socket_options
-        )
+        stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
         return _ClosingAsyncStream(stream)
 
     async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: _SocketOptions = None
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore2 interface)
+        socket_options: _SocketOptions = None,
     ) -> httpcore2.AsyncNetworkStream:
         stream = await self._backend.connect_unix_socket(path, timeout, socket_options)
         return _ClosingAsyncStream(stream)

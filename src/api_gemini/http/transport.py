@@ -288,7 +288,7 @@ class AsyncHttpTransport(_TransportBase):
         *,
         body: bytes | None = None,
         params: Mapping[str, str] | None = None,
-        timeout: CallTimeout = None,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
     ) -> T:
         """Send one request (again, under a retry policy) and decode its JSON answer."""
         timeouts = _call_timeouts(self._settings.timeouts, timeout)
@@ -321,7 +321,11 @@ class AsyncHttpTransport(_TransportBase):
         raise error
 
     async def stream_sse(
-        self, path: str, body: bytes, *, timeout: CallTimeout = None
+        self,
+        path: str,
+        body: bytes,
+        *,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
     ) -> AsyncSSEStream:
         """Open an SSE stream; raises the API error at once if the server refuses."""
         timeouts = _call_timeouts(self._settings.timeouts, timeout)
@@ -331,7 +335,9 @@ class AsyncHttpTransport(_TransportBase):
         async def open_once() -> httpx2.Response:
             return await self._open_sse_once(request, what)
 
-        stream = AsyncSSEStream(open_once, self._attempts("POST", path), timeouts.read, self._secret)
+        stream = AsyncSSEStream(
+            open_once, self._attempts("POST", path), timeouts.read, self._secret
+        )
         await stream._open()
         return stream
 
@@ -361,7 +367,9 @@ class AsyncHttpTransport(_TransportBase):
             await self._client.aclose()
 
 
-async def _read_async(response: httpx2.Response, limit: int, secret: str | None, cut: bool) -> bytes:
+async def _read_async(
+    response: httpx2.Response, limit: int, secret: str | None, cut: bool
+) -> bytes:
     """The body: with ``cut`` (an error body) its first ``limit`` bytes, else the whole
     body, a :class:`ResponseParseError` when it is over ``limit``."""
     parts: list[bytes] = []
