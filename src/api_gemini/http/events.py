@@ -5,7 +5,7 @@ Sans-I/O helpers of :mod:`api_gemini.http.transport`:
 - :func:`chunk_from_event` decodes one event into a
   :class:`~api_gemini.types.GenerateContentResponse`, or raises the error an error event
   carries (``{"error": {...}}`` in any JSON layout: pretty-printed, split over several
-  ``data:`` lines, other keys first);
+  ``data:`` lines, other keys first, escaped);
 - :func:`is_last_chunk` tells the chunk that ends an answer (a ``finishReason``, or a
   prompt blocked by ``promptFeedback.blockReason``), so that a stream ending without one
   is reported as truncated;
@@ -74,11 +74,14 @@ def chunk_from_event(event: ServerSentEvent, secret: str | None = None) -> Gener
     """Decode one event; raise the API error of an error event.
 
     The service reports a failure mid-stream as an event holding ``{"error": {...}}``.
-    Decoded as a chunk, such an event is an empty chunk (unknown keys are ignored), so
-    it must be recognised whatever its layout. The typed decode comes first; an event
-    is then checked for an ``error`` key only when its text could hold one: it contains
-    ``"error"``, or escapes (``\\u0065rror``) and no candidate. An ordinary chunk costs
-    one substring search.
+    Decoded as a chunk, such an event is a chunk without candidates (unknown keys are
+    ignored), so it must be recognised whatever its layout (pretty-printed, split over
+    several ``data:`` lines, other keys first, escaped). The typed decode comes first;
+    only an event without candidates (an error, a usage-only or blocked-prompt chunk:
+    at most a few per stream) is decoded again to look for a top-level ``error`` key.
+    An ordinary chunk, which has candidates, costs nothing more; an ``error`` beside
+    candidates is not looked for (no such event is documented, and the search would
+    cost every chunk a scan of its text).
 
     Raises:
         ApiError: an error event (its ``code``, else 500), the key scrubbed out.
@@ -91,7 +94,7 @@ def chunk_from_event(event: ServerSentEvent, secret: str | None = None) -> Gener
         if _ERROR_FIRST.match(data):
             raise _error_event(data, secret) from None
         raise ResponseParseError(f"malformed SSE chunk: {exc}") from None
-    if ('"error"' in data or (not chunk.candidates and "\\u" in data)) and _has_error_key(data):
+    if not chunk.candidates and _has_error_key(data):
         raise _error_event(data, secret)
     return chunk
 
