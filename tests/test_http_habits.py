@@ -292,3 +292,18 @@ def test_a_wrong_http_client_is_a_configuration_error() -> None:
         AsyncClient(
             KEY, base_url="http://127.0.0.1:9", verify="/x", http_client=httpx2.AsyncClient()
         )
+
+
+def test_an_injected_sync_httpx2_client() -> None:
+    seen: list[str] = []
+    with (
+        _emulator_thread(EmulatorConfig()) as url,
+        httpx2.Client(event_hooks={"request": [lambda r: seen.append(r.url.path)]}) as own,
+    ):
+        with Client(KEY, base_url=url, http_client=own) as client:
+            model = client.models().by_name(MODEL)
+            assert model.generate_content("echo: sync mine").text == "sync mine"
+            with model.stream_generate_content("echo: s") as stream:
+                assert "".join(chunk.text for chunk in stream) == "s"
+        assert not own.is_closed
+    assert len(seen) == 2
