@@ -111,6 +111,13 @@ NOTES = {
         "Pongs 60 ms late against a 200 ms keepalive timeout: the call must succeed (the "
         "service's pongs arrive 8-30 s late; the default timeout is 45 s)."
     ),
+    "sse-error-pretty-after-3": (
+        "This row and the next six are HTTP answers that only a broken server or one that "
+        "is not the API gives (an error event in another JSON layout, a stream ending "
+        "without a finishReason, a redirect, a 204, an HTML page), played by a raw HTTP "
+        "server after the same first chunks (`test_http_answer_matrix`); no WebSocket "
+        "counterpart. Before issue 12 the SSE cells ended without error."
+    ),
     "http-429": (
         "A refused WebSocket upgrade carries `http_status` but no `retry_after` "
         "(`WebSocketConnectionError` has no such field); the HTTP errors carry it."
