@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import gc
 import json
+import signal
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -715,3 +717,40 @@ async def test_cancelling_during_the_tls_handshake_leaves_no_socket(
             peer.close()
         server.close()
         await server.wait_closed()
+
+
+def test_ctrl_c_during_a_sync_tls_handshake_leaves_no_socket() -> None:
+    """The sync twin: a KeyboardInterrupt (a real SIGINT to this thread) while the
+    handshake waits. A guard: the sync path did not leak before either (the ``ssl``
+    module's socket is freed with the exception), but the closing backend covers it."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("SIGINT goes to the main thread")
+    process = psutil.Process()
+    before = len(process.net_connections(kind="inet"))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+
+    def accept_then_interrupt() -> None:
+        peer, _ = listener.accept()
+        accepted.append(peer)
+        peer.recv(1024)  # the ClientHello: the client now waits for the ServerHello
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    gc.disable()
+    helper = threading.Thread(target=accept_then_interrupt)
+    try:
+        with Client(KEY, base_url=f"https://127.0.0.1:{port}") as c:
+            helper.start()
+            with pytest.raises(KeyboardInterrupt):
+                c.models().by_name(MODEL).generate_content("hi")
+        helper.join(5)
+        for peer in accepted:
+            peer.close()
+        listener.close()
+        assert len(process.net_connections(kind="inet")) == before
+    finally:
+        gc.enable()
+        listener.close()
