@@ -266,8 +266,8 @@ class RetryPolicy:
     its first chunk) is sent again after a backoff, up to ``max_attempts`` attempts in
     all; any other error (400, 401, 403, 404, a malformed answer) is raised at once. A
     stream that has handed the caller a chunk is never retried: sending the request
-    again would repeat what the caller already has, so the error is raised with
-    ``chunks_received`` set. Every retry is logged at INFO on ``api_gemini.http.retry``
+    again would repeat what the caller already has, so its error is raised (after the
+    chunks, as without a policy). Every retry is logged at INFO on ``api_gemini.http.retry``
     (the key is never in the line); when the attempts run out, the last error is raised.
 
     Attributes:
