@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import time
@@ -29,7 +30,7 @@ from api_gemini.errors import (
     UnexpectedResponseError,
 )
 from conftest import LeakCheck, MakeEmulator, TlsFiles
-from test_hostile_http import body_writer, raw_server
+from test_hostile_http import body_writer, raw_server, sse_writer
 from test_security import _emulator_thread
 
 KEY = "habits-key-SECRET-0123456789"
@@ -307,3 +308,27 @@ def test_an_injected_sync_httpx2_client() -> None:
                 assert "".join(chunk.text for chunk in stream) == "s"
         assert not own.is_closed
     assert len(seen) == 2
+
+
+async def test_an_error_event_before_the_first_chunk_is_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 200 whose first event is a 503 error event: nothing was handed over, so the
+    stream is opened again (and the same answer again ends it, attempts used up)."""
+    caplog.set_level(logging.INFO, RETRY_LOGGER)
+    served: list[int] = []
+    event = b'data: {"error": {"code": 503, "message": "busy", "status": "UNAVAILABLE"}}\n\n'
+    inner = sse_writer(event)
+
+    async def write(writer: asyncio.StreamWriter) -> None:
+        served.append(1)
+        await inner(writer)
+
+    policy = RetryPolicy(max_attempts=2, initial_backoff=0.01)
+    async with raw_server(write) as url, AsyncClient(KEY, base_url=url, retry=policy) as client:
+        with pytest.raises(ServiceUnavailableError) as info:
+            async with await client.models().by_name(MODEL).stream_generate_content("hi") as s:
+                _ = [chunk async for chunk in s]
+    assert len(served) == 2
+    assert "(after 2 attempts)" in info.value.__notes__
+    assert len(_retry_lines(caplog)) == 1
