@@ -13,46 +13,40 @@ the server is still generating; a stream that ends before its last chunk is a
 Requests carry absolute URLs and our headers each, so that an injected httpx2 client
 (``http_client=``, with its proxies, TLS and mounts) works as one we built. Redirects are
 never followed (the API never redirects, and a redirect could carry the key header
-elsewhere). A :class:`~api_gemini.settings.RetryPolicy` (opt-in) retries here.
+elsewhere). A :class:`~api_gemini.settings.RetryPolicy` (opt-in) retries here. The
+streams themselves are in :mod:`api_gemini.http.streams`, the decoding of SSE events in
+:mod:`api_gemini.http.events`.
 
 httpx2 is imported when a transport is built, not when ``api_gemini`` is imported.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ssl
-import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
 from .._version import __version__
 from ..errors import (
     ConfigurationError,
-    ConnectError,
     GeminiError,
     InvalidRequestError,
-    ReadError,
-    RequestTimeoutError,
     ResponseParseError,
-    TransportError,
-    TruncatedStreamError,
     UnexpectedResponseError,
     api_error_from_response,
 )
 from ..settings import ClientSettings, Timeouts, safe_url
-from .events import EventGap, chunk_from_event, feed_decoder, is_last_chunk, scrub
+from .events import chunk_from_event, feed_decoder, scrub
 from .retry import Attempts
 from .sse import SSEDecoder
+from .streams import AsyncSSEStream, SSEStream, map_exception
 
 if TYPE_CHECKING:
     import httpx2
 
-    from ..types import GenerateContentResponse
 
 __all__ = ["AsyncHttpTransport", "AsyncSSEStream", "CallTimeout", "SSEStream", "SyncHttpTransport"]
 
@@ -129,21 +123,6 @@ def _client_kwargs(settings: ClientSettings) -> dict[str, Any]:
 @functools.cache
 def _unused_tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
-
-
-def _map_exception(exc: Exception, secret: str | None) -> GeminiError:
-    """Translate an httpx2 exception into ours. Call it in an ``except`` block but raise
-    its result after the block, so that the httpx2 exception is not kept as context."""
-    import httpx2
-
-    text = scrub((str(exc) or type(exc).__name__).encode(), secret).decode("utf-8", "replace")
-    if isinstance(exc, httpx2.TimeoutException):
-        return RequestTimeoutError(f"request timed out: {text}")
-    if isinstance(exc, httpx2.ConnectError):
-        return ConnectError(f"could not connect: {text}")
-    if isinstance(exc, httpx2.ReadError | httpx2.RemoteProtocolError):
-        return ReadError(f"connection broke while reading: {text}")
-    return TransportError(f"{type(exc).__name__}: {text}")
 
 
 def _decode_or_raise(body: bytes, type_: type[T]) -> T:
@@ -246,14 +225,6 @@ def _new_sse_decoder() -> SSEDecoder:
     return SSEDecoder(max_line_bytes=MAX_SSE_EVENT_BYTES, max_event_bytes=MAX_SSE_EVENT_BYTES)
 
 
-def _truncated(chunks: int) -> TruncatedStreamError:
-    return TruncatedStreamError(
-        f"the SSE stream ended after {chunks} chunks without a finishReason: the answer "
-        "is incomplete (the connection was closed early)",
-        chunks_received=chunks,
-    )
-
-
 # --------------------------------------------------------------------------- async
 
 
@@ -305,7 +276,7 @@ class AsyncHttpTransport(_TransportBase):
         try:
             response = await self._client.send(request, stream=True, follow_redirects=False)
         except Exception as exc:
-            error = _map_exception(exc, secret)
+            error = map_exception(exc, secret)
         else:
             try:
                 if response.status_code >= 400:
@@ -336,7 +307,11 @@ class AsyncHttpTransport(_TransportBase):
             return await self._open_sse_once(request, what)
 
         stream = AsyncSSEStream(
-            open_once, self._attempts("POST", path), timeouts.read, self._secret
+            open_once,
+            self._attempts("POST", path),
+            new_decoder=_new_sse_decoder,
+            event_gap=timeouts.read,
+            secret=self._secret,
         )
         await stream._open()
         return stream
@@ -346,7 +321,7 @@ class AsyncHttpTransport(_TransportBase):
         try:
             response = await self._client.send(request, stream=True, follow_redirects=False)
         except Exception as exc:
-            error = _map_exception(exc, secret)
+            error = map_exception(exc, secret)
         else:
             if response.status_code < 400:
                 unexpected = _unexpected(response, what, _EVENT_STREAM, secret)
@@ -384,111 +359,11 @@ async def _read_async(
                     error = _too_big(limit)
                 break
     except Exception as exc:
-        error = _map_exception(exc, secret)
+        error = map_exception(exc, secret)
     if error is not None:
         raise error
     data = b"".join(parts)
     return data[:limit] if cut else data
-
-
-class AsyncSSEStream:
-    """Chunks of one ``streamGenerateContent`` call, yielded as they arrive.
-
-    An async iterator of :class:`~api_gemini.types.GenerateContentResponse` and an async
-    context manager; leaving the ``async with`` block or calling :meth:`aclose` releases
-    the connection even when the stream was not read to its end. A stream that ends
-    without a chunk carrying a ``finishReason`` raises
-    :class:`~api_gemini.errors.TruncatedStreamError` after the chunks it had.
-    """
-
-    def __init__(
-        self,
-        open_once: Callable[[], Awaitable[httpx2.Response]],
-        attempts: Attempts,
-        event_gap: float | None = None,
-        secret: str | None = None,
-    ) -> None:
-        self._open_once = open_once
-        self._attempts = attempts
-        self._event_gap = event_gap
-        self._secret = secret
-        self._response: httpx2.Response | None = None
-        self._chunks = self._iterate()
-        #: Chunks handed to the caller so far.
-        self.chunks_received = 0
-
-    async def _open(self) -> None:
-        self._response = await self._attempts.run_async(self._open_once)
-
-    async def _iterate(self) -> AsyncGenerator[GenerateContentResponse, None]:
-        secret = self._secret
-        while True:
-            response = self._response
-            assert response is not None
-            decoder = _new_sse_decoder()
-            gap = EventGap(self._event_gap)
-            reads = response.aiter_bytes().__aiter__()
-            finished = False
-            error: GeminiError | None = None
-            try:
-                while True:
-                    started = time.monotonic()
-                    raw: bytes | None
-                    try:
-                        raw = await reads.__anext__()
-                    except StopAsyncIteration:
-                        raw = None
-                    except Exception as exc:
-                        error = _map_exception(exc, secret)
-                        break
-                    events = feed_decoder(decoder, raw)
-                    if raw is not None:
-                        gap.after_read(time.monotonic() - started, bool(events))
-                    for event in events:
-                        chunk = chunk_from_event(event, secret)
-                        finished = finished or is_last_chunk(chunk)
-                        yield chunk
-                    if raw is None:
-                        break
-                if error is None and not finished:
-                    error = _truncated(self.chunks_received)
-            except GeminiError as exc:
-                error = exc
-            finally:
-                await response.aclose()
-            if error is None:
-                return
-            # Never after a chunk: sending again would repeat what the caller has.
-            delay = None if self.chunks_received else self._attempts.delay_after(error)
-            if delay is None:
-                raise error
-            await asyncio.sleep(delay)
-            await self._open()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> GenerateContentResponse:
-        chunk = await self._chunks.__anext__()
-        self.chunks_received += 1
-        return chunk
-
-    async def aclose(self) -> None:
-        """Stop reading and release the connection."""
-        await self._chunks.aclose()
-        if self._response is not None:
-            await self._response.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 # --------------------------------------------------------------------------- sync
@@ -534,7 +409,7 @@ class SyncHttpTransport(_TransportBase):
         try:
             response = self._client.send(request, stream=True, follow_redirects=False)
         except Exception as exc:
-            error = _map_exception(exc, secret)
+            error = map_exception(exc, secret)
         else:
             try:
                 if response.status_code >= 400:
@@ -557,8 +432,9 @@ class SyncHttpTransport(_TransportBase):
         stream = SSEStream(
             lambda: self._open_sse_once(request, what),
             self._attempts("POST", path),
-            timeouts.read,
-            self._secret,
+            new_decoder=_new_sse_decoder,
+            event_gap=timeouts.read,
+            secret=self._secret,
         )
         stream._open()
         return stream
@@ -568,7 +444,7 @@ class SyncHttpTransport(_TransportBase):
         try:
             response = self._client.send(request, stream=True, follow_redirects=False)
         except Exception as exc:
-            error = _map_exception(exc, secret)
+            error = map_exception(exc, secret)
         else:
             if response.status_code < 400:
                 unexpected = _unexpected(response, what, _EVENT_STREAM, secret)
@@ -603,97 +479,8 @@ def _read_sync(response: httpx2.Response, limit: int, secret: str | None, cut: b
                     error = _too_big(limit)
                 break
     except Exception as exc:
-        error = _map_exception(exc, secret)
+        error = map_exception(exc, secret)
     if error is not None:
         raise error
     data = b"".join(parts)
     return data[:limit] if cut else data
-
-
-class SSEStream:
-    """The synchronous twin of :class:`AsyncSSEStream`: an iterator and context manager."""
-
-    def __init__(
-        self,
-        open_once: Callable[[], httpx2.Response],
-        attempts: Attempts,
-        event_gap: float | None = None,
-        secret: str | None = None,
-    ) -> None:
-        self._open_once = open_once
-        self._attempts = attempts
-        self._event_gap = event_gap
-        self._secret = secret
-        self._response: httpx2.Response | None = None
-        self._chunks = self._iterate()
-        #: Chunks handed to the caller so far.
-        self.chunks_received = 0
-
-    def _open(self) -> None:
-        self._response = self._attempts.run_sync(self._open_once)
-
-    def _iterate(self) -> Generator[GenerateContentResponse, None, None]:
-        secret = self._secret
-        while True:
-            response = self._response
-            assert response is not None
-            decoder = _new_sse_decoder()
-            gap = EventGap(self._event_gap)
-            reads = iter(response.iter_bytes())
-            finished = False
-            error: GeminiError | None = None
-            try:
-                while True:
-                    started = time.monotonic()
-                    try:
-                        raw = next(reads, None)
-                    except Exception as exc:
-                        error = _map_exception(exc, secret)
-                        break
-                    events = feed_decoder(decoder, raw)
-                    if raw is not None:
-                        gap.after_read(time.monotonic() - started, bool(events))
-                    for event in events:
-                        chunk = chunk_from_event(event, secret)
-                        finished = finished or is_last_chunk(chunk)
-                        yield chunk
-                    if raw is None:
-                        break
-                if error is None and not finished:
-                    error = _truncated(self.chunks_received)
-            except GeminiError as exc:
-                error = exc
-            finally:
-                response.close()
-            if error is None:
-                return
-            delay = None if self.chunks_received else self._attempts.delay_after(error)
-            if delay is None:
-                raise error
-            time.sleep(delay)
-            self._open()
-
-    def __iter__(self) -> Self:
-        return self
-
-    def __next__(self) -> GenerateContentResponse:
-        chunk = next(self._chunks)
-        self.chunks_received += 1
-        return chunk
-
-    def close(self) -> None:
-        """Stop reading and release the connection."""
-        self._chunks.close()
-        if self._response is not None:
-            self._response.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
