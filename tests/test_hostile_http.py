@@ -750,7 +750,8 @@ def test_ctrl_c_during_a_sync_tls_handshake_leaves_no_socket() -> None:
         for peer in accepted:
             peer.close()
         listener.close()
-        assert len(process.net_connections(kind="inet")) == before
+        # <=: a socket of an earlier test may still have been closing at "before".
+        assert len(process.net_connections(kind="inet")) <= before
     finally:
         gc.enable()
         listener.close()
