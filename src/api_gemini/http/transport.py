@@ -126,12 +126,12 @@ def _unused_tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-
 def _check_open(client: httpx2.Client | httpx2.AsyncClient) -> None:
     """A call on a closed client fails typed and not retryable (httpx2 would raise a
     RuntimeError, which maps to a retryable TransportError: a retry loop would spin)."""
     if client.is_closed:
         raise ClientClosedError("this client is closed")
+
 
 def _decode_or_raise(body: bytes, type_: type[T]) -> T:
     try:
