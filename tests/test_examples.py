@@ -142,7 +142,7 @@ def test_the_test_file_example_passes() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "5 passed" in done.stdout
+    assert "7 passed" in done.stdout
 
 
 def _python_blocks(text: str) -> list[str]:

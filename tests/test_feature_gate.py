@@ -63,3 +63,19 @@ def test_websocket_call_without_the_extra_names_the_install_command() -> None:
     # README says (pip install -e '.[websocket]' inside it).
     command = "pip install -e " + shlex.quote(f"{ROOT}[websocket]")
     assert lines == [f"the WebSocket transport needs the 'websocket' extra: {command}"] * 2
+
+
+def test_the_emulator_without_its_extra_names_the_install_command() -> None:
+    result = run_python(
+        """
+        import sys
+        sys.modules["aiohttp"] = None  # an environment without the emulator extra
+        try:
+            import api_gemini.emulator
+        except ImportError as exc:
+            print(exc)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    command = "pip install -e " + shlex.quote(f"{ROOT}[emulator]")
+    assert result.stdout.strip() == f"api_gemini.emulator needs the 'emulator' extra: {command}"

@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -50,6 +51,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from . import _cli_support as manners
 from ._cli_support import CliParser, UsageError, positive_int, positive_seconds
 from ._install import install_command
+from ._logging import enable_cli_logging
 from ._version import __version__
 from .client import AsyncClient, Client
 from .errors import ConfigurationError, GeminiError
@@ -84,6 +86,9 @@ _EMULATOR_PACE: dict[str, Any] = {
     "tokens_per_second": 40.0,
     "tokens_per_chunk": 2,
 }
+
+# By name: run as `python -m api_gemini.cli`, __name__ would be "__main__".
+logger = logging.getLogger("api_gemini.cli")
 
 #: ``--timeout`` when not given: the longest wait for the server, in seconds.
 DEFAULT_TIMEOUT = 60.0
@@ -206,6 +211,7 @@ async def _stream(args: argparse.Namespace, out: TextIO) -> int:
                 Emulator(EmulatorConfig(port=0, **_EMULATOR_PACE))
             )
             base_url = args.server_url = emulator.base_url
+            logger.info("started an emulator at %s", base_url)
         client = await stack.enter_async_context(
             AsyncClient(base_url=base_url, **_client_options(args))
         )
@@ -479,6 +485,18 @@ def _add_service_options(parser: argparse.ArgumentParser) -> None:
         "--emulator", action="store_true", help="start a local emulator and talk to it"
     )
     _add_timeout(parser)
+    _add_verbose(parser)
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log to stderr: -v what api_gemini does, -vv also the network libraries "
+        "(the key is never shown)",
+    )
 
 
 def _add_timeout(parser: argparse.ArgumentParser) -> None:
@@ -495,7 +513,9 @@ def _add_timeout(parser: argparse.ArgumentParser) -> None:
 def _add_stats_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--stats", action="store_true", help=f"print {what} to stderr")
     parser.add_argument(
-        "--json", action="store_true", help="the --stats figures as one JSON object per line"
+        "--json",
+        action="store_true",
+        help="the --stats figures as one JSON object per line on stderr (implies --stats)",
     )
 
 
@@ -539,6 +559,7 @@ def _parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the models of the catalog")
     models.add_argument("--base-url", default=None, help="server root (else GEMINI_BASE_URL)")
     _add_timeout(models)
+    _add_verbose(models)
 
     emulator = sub.add_parser(
         "emulator",
@@ -559,7 +580,12 @@ def _emulator_command(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    args = build_parser(prog="api-gemini emulator").parse_args(argv)
+    parser = build_parser(prog="api-gemini emulator")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log to stderr (-vv: every request)"
+    )
+    args = parser.parse_args(argv)
+    enable_cli_logging(args.verbose, ())
     try:
         config = config_from_args(args)
     except ValueError as exc:
@@ -614,6 +640,9 @@ def _main(argv: list[str]) -> int:
         print(_NO_SERVICE_HINT, file=sys.stderr)
         return 2
     args.server_url = args.base_url or os.environ.get("GEMINI_BASE_URL") or DEFAULT_BASE_URL
+    enable_cli_logging(args.verbose, tuple(filter(None, (_key_in_use(),))))
+    if not getattr(args, "emulator", False):
+        logger.info("%s: server %s", args.command, manners.display_url(args.server_url))
     try:
         if args.command == "chat":
             return _chat(args, sys.stdout)

@@ -7,7 +7,10 @@ No message, ``repr`` or attribute of these exceptions ever contains the API key.
 
     GeminiError
     ├── ConfigurationError          bad or missing settings (no API key: the message says
-    │                               which variable to set; a missing optional extra)
+    │   │                           which variable to set; a missing optional extra)
+    │   └── ClientClosedError         a call on a closed client, or a stream or session
+    │                                 that another thread's ``close()`` ended (never
+    │                                 retryable: the same call fails the same way)
     ├── InvalidRequestError         a request the caller built is malformed (raised
     │                               before anything is sent; also a ``ValueError``)
     ├── ApiError                    the server answered with a Google JSON error
@@ -59,6 +62,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConnectError",
     "DisconnectedError",
@@ -98,6 +102,16 @@ class GeminiError(Exception):
 
 class ConfigurationError(GeminiError):
     """Settings are missing or invalid, or an optional extra is not installed."""
+
+
+class ClientClosedError(ConfigurationError):
+    """The client is closed: the call was made on it after ``close()``, or a stream,
+    session or call in flight was ended because another thread closed the client.
+
+    Not retryable (``retryable`` is ``False``): the same call on the same client fails
+    the same way, so a retry loop must open a new client instead. A subclass of
+    :class:`ConfigurationError`, which a closed client raised before this class existed.
+    """
 
 
 class InvalidRequestError(GeminiError, ValueError):

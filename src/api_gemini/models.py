@@ -448,10 +448,13 @@ class Model:
         websocket = _websocket_module()
         portal = self._portal()
         pool = self._pool() if self._pool is not None else None
-        stream: Stream = portal.run(
-            websocket.open_stream(self._settings, self.model_id, coerce_request(request), pool)
+        # open(): remembered on the loop as it opens, so a close() from another thread
+        # closes it; interrupted just after it opened, it is closed at once.
+        stream: Stream = portal.open(
+            websocket.open_stream(self._settings, self.model_id, coerce_request(request), pool),
+            websocket.Stream.cancel,
         )
-        return SyncStream(portal.adopt(stream, websocket.Stream.cancel), portal)
+        return SyncStream(stream, portal)
 
     def connect(
         self,
@@ -466,10 +469,11 @@ class Model:
         websocket = _websocket_module()
         portal = self._portal()
         pool = self._pool() if self._pool is not None else None
-        session: LiveSession = portal.run(
-            websocket.connect_live(self._settings, self.model_id, config, pool, reconnect)
+        session: LiveSession = portal.open(
+            websocket.connect_live(self._settings, self.model_id, config, pool, reconnect),
+            websocket.LiveSession.close,
         )
-        return SyncLiveSession(portal.adopt(session, websocket.LiveSession.close), portal)
+        return SyncLiveSession(session, portal)
 
     def prewarm(self, request: RequestLike | None = None, *, count: int | None = None) -> int:
         """As :meth:`AsyncModel.prewarm`: warm connections for WebSocket streams."""

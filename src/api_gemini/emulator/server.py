@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import ssl
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -21,6 +22,8 @@ from .live import LIVE_METHODS, SHUTTING_DOWN, LiveSession, live_path, new_handl
 from .wire import WireError, error_body
 
 __all__ = ["Emulator", "ReceivedRequest"]
+
+logger = logging.getLogger(__name__)
 
 # Resumption handles kept in memory; the oldest go first (the real service keeps a
 # handle about two hours: an emulator run is far shorter).
@@ -139,6 +142,7 @@ class Emulator:
             raise
         self._runner = runner
         self._port = int(runner.addresses[0][1])
+        logger.info("emulator listening on %s", self.base_url)
         return self
 
     @web.middleware
@@ -150,7 +154,10 @@ class Emulator:
                 tuple((k.lower(), v) for k, v in request.headers.items()),
             )
         )
-        return await handler(request)
+        response = await handler(request)
+        # The path only: a query string may carry a key (?key=), headers always do.
+        logger.debug("%s %s -> %d", request.method, request.path, response.status)
+        return response
 
     async def stop(self) -> None:
         """Close every Live socket (1001), cancel handlers, and stop listening."""
