@@ -274,3 +274,16 @@ def test_ctrl_c_stops_a_stream_cleanly(
     while emu.live_session_count:  # the server's side of the close
         assert time.monotonic() < deadline, "the Live session was left open"
         time.sleep(0.02)
+
+
+def test_stream_shows_a_note_while_the_first_token_is_awaited(
+    terminal: Callable[[list[str]], Terminal], threaded_emulator: Callable[..., Emulator]
+) -> None:
+    # 2 s before the first token: long enough for the note to show on a loaded machine.
+    emu = threaded_emulator(time_to_first_token=2.0)
+    term = terminal(api_gemini("stream", "--base-url", emu.base_url, "echo: worth the wait"))
+    term.wait_for(lambda s: re.search(r"waiting for gemini-\S+\.\.\. \d+\.\d s", s) is not None)
+    screen = term.wait_for("[exit 0]")
+    # The note is erased before the answer is printed: the answer starts its line.
+    assert "worth the wait" in screen.splitlines()
+    assert "waiting for" not in screen

@@ -32,6 +32,9 @@ EXPECTED = {
         re.S,
     ),
     "health.py": re.compile(r"state READY, ping [\d.]+ ms\n.*goAway deadline: None", re.S),
+    "http_habits.py": re.compile(
+        r"third time lucky\nRequestTimeoutError: request timed out.*\nmine\n", re.S
+    ),
     "live_session.py": re.compile(
         r"Hello, Live API\necho: Hello, Live API \| My name is Ada\..*"
         r"newest handle kept on the session: True",
@@ -39,6 +42,7 @@ EXPECTED = {
     ),
     "pool.py": re.compile(r"from pool: True"),
     "reconnect.py": re.compile(r"reconnected"),
+    "quickstart.py": re.compile(r"^\w+( \w+)+ ?\n$"),
     "stream_control.py": re.compile(
         r"PAUSED: 32 chunks .* buffered.*cancelled after 100 of 2000 chunks: CANCELLED", re.S
     ),
@@ -138,7 +142,7 @@ def test_the_test_file_example_passes() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "5 passed" in done.stdout
+    assert "7 passed" in done.stdout
 
 
 def _python_blocks(text: str) -> list[str]:

@@ -20,6 +20,15 @@ reset, black hole).
 
 from __future__ import annotations
 
+try:
+    import aiohttp  # noqa: F401  (the emulator's server; only checks the extra is there)
+except ImportError as _missing:  # pragma: no cover - depends on the environment
+    from .._install import install_command
+
+    raise ImportError(
+        f"api_gemini.emulator needs the 'emulator' extra: {install_command('emulator')}"
+    ) from _missing
+
 from .config import EmulatorConfig, EmulatorStats
 from .server import Emulator
 

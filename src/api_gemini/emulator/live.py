@@ -402,7 +402,7 @@ class LiveSession:
         self._in_transcription = in_tr is not None
         self._out_transcription = out_tr is not None
         plan = self._plan or self._emu.default_fault
-        if plan is not None and plan.at_setup:
+        if plan is not None and plan.at_setup and self._emu.playing(plan) is not None:
             await self._setup_fault(plan)
             return
         self._set_up = True
@@ -568,7 +568,10 @@ class LiveSession:
         self._turn_counter += 1
         # Precedence: the upgrade header, then this turn's marker, then the config.
         plan = self._plan or self._turn_plan or self._emu.default_fault
+        if plan is not None and plan.at_setup and plan.first is not None:
+            plan = None  # a first-K plan for setups only, whether spent or not
         self._turn_plan = None
+        plan = self._emu.playing(plan)
         self._answer_task = asyncio.create_task(self._answer(self._turn_counter, plan))
 
     async def _send_chunk(self, chunk: str) -> None:

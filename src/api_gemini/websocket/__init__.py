@@ -1,6 +1,6 @@
 """The Live API (``BidiGenerateContent``) over WebSocket: streams, sessions, events.
 
-Needs the ``websocket`` extra (``pip install 'api-gemini[websocket]'``); ``import
+Needs the ``websocket`` extra (``pip install -e '.[websocket]'`` in a clone); ``import
 api_gemini`` does not import this package, the model methods do when first called.
 
 - :func:`open_stream` / :class:`Stream`: one request's answer as
