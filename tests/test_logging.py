@@ -12,6 +12,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -104,8 +105,7 @@ async def test_the_key_is_in_no_record_of_any_logger(
             assert "".join([c.text async for c in stream]) == "over ws"
 
         # A Live session that reconnects after the server drops it.
-        # Today's Live models answer in AUDIO only (TEXT is refused): the client's default.
-        config = {"sessionResumption": {}}
+        config: dict[str, Any] = {"sessionResumption": {}}
         policy = ReconnectPolicy(initial_backoff=0.01, max_backoff=0.05)
         async with await live.connect(config, reconnect=policy) as session:
             await session.send_text("echo: before")
