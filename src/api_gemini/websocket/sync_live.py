@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from .._portal import LoopPortal
-from ..errors import ClientClosedError
+from ..errors import ClientClosedError, SessionStateError
 from ..types import Blob, Content, FunctionResponse, GenerateContentResponse
 
 if TYPE_CHECKING:
@@ -76,6 +76,14 @@ class SyncStream:
     def __next__(self) -> GenerateContentResponse:
         kept = self._kept
         if kept:
+            if self._portal.forked:
+                # Chunks held from the parent's last hop belong to the parent too: the
+                # same refusal as a hop (the portal's), not a silent hand-out.
+                raise SessionStateError(
+                    "this object was opened in the parent process before os.fork(): its "
+                    "connection and event loop belong to the parent; open a new one in "
+                    "this process (the client itself starts a fresh loop here)"
+                )
             return kept.popleft()
         if self._cancelled_here:
             raise StopIteration
