@@ -180,8 +180,7 @@ async def test_models_against_a_server_that_never_answers(silent_server: str) ->
 async def test_stream_against_a_server_that_never_answers(silent_server: str) -> None:
     ran = await run("stream", "--base-url", silent_server, "--timeout", "1", "hi")
     assert ran.status == 1
-    # OpenTimeoutError: the WebSocketConnectionError of a timeout (issue 13: a timeout is
-    # a TimeoutError like every other one).
+    # OpenTimeoutError: a WebSocketConnectionError and a TimeoutError (issue 13 tree).
     assert ran.line.startswith("error: OpenTimeoutError: ")
     assert silent_server.removeprefix("http://") in ran.line
     assert ran.line.endswith("within open_timeout=1.0s - a slow server? raise --timeout")
