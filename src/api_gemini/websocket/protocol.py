@@ -2,7 +2,7 @@
 
 Nothing here opens a socket or touches an event loop, so every protocol rule is tested
 with plain bytes (the split ``websockets`` itself uses between its ``protocol`` module
-and its asyncio layer). The I/O layers (:mod:`.connection`, :mod:`.streaming`) feed
+and its asyncio layer). The I/O layers (:mod:`.connection`, :mod:`.receiver`) feed
 frames to a :class:`LiveProtocol` and send the bytes it returns.
 
 What lives here:
