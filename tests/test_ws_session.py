@@ -19,7 +19,6 @@ from api_gemini.errors import (
     SessionStateError,
     SetupRejectedError,
 )
-from api_gemini.live_types import LiveConnectConfig, SessionResumptionConfig
 from api_gemini.settings import ClientSettings, WebSocketSettings
 from api_gemini.types import Content, FunctionDeclaration, FunctionResponse, Tool
 from api_gemini.websocket import (
@@ -41,6 +40,7 @@ from api_gemini.websocket import (
     UsageUpdate,
     connect_live,
 )
+from api_gemini.websocket.live_types import LiveConnectConfig, SessionResumptionConfig
 from helpers import our_tasks
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]

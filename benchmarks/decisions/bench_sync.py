@@ -37,7 +37,6 @@ from websockets.sync.client import connect as sync_connect
 
 from api_gemini import AsyncClient, Client
 from api_gemini._portal import LoopPortal
-from api_gemini.live_types import ServerMessage
 from api_gemini.settings import ClientSettings
 from api_gemini.types import (
     Candidate,
@@ -48,6 +47,7 @@ from api_gemini.types import (
     encode_json,
 )
 from api_gemini.websocket import live_endpoint
+from api_gemini.websocket.live_types import ServerMessage
 from api_gemini.websocket.protocol import decode_server_message
 
 MODEL = "gemini-live-2.5-flash-preview"

@@ -66,7 +66,7 @@ from .types import (
 
 if TYPE_CHECKING:
     from .emulator import Emulator
-    from .sync_live import SyncLiveSession
+    from .websocket.sync_live import SyncLiveSession
 
 __all__ = ["StreamStats", "main"]
 

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
     from ._portal import LoopPortal
     from .http.transport import AsyncHttpTransport, SyncHttpTransport
-    from .sync_live import SyncPool
     from .websocket.pool import LivePool, PoolMetrics
+    from .websocket.sync_live import SyncPool
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -308,7 +308,7 @@ class Client(_ClientBase):
             ConfigurationError: the websocket extra is missing.
             ClientClosedError: the client is closed.
         """
-        from .sync_live import SyncPool
+        from .websocket.sync_live import SyncPool
 
         portal, pool = self._live()
         return SyncPool(pool, portal)

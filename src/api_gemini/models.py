@@ -42,8 +42,8 @@ if TYPE_CHECKING:
         SyncHttpTransport,
     )
     from .settings import ClientSettings, ReconnectPolicy
-    from .sync_live import SyncLiveSession, SyncStream
     from .websocket import LiveConnectConfig, LivePool, LiveSession, Stream
+    from .websocket.sync_live import SyncLiveSession, SyncStream
 
 __all__ = ["AsyncModel", "AsyncModels", "Model", "Models", "model_path_segment"]
 
@@ -443,7 +443,7 @@ class Model:
     def stream_generate_content_websocket(self, request: RequestLike) -> SyncStream:
         """Stream the answer over the Live API: ``for chunk in stream``; ``pause()``,
         ``resume()``, ``cancel()``; a context manager."""
-        from .sync_live import SyncStream
+        from .websocket.sync_live import SyncStream
 
         websocket = _websocket_module()
         portal = self._portal()
@@ -464,7 +464,7 @@ class Model:
     ) -> SyncLiveSession:
         """Open a bidirectional Live session: ``with model.connect() as session``.
         ``reconnect`` as on :meth:`AsyncModel.connect`."""
-        from .sync_live import SyncLiveSession
+        from .websocket.sync_live import SyncLiveSession
 
         websocket = _websocket_module()
         portal = self._portal()

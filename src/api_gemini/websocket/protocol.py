@@ -20,22 +20,25 @@ What lives here:
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import msgspec
 
+from .._close_codes import CLOSE_CODES, CloseKind
 from ..errors import (
     DisconnectedError,
     KeepaliveTimeoutError,
     MessageParseError,
     MessageTooBigError,
     ProtocolViolationError,
+    SessionClosedError,
     SessionStateError,
     SetupRejectedError,
     WebSocketError,
 )
-from ..live_types import (
+from ..types import Blob, Content, FunctionCall, FunctionResponse, UsageMetadata
+from .live_types import (
     ActivityEnd,
     ActivityStart,
     ClientContent,
@@ -45,7 +48,6 @@ from ..live_types import (
     ServerMessage,
     ToolResponse,
 )
-from ..types import Blob, Content, FunctionCall, FunctionResponse, UsageMetadata
 
 __all__ = [
     "ACTIVITY_END",
@@ -280,7 +282,7 @@ def encode_tool_response(responses: Sequence[FunctionResponse]) -> bytes:
 _decoder: Final = msgspec.json.Decoder(ServerMessage)
 _any_decoder: Final = msgspec.json.Decoder()
 
-#: The top-level keys :class:`~api_gemini.live_types.ServerMessage` knows.
+#: The top-level keys :class:`~api_gemini.websocket.live_types.ServerMessage` knows.
 KNOWN_KEYS: Final = frozenset(
     {
         "setupComplete",
@@ -306,7 +308,7 @@ def _parse_error(exc: BaseException, data: bytes | str) -> MessageParseError:
 def decode_server_message(data: bytes | str) -> ServerMessage | UnknownMessage:
     """Decode one frame; text frames (``str``) and binary frames (``bytes``) alike.
 
-    Returns the decoded :class:`~api_gemini.live_types.ServerMessage` when it has a
+    Returns the decoded :class:`~api_gemini.websocket.live_types.ServerMessage` when it has a
     known key, else an :class:`UnknownMessage` naming the first unknown key.
 
     Raises:
@@ -435,6 +437,7 @@ class SessionState(enum.Enum):
 
 
 _CAN_SEND: Final = frozenset({SessionState.READY, SessionState.IN_TURN})
+_ENDING: Final = frozenset({SessionState.CLOSING, SessionState.CLOSED})
 
 
 class LiveProtocol:
@@ -445,13 +448,24 @@ class LiveProtocol:
     ``goAway`` and the session id are kept here, so the I/O layers never lose them.
     """
 
-    __slots__ = ("go_away_time_left", "resumption_handle", "session_id", "state")
+    __slots__ = (
+        "_ended",
+        "_undo",
+        "go_away_time_left",
+        "resumption_handle",
+        "session_id",
+        "state",
+    )
 
     def __init__(self) -> None:
         self.state = SessionState.CONNECTING
         self.session_id: str | None = None
         self.resumption_handle: str | None = None
         self.go_away_time_left: float | None = None
+        # The state before the last frame encoded, if encoding it moved the state.
+        self._undo: SessionState | None = None
+        # How the connection ended: code, reason, sent by us, the state it ended in.
+        self._ended: tuple[int | None, str, bool, SessionState] | None = None
 
     def __repr__(self) -> str:
         return f"LiveProtocol(state={self.state.name})"
@@ -459,8 +473,10 @@ class LiveProtocol:
     # ---- sending
 
     def _check_send(self, what: str) -> None:
-        if self.state not in _CAN_SEND:
-            raise SessionStateError(f"cannot send {what}: the session is {self.state.value}")
+        state = self.state
+        if state not in _CAN_SEND:
+            error = SessionClosedError if state in _ENDING else SessionStateError
+            raise error(f"cannot send {what}: the session is {state.value}")
 
     def send_setup(self, setup: LiveSetup) -> bytes:
         """The ``setup`` message; allowed once, first.
@@ -482,9 +498,19 @@ class LiveProtocol:
         """
         self._check_send("clientContent")
         data = encode_client_content(turns, turn_complete)
+        self._undo = self.state
         if turn_complete:
             self.state = SessionState.IN_TURN
         return data
+
+    def send_failed(self) -> None:
+        """The last frame this protocol encoded never went out (the connection had
+        closed): forget the turn it asked for, so that a drop between turns is not
+        taken for a drop in the middle of one."""
+        before = self._undo
+        self._undo = None
+        if before is not None and self.state is not SessionState.CLOSED:
+            self.state = before
 
     def send_realtime_input(self, realtime_input: RealtimeInput) -> bytes:
         """A ``realtimeInput`` message (the server decides when a turn starts).
@@ -494,11 +520,13 @@ class LiveProtocol:
             ValueError: not exactly one field is set.
         """
         self._check_send("realtimeInput")
+        self._undo = None
         return encode_realtime_input(realtime_input)
 
     def send_raw_realtime(self, data: bytes) -> bytes:
         """Check the state for a pre-encoded ``realtimeInput`` message and return it."""
         self._check_send("realtimeInput")
+        self._undo = None
         return data
 
     def send_tool_response(self, responses: Sequence[FunctionResponse]) -> bytes:
@@ -508,6 +536,7 @@ class LiveProtocol:
             SessionStateError: the session is not set up, or is closing or closed.
         """
         self._check_send("toolResponse")
+        self._undo = None
         return encode_tool_response(responses)
 
     # ---- receiving
@@ -522,7 +551,7 @@ class LiveProtocol:
         """
         state = self.state
         if state is SessionState.CLOSED:
-            raise SessionStateError("frame received after the session closed")
+            raise SessionClosedError("frame received after the session closed")
         message = decode_server_message(data)
         if type(message) is not ServerMessage:
             return message
@@ -603,6 +632,17 @@ class LiveProtocol:
         self.state = SessionState.CLOSED
         if state is SessionState.CLOSED:
             return None
+        self._ended = (code, reason, sent_by_us, state)
+        return self.end_error(chunks_received)
+
+    def end_error(self, chunks_received: int = 0) -> WebSocketError | None:
+        """The error the recorded end of the connection means (a new instance each
+        call; ``None`` for a clean end, or while the connection is open): for a second
+        party that sees the same end, such as the receiver after a sender saw it."""
+        ended = self._ended
+        if ended is None:
+            return None
+        code, reason, sent_by_us, state = ended
         return error_for_close(
             code,
             reason,
@@ -616,33 +656,6 @@ class LiveProtocol:
 
 # --------------------------------------------------------------------------- close codes
 
-
-class CloseKind(enum.Enum):
-    """What a close code means to the caller."""
-
-    NORMAL = "normal"
-    FATAL = "fatal"  # the same call will fail again: bad argument, auth, policy
-    RETRYABLE = "retryable"  # a new connection (resuming, if enabled) may work
-    TOO_BIG = "too_big"
-    PROTOCOL = "protocol"
-
-
-#: The one table from close code to meaning; codes not listed are a non-retryable
-#: :class:`~api_gemini.errors.DisconnectedError`.
-CLOSE_CODES: Final[Mapping[int, tuple[CloseKind, str]]] = {
-    1000: (CloseKind.NORMAL, "normal closure"),
-    1001: (CloseKind.RETRYABLE, "going away"),
-    1002: (CloseKind.PROTOCOL, "protocol error"),
-    1003: (CloseKind.PROTOCOL, "unsupported data"),
-    1005: (CloseKind.NORMAL, "no status code"),
-    1006: (CloseKind.RETRYABLE, "connection dropped without a close frame"),
-    1007: (CloseKind.FATAL, "invalid argument"),
-    1008: (CloseKind.FATAL, "policy violation (API key, unknown or non-Live model)"),
-    1009: (CloseKind.TOO_BIG, "message too big"),
-    1011: (CloseKind.RETRYABLE, "server error"),
-    1012: (CloseKind.RETRYABLE, "service restart"),
-    1013: (CloseKind.RETRYABLE, "try again later"),
-}
 
 #: The reason ``websockets`` gives when it closes for a missing pong.
 KEEPALIVE_CLOSE_REASON: Final = "keepalive ping timeout"

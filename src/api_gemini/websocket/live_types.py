@@ -17,8 +17,8 @@ from typing import Any
 
 import msgspec
 
-from .errors import InvalidRequestError
-from .types import (
+from ..errors import InvalidRequestError
+from ..types import (
     Blob,
     Content,
     FunctionCall,
