@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
+# About 20 s of CPU; on a loaded 2-core machine 50 s of wall time was seen, against the
+# old 50 s limit: the bound is for a hang, not for speed.
+@pytest.mark.timeout(240)
 def test_smoke_run(tmp_path: Path) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
@@ -32,7 +35,7 @@ def test_smoke_run(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=50,
+        timeout=200,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
