@@ -166,12 +166,12 @@ async def test_the_websocket_loggers_say_what_happens(
         return any(n == name and m.startswith(start) for n, m in said)
 
     connection, pool = "api_gemini.websocket.connection", "api_gemini.websocket.pool"
-    session, reconnect = "api_gemini.websocket.session", "api_gemini.websocket.reconnect"
+    session_log, reconnect = "api_gemini.websocket.session", "api_gemini.websocket.reconnect"
     assert logged(connection, f"Live connection open: ws://127.0.0.1:{emu.port}/ws/")
     assert logged(connection, "Live connection closed by the server: 1011")
     assert logged(pool, "pool: opened a warm connection")
     assert logged(pool, "pool hit: a warm connection")
-    assert logged(session, "goAway: the server ends this connection in 30")
+    assert logged(session_log, "goAway: the server ends this connection in 30")
     assert logged(reconnect, "goAway: moving the session to a new connection")
     assert logged(reconnect, "the connection closed (1011): reconnecting")
     assert logged(reconnect, "reconnected on attempt 1")
