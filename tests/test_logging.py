@@ -129,3 +129,51 @@ async def test_the_key_is_in_no_record_of_any_logger(
     assert "websockets.client" in names and "api_gemini.emulator.server" in names
     assert any(name.startswith("httpx2") for name in names)
     _no_key_in(caplog.records)
+
+
+async def test_the_websocket_loggers_say_what_happens(
+    make_emulator: MakeEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="api_gemini")
+    emu = await make_emulator()
+    async with AsyncClient(KEY, base_url=emu.base_url) as client:
+        live = client.models().by_name(LIVE)
+        assert await live.prewarm(count=1) == 1
+        stream = await live.stream_generate_content_websocket("echo: warm")
+        async with stream:
+            assert "".join([c.text async for c in stream]) == "warm"
+
+        config = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+        policy = ReconnectPolicy(initial_backoff=0.01, max_backoff=0.05)
+        async with await live.connect(config, reconnect=policy) as session:
+            await session.send_text("echo: before")
+            async for event in session:
+                if isinstance(event, TurnComplete):
+                    break
+            while session.resumption_handle is None:
+                await anext(session)
+            await emu.send_go_away(30.0)  # between turns: the session moves at once
+            async for event in session:
+                if isinstance(event, Reconnected):
+                    break
+            await emu.close_live_sessions(1011, "Internal error encountered.")
+            async for event in session:
+                if isinstance(event, Reconnected):
+                    break
+
+    said = [(r.name, r.getMessage()) for r in caplog.records]
+
+    def logged(name: str, start: str) -> bool:
+        return any(n == name and m.startswith(start) for n, m in said)
+
+    connection, pool = "api_gemini.websocket.connection", "api_gemini.websocket.pool"
+    session_log, reconnect = "api_gemini.websocket.session", "api_gemini.websocket.reconnect"
+    assert logged(connection, f"Live connection open: ws://127.0.0.1:{emu.port}/ws/")
+    assert logged(connection, "Live connection closed by the server: 1011")
+    assert logged(pool, "pool: opened a warm connection")
+    assert logged(pool, "pool hit: a warm connection")
+    assert logged(session_log, "goAway: the server ends this connection in 30")
+    assert logged(reconnect, "goAway: moving the session to a new connection")
+    assert logged(reconnect, "the connection closed (1011): reconnecting")
+    assert logged(reconnect, "reconnected on attempt 1")
+    _no_key_in(caplog.records)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 import time
 from collections.abc import Sequence
@@ -48,6 +49,8 @@ from .transport import (
 )
 
 __all__ = ["ConnectionHealth", "LiveConnection"]
+
+logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- health
 
@@ -181,14 +184,25 @@ class LiveConnection:
                 await conn.close(1000)
             if isinstance(exc, WebSocketError):  # a write stall or keepalive during setup
                 raise
+            logger.debug(
+                "Live connection to %s: not ready within %ss", _safe_url(endpoint), timeout
+            )
             raise OpenTimeoutError(
                 f"the Live connection to {_safe_url(endpoint)} was not ready (TCP, TLS, "
                 f"upgrade and setup) within open_timeout={timeout}s",
             ) from None
-        except BaseException:
+        except BaseException as exc:
             if conn is not None:
                 await conn.close(1000)
+            if isinstance(exc, Exception):  # our messages hold no key (scrubbed above)
+                logger.debug("Live connection to %s failed: %s", _safe_url(endpoint), exc)
             raise
+        logger.debug(
+            "Live connection open: %s (connect %.1f ms, setup %.1f ms)",
+            _safe_url(endpoint),
+            (conn.connect_time or 0.0) * 1e3,
+            (conn.setup_time or 0.0) * 1e3,
+        )
         return conn, early
 
     async def _setup(self, setup: LiveSetup) -> list[ServerMessage | UnknownMessage]:
@@ -318,6 +332,12 @@ class LiveConnection:
         self._closed = True
         if self.state_at_close is None:
             self.state_at_close = self.protocol.state
+        logger.debug(
+            "Live connection closed by %s: %s %s",
+            "us" if by_us else "the server",
+            code,
+            _scrub(reason, self._secret),
+        )
         error = self.protocol.connection_closed(
             code, _scrub(reason, self._secret), sent_by_us=by_us
         )

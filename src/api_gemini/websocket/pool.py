@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import time
 import weakref
 from collections import deque
@@ -47,6 +48,8 @@ from .protocol import UnknownMessage, encode_setup
 from .transport import live_endpoint
 
 __all__ = ["DISCARD_REASONS", "LivePool", "PoolMetrics"]
+
+logger = logging.getLogger(__name__)
 
 EarlyMessages = list[ServerMessage | UnknownMessage]
 
@@ -195,6 +198,7 @@ class LivePool:
                 await entry.conn.close(1000)
                 continue
             self._hits += 1
+            logger.debug("pool hit: a warm connection (refill: %s)", self._config.refill)
             self._changed()
             if self._config.refill:
                 if defer_refill:
@@ -203,6 +207,7 @@ class LivePool:
                     self._fill(key)
             return entry.conn, entry.early
         self._misses += 1
+        logger.debug("pool miss: connecting cold")
         self._changed()
         if self._config.warm_per_key > 0:
             self._setups[key] = setup
@@ -303,10 +308,12 @@ class LivePool:
             if isinstance(exc, Exception):
                 self._open_failures += 1
                 self._last_error = f"{type(exc).__name__}: {exc}"
+                logger.debug("pool: opening a warm connection failed: %s", self._last_error)
             self._changed()
             raise
         self._opening[key] -= 1
         self._opened += 1
+        logger.debug("pool: opened a warm connection")
         if self._closed or self._loop is None:
             self._count_discard("pool_closed")
             await conn.close(1000)
@@ -382,6 +389,7 @@ class LivePool:
             await asyncio.wait([watcher])
 
     def _count_discard(self, reason: str) -> None:
+        logger.debug("pool: discarded a connection (%s)", reason)
         self._discarded[reason] = self._discarded.get(reason, 0) + 1
         self._changed()
 

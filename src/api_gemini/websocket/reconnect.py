@@ -213,6 +213,11 @@ class Reconnector:
                 if host.connection is not conn:
                     return True  # an explicit reconnect already moved the session
                 self.state = ReconnectState.RECONNECTING
+                logger.info(
+                    "the connection closed (%s): reconnecting, at most %d attempts",
+                    code,
+                    policy.max_attempts,
+                )
                 turn_lost = SessionRules.turn_lost(conn.state_at_close)
                 last: BaseException | None = None
                 attempts = 0
@@ -225,6 +230,7 @@ class Reconnector:
                     except (WebSocketError, ConfigurationError) as exc:
                         last = exc
                         host.count_failure(exc)
+                        logger.info("reconnect attempt %d failed: %s", attempt, exc)
                         if isinstance(exc, SetupRejectedError) and not exc.retryable:
                             break  # 1007/1008: the handle or the setup is refused for good
                         continue
@@ -235,7 +241,9 @@ class Reconnector:
                         turn_lost=turn_lost,
                     )
                     await self._move(conn, new, early, event)
+                    logger.info("reconnected on attempt %d (turn lost: %s)", attempt, turn_lost)
                     return True
+                logger.info("reconnecting gave up after %d attempt(s)", attempts)
                 failed = ReconnectFailedError(
                     f"the connection closed ({code}"
                     + (f": {reason[:200]}" if reason else "")
@@ -264,9 +272,11 @@ class Reconnector:
             if host.connection is not conn or not conn.is_open or rules.handle is None:
                 return True
             self.state = ReconnectState.RECONNECTING
+            logger.info("goAway: moving the session to a new connection between turns")
             try:
                 new, early = await self._open_resumed(rules.handle)
             except (WebSocketError, ConfigurationError) as exc:
+                logger.info("moving after goAway failed (the old connection goes on): %s", exc)
                 # Not fatal: the old connection still works until the server cuts it,
                 # and that drop is then handled by the policy like any other.
                 self.state = ReconnectState.IDLE

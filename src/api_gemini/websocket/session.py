@@ -10,6 +10,7 @@ move loses nothing are the sans-I/O :class:`~.rules.SessionRules`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from functools import partial
@@ -59,6 +60,8 @@ if TYPE_CHECKING:
     from .pool import LivePool
 
 __all__ = ["LiveSession", "connect_live", "live_setup"]
+
+logger = logging.getLogger(__name__)
 
 
 def _as_content(turn: Content | Mapping[str, Any] | str) -> Content:
@@ -138,8 +141,12 @@ class LiveSession(Receiver[LiveEvent]):
         if type(message) is ServerMessage:
             rules = self._rules
             rules.message_received(message, events, self._conn.protocol, self.metrics.chunks)
-            if message.go_away is not None and rules.go_away_due:
-                self._due = True
+            if message.go_away is not None:
+                logger.info(
+                    "goAway: the server ends this connection in %s", message.go_away.time_left
+                )
+                if rules.go_away_due:
+                    self._due = True
         return events
 
     def _is_chunk(self, item: LiveEvent) -> bool:
