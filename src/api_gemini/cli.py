@@ -404,6 +404,10 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--stats", action="store_true", help="print figures after each answer")
     _add_service_options(chat)
 
+    from .talk import add_talk_parser  # a spoken conversation (api_gemini.talk)
+
+    add_talk_parser(sub, _add_service_options)
+
     models = sub.add_parser("models", help="list the models of the catalog")
     models.add_argument("--base-url", default=None)
 
@@ -439,6 +443,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "chat":
             return _chat(args, sys.stdout)
+        if args.command == "talk":
+            from .talk import run_talk
+
+            return run_talk(args)
         runner = _stream if args.command == "stream" else _models
         return asyncio.run(runner(args, sys.stdout))
     except ConfigurationError as exc:
