@@ -39,26 +39,22 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .audio import (
     INPUT_RATE,
-    OUTPUT_RATE,
     EnergyVAD,
     Interruption,
     PlaybackBuffer,
-    Resampler,
     VadEvent,
-    WavSink,
-    frame_bytes,
-    frames,
-    play_in_real_time,
-    read_wav,
-    to_pcm16,
+    load_sounddevice,
+    microphone_frames,
+    speaker,
+    wav_frames,
+    wav_speaker,
 )
 from .client import AsyncClient
-from .errors import ConfigurationError, SessionStateError
+from .errors import SessionStateError
 from .settings import ReconnectPolicy
 
 if TYPE_CHECKING:
@@ -68,14 +64,8 @@ __all__ = ["TALK_MODEL", "TalkReport", "add_talk_parser", "run_talk", "talk"]
 
 #: The default model of ``talk``: today's stable Live audio model.
 TALK_MODEL = "gemini-3.8-live"
-#: One line for a machine without the sound stack.
-INSTALL_HINT = (
-    "talk needs a sound device: pip install 'api-gemini[audio]' (or give --input/--output FILE.wav)"
-)
-PORTAUDIO_HINT = (
-    "talk needs the PortAudio library for the sound device "
-    "(apt install libportaudio2, brew install portaudio), or give --input/--output FILE.wav"
-)
+#: Added to the one-line hint when the sound stack is missing.
+FILES_HINT = " (or give --input/--output FILE.wav)"
 #: The pace of ``--emulator``: audio faster than real time, as a real model speaks.
 EMULATOR_PACE: dict[str, Any] = {
     "time_to_first_token": 0.3,
@@ -84,8 +74,6 @@ EMULATOR_PACE: dict[str, Any] = {
     "default_max_output_tokens": 150,  # 3 s answers
 }
 FRAME_MS = 20.0
-# Microphone frames that may wait for the network (a reconnect): 5 s, then the oldest go.
-_MAX_WAITING_FRAMES = 250
 
 
 @dataclass
@@ -112,17 +100,9 @@ class TalkReport:
     first_audio_at_input: float | None = None
     played_seconds: float = 0.0
 
-
-def load_sounddevice() -> ModuleType:
-    """Import ``sounddevice``, or raise :class:`ConfigurationError` with a one-line hint."""
-    try:
-        import sounddevice as sd
-    except ImportError:
-        raise ConfigurationError(INSTALL_HINT) from None
-    except OSError:  # the Python package is there, the PortAudio library is not
-        raise ConfigurationError(PORTAUDIO_HINT) from None
-    module: ModuleType = sd
-    return module
+    def drop_input(self, seconds: float) -> None:
+        """Count microphone audio that was dropped."""
+        self.dropped_input_seconds += seconds
 
 
 class _Transcript:
@@ -148,100 +128,6 @@ class _Transcript:
             self._out.write(f"{note}\n" if self._speaker is not None else f"gemini: {note}\n")
             self._out.flush()
         self._speaker = None
-
-
-# --------------------------------------------------------------------------- sources
-
-
-async def _file_frames(path: str, report: TalkReport) -> AsyncIterator[bytes]:
-    """A WAV file as 20 ms frames of 16 kHz mono PCM, at the pace of a microphone."""
-    pcm = to_pcm16(read_wav(path), INPUT_RATE)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    for i, frame in enumerate(frames(pcm, INPUT_RATE, FRAME_MS, pad=True)):
-        delay = start + i * FRAME_MS / 1000 - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        report.input_seconds += FRAME_MS / 1000
-        yield frame
-
-
-async def _microphone_frames(sd: ModuleType, report: TalkReport) -> AsyncIterator[bytes]:
-    """The default microphone as 20 ms frames of 16 kHz mono PCM."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-
-    def put(frame: bytes) -> None:  # on the loop thread
-        if queue.qsize() >= _MAX_WAITING_FRAMES:
-            queue.get_nowait()
-            report.dropped_input_seconds += FRAME_MS / 1000
-        queue.put_nowait(frame)
-
-    def on_audio(data: Any, count: int, timing: Any, status: Any) -> None:  # PortAudio thread
-        loop.call_soon_threadsafe(put, bytes(data))
-
-    rate = INPUT_RATE
-    try:
-        stream = sd.RawInputStream(
-            samplerate=rate, channels=1, dtype="int16", callback=on_audio,
-            blocksize=frame_bytes(rate, FRAME_MS) // 2, latency="low",
-        )  # fmt: skip
-    except sd.PortAudioError:  # the device does not do 16 kHz: take its rate, resample
-        rate = int(sd.query_devices(kind="input")["default_samplerate"])
-        stream = sd.RawInputStream(
-            samplerate=rate, channels=1, dtype="int16", callback=on_audio,
-            blocksize=frame_bytes(rate, FRAME_MS) // 2, latency="low",
-        )  # fmt: skip
-    resampler = Resampler(rate, INPUT_RATE)
-    with stream:
-        while True:
-            frame = resampler.process(await queue.get())
-            report.input_seconds += len(frame) / (2 * INPUT_RATE)
-            yield frame
-
-
-# --------------------------------------------------------------------------- sinks
-
-
-@contextlib.asynccontextmanager
-async def _speaker(
-    sd: ModuleType, buffer_for: Callable[[int], PlaybackBuffer]
-) -> AsyncIterator[PlaybackBuffer]:
-    """The default output device, pulling 20 ms blocks from a playback buffer."""
-    rate = OUTPUT_RATE
-    buffer = buffer_for(rate)
-
-    def on_block(out: Any, count: int, timing: Any, status: Any) -> None:  # PortAudio thread
-        out[:] = buffer.fill(len(out))
-
-    try:
-        stream = sd.RawOutputStream(
-            samplerate=rate, channels=1, dtype="int16", callback=on_block,
-            blocksize=frame_bytes(rate, FRAME_MS) // 2, latency="low",
-        )  # fmt: skip
-    except sd.PortAudioError:
-        rate = int(sd.query_devices(kind="output")["default_samplerate"])
-        buffer = buffer_for(rate)
-        stream = sd.RawOutputStream(
-            samplerate=rate, channels=1, dtype="int16", callback=on_block,
-            blocksize=frame_bytes(rate, FRAME_MS) // 2, latency="low",
-        )  # fmt: skip
-    with stream:
-        yield buffer
-
-
-@contextlib.asynccontextmanager
-async def _file_speaker(path: str) -> AsyncIterator[PlaybackBuffer]:
-    """A simulated sound card that 'plays' into a WAV file in real time."""
-    buffer = PlaybackBuffer(OUTPUT_RATE)
-    stop = asyncio.Event()
-    with WavSink(path, OUTPUT_RATE) as sink:
-        player = asyncio.create_task(play_in_real_time(buffer, sink.write, FRAME_MS, stop))
-        try:
-            yield buffer
-        finally:
-            stop.set()
-            await player
 
 
 # --------------------------------------------------------------------------- the session
@@ -278,8 +164,9 @@ class _Conversation:
 
     async def send(self, source: AsyncIterator[bytes], vad: EnergyVAD | None) -> None:
         """Send the microphone (or file) up; with ``vad``, mark speech ourselves."""
-        session = self.session
+        session, report = self.session, self.report
         async for frame in source:
+            report.input_seconds += len(frame) / (2 * INPUT_RATE)
             if vad is None:
                 await self._send_audio(frame)
                 continue
@@ -305,7 +192,7 @@ class _Conversation:
             if self.session.reconnect_policy is None:
                 raise
             # Too many sends wait for a reconnect: this frame is dropped, and counted.
-            self.report.dropped_input_seconds += len(frame) / (2 * INPUT_RATE)
+            self.report.drop_input(len(frame) / (2 * INPUT_RATE))
 
     def _barge_in(self, cut: Interruption) -> None:
         self.report.interruptions.append(cut)
@@ -374,7 +261,8 @@ async def talk(
 ) -> TalkReport:
     """Run one conversation as ``args`` says; returns what happened."""
     report = report if report is not None else TalkReport()
-    sd = load_sounddevice() if not (args.input and args.output) else None
+    if not (args.input and args.output):
+        load_sounddevice(FILES_HINT)  # before connecting: one line if it is missing
     async with contextlib.AsyncExitStack() as stack:
         base_url = args.base_url
         if args.emulator:
@@ -388,16 +276,14 @@ async def talk(
             await model.connect(talk_config(args), reconnect=ReconnectPolicy())
         )
         if args.output:
-            buffer = await stack.enter_async_context(_file_speaker(args.output))
+            buffer = await stack.enter_async_context(wav_speaker(args.output, FRAME_MS))
         else:
-            assert sd is not None
-            buffer = await stack.enter_async_context(
-                _speaker(sd, lambda rate: PlaybackBuffer(rate))
-            )
-        source = _file_frames(args.input, report) if args.input else None
-        if source is None:
-            assert sd is not None
-            source = _microphone_frames(sd, report)
+            buffer = await stack.enter_async_context(speaker(FRAME_MS))
+        source = (
+            wav_frames(args.input, FRAME_MS)
+            if args.input
+            else microphone_frames(FRAME_MS, on_drop=report.drop_input)
+        )
         print(
             f"talking to {args.model}"
             + (" (Ctrl-C leaves)" if not args.input else f" with {args.input}"),
