@@ -40,10 +40,16 @@ class TlsFiles(NamedTuple):
     key: str
 
 
+#: What the fixtures change from the emulator's defaults: no wait for audio playback
+#: before ``turnComplete`` (the service waits the audio's duration, 1.3 s for a default
+#: answer; tests that check the wait set ``playback_time_scale`` themselves).
+FIXTURE_DEFAULTS: dict[str, Any] = {"playback_time_scale": 0.0}
+
+
 @pytest.fixture
 async def emulator() -> AsyncIterator[Emulator]:
-    """A started in-process emulator with the default configuration (plain http)."""
-    async with Emulator(EmulatorConfig()) as emu:
+    """A started in-process emulator, the default configuration except FIXTURE_DEFAULTS."""
+    async with Emulator(EmulatorConfig(**FIXTURE_DEFAULTS)) as emu:
         yield emu
 
 
@@ -53,7 +59,7 @@ async def make_emulator() -> AsyncIterator[MakeEmulator]:
     started: list[Emulator] = []
 
     async def make(config: EmulatorConfig | None = None, **overrides: Any) -> Emulator:
-        base = config or EmulatorConfig()
+        base = config or EmulatorConfig(**FIXTURE_DEFAULTS)
         fields = {name: getattr(base, name) for name in base.__dataclass_fields__}
         fields.update(overrides)
         emu = Emulator(EmulatorConfig(**fields))

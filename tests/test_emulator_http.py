@@ -73,7 +73,7 @@ async def test_list_models_paginates(emulator: Emulator, session: aiohttp.Client
             break
     assert pages >= 2, "the default page must be smaller than the catalog"
     assert names == [m["name"] for m in CATALOG]
-    assert "models/gemini-live-2.5-flash-preview" in names
+    assert "models/gemini-3.8-live" in names
 
 
 async def test_list_models_page_size(emulator: Emulator, session: aiohttp.ClientSession) -> None:
@@ -97,7 +97,9 @@ async def test_catalog_shape(emulator: Emulator, session: aiohttp.ClientSession)
     assert model["displayName"]
     live = [m for m in CATALOG if "bidiGenerateContent" in m["supportedGenerationMethods"]]
     names = {m["name"] for m in live}
-    assert {"models/gemini-live-2.5-flash-preview", "models/gemini-2.0-flash-live-001"} <= names
+    assert {"models/gemini-3.8-live", "models/gemini-3.1-flash-live-preview"} <= names
+    # Shut down on 2025-12-09 (https://ai.google.dev/gemini-api/docs/deprecations).
+    assert not {"models/gemini-live-2.5-flash-preview", "models/gemini-2.0-flash-live-001"} & names
     embed = next(m for m in CATALOG if "embedContent" in m["supportedGenerationMethods"])
     assert "generateContent" not in embed["supportedGenerationMethods"]
     async with session.get(f"{emulator.base_url}/v1beta/models/nope") as resp:
@@ -353,7 +355,7 @@ async def test_unknown_model_404(emulator: Emulator, session: aiohttp.ClientSess
 async def test_model_without_the_method_404(
     emulator: Emulator, session: aiohttp.ClientSession
 ) -> None:
-    for model in ("text-embedding-004", "gemini-live-2.5-flash-preview"):
+    for model in ("gemini-embedding-001", "gemini-3.8-live"):
         url = f"{emulator.base_url}/v1beta/models/{model}:streamGenerateContent?alt=sse"
         error = assert_error(*await post(session, url, request_body("x")), 404, "NOT_FOUND")
         assert "is not supported for streamGenerateContent" in error["message"]

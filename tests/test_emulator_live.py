@@ -18,7 +18,7 @@ from api_gemini.emulator import Emulator
 #: The ``make_emulator`` fixture (see conftest).
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 
-LIVE_MODEL = "models/gemini-live-2.5-flash-preview"
+LIVE_MODEL = "models/gemini-3.8-live"
 
 
 async def connect(
@@ -37,9 +37,9 @@ async def recv(ws: ClientConnection) -> dict[str, Any]:
 
 
 async def setup(ws: ClientConnection, **fields: Any) -> dict[str, Any]:
-    """Send a setup asking for TEXT (the service's default is AUDIO) plus ``fields``."""
-    generation = {"responseModalities": ["TEXT"], **fields.pop("generationConfig", {})}
-    setup = {"model": LIVE_MODEL, "generationConfig": generation, **fields}
+    """Send a setup with output transcription (today's models answer in AUDIO only; the
+    text of an answer is its transcription) plus ``fields``."""
+    setup = {"model": LIVE_MODEL, "outputAudioTranscription": {}, **fields}
     await ws.send(json.dumps({"setup": setup}))
     return await recv(ws)
 
@@ -68,10 +68,9 @@ async def collect_turn(ws: ClientConnection) -> list[dict[str, Any]]:
 
 
 def turn_text(messages: list[dict[str, Any]]) -> str:
+    """The answer's text: its output transcription."""
     return "".join(
-        part.get("text", "")
-        for m in messages
-        for part in m.get("serverContent", {}).get("modelTurn", {}).get("parts", [])
+        m.get("serverContent", {}).get("outputTranscription", {}).get("text", "") for m in messages
     )
 
 
@@ -151,8 +150,9 @@ async def test_snake_case_everywhere(emulator: Emulator) -> None:
                         "model": LIVE_MODEL,
                         "generation_config": {
                             "max_output_tokens": 4,
-                            "response_modalities": ["TEXT"],
+                            "response_modalities": ["AUDIO"],
                         },
+                        "output_audio_transcription": {},
                     }
                 }
             )
@@ -200,7 +200,10 @@ async def test_text_frames_from_client_and_binary_ok(emulator: Emulator) -> None
 async def test_first_message_not_setup_is_1007(emulator: Emulator) -> None:
     async with await connect(emulator) as ws:
         await send_text(ws, "hello")
-        assert await expect_close(ws) == (1007, "Request contains an invalid argument.")
+        assert await expect_close(ws) == (
+            1007,
+            "The first message must be setup, not clientContent.",
+        )
 
 
 @pytest.mark.parametrize(
@@ -217,23 +220,43 @@ async def test_unknown_or_non_live_model_is_1008(emulator: Emulator, model: str)
 
 
 @pytest.mark.parametrize(
-    "message",
+    ("message", "reason"),
     [
-        '{"setup": "models/gemini-live-2.5-flash-preview"}',
-        '{"setup": {"model": 42}}',
-        '{"setup": {}}',
-        '{"setup": {"model": "models/gemini-live-2.5-flash-preview", "generationConfig": []}}',
-        '{"setup": {"model": "models/gemini-live-2.5-flash-preview",'
-        ' "generationConfig": {"responseModalities": ["SMELL"]}}}',
-        "[1, 2]",
-        "not json",
-        '{"setup": {"model": "models/gemini-live-2.5-flash-preview"}, "clientContent": {}}',
+        (
+            '{"setup": "models/gemini-3.8-live"}',
+            "Invalid value at 'setup' (type.googleapis.com/google.ai.generativelanguage"
+            '.v1beta.LiveClientSetup), "models/gemini-3.8-live"',
+        ),
+        ('{"setup": {"model": 42}}', "Invalid value at 'setup.model' (TYPE_STRING), 42"),
+        ('{"setup": {}}', "setup.model is required."),
+        (
+            '{"setup": {"model": "models/gemini-3.8-live", "generationConfig": []}}',
+            "Invalid value at 'setup.generation_config' (type.googleapis.com/google.ai."
+            "generativelanguage.v1beta.GenerationConfig), []",
+        ),
+        (
+            '{"setup": {"model": "models/gemini-3.8-live",'
+            ' "generationConfig": {"responseModalities": ["SMELL"]}}}',
+            "Invalid value at 'setup.generation_config.response_modalities[0]' (TYPE_ENUM),"
+            ' "SMELL"',
+        ),
+        ("[1, 2]", "Invalid JSON payload received. Expected an object."),
+        ("not json", "Invalid JSON payload received. Unexpected token."),
+        (
+            '{"setup": {"model": "models/gemini-3.8-live"}, "clientContent": {}}',
+            "A client message must set exactly one of setup, clientContent, realtimeInput, "
+            "toolResponse, contextUpdate.",
+        ),
     ],
 )
-async def test_malformed_setup_is_1007(emulator: Emulator, message: str) -> None:
+async def test_malformed_setup_is_1007_naming_the_problem(
+    emulator: Emulator, message: str, reason: str
+) -> None:
+    # The real service names the problem in the close reason (googleapis/js-genai#696);
+    # the emulator used to say "Request contains an invalid argument." for all of them.
     async with await connect(emulator) as ws:
         await ws.send(message)
-        assert await expect_close(ws) == (1007, "Request contains an invalid argument.")
+        assert await expect_close(ws) == (1007, reason[:123])
 
 
 async def test_unknown_message_key_is_1007(emulator: Emulator) -> None:
@@ -277,18 +300,18 @@ async def test_wrong_key_is_1008(make_emulator: MakeEmulator) -> None:
     assert emu.stats.ws_close_codes == {1008: 2}
 
 
-async def test_constrained_endpoint_takes_ephemeral_tokens(make_emulator: MakeEmulator) -> None:
+async def test_constrained_endpoint_refuses_a_token_it_did_not_mint(
+    make_emulator: MakeEmulator,
+) -> None:
+    # The emulator used to trust any "auth_tokens/..." string; tokens are minted by
+    # POST v1alpha/auth_tokens (tests/test_emulator_tokens.py).
     emu = await make_emulator(api_key="right")
     url = emu.live_url("v1alpha", constrained=True)
     assert url.endswith("BidiGenerateContentConstrained")
-    headers = {"Authorization": "Token auth_tokens/abc"}
-    async with websockets.connect(url, additional_headers=headers) as ws:
-        assert await setup(ws) == {"setupComplete": {}}
-    async with websockets.connect(url + "?access_token=auth_tokens/abc") as ws:
-        assert await setup(ws) == {"setupComplete": {}}
-    async with websockets.connect(url, additional_headers={"Authorization": "Token nope"}) as ws:
-        await ws.send(json.dumps({"setup": {"model": LIVE_MODEL}}))
-        assert (await expect_close(ws))[0] == 1008
+    for headers in ({"Authorization": "Token auth_tokens/abc"}, {"Authorization": "Token nope"}):
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            await ws.send(json.dumps({"setup": {"model": LIVE_MODEL}}))
+            assert await expect_close(ws) == (1008, "Ephemeral token not valid.")
 
 
 async def test_stop_closes_live_sockets_with_a_close_frame(make_emulator: MakeEmulator) -> None:
@@ -307,16 +330,24 @@ async def test_audio_base64_alphabets(emulator: Emulator) -> None:
     url = base64.urlsafe_b64encode(pcm).decode().rstrip("=")
     assert std != url
     async with await connect(emulator) as ws:
-        await setup(ws, inputAudioTranscription={})
+        await setup(
+            ws,
+            inputAudioTranscription={},
+            realtimeInputConfig={"automaticActivityDetection": {"disabled": True}},
+        )
+        await ws.send(json.dumps({"realtimeInput": {"activityStart": {}}}))
         for data in (std, url):
             await ws.send(
                 json.dumps(
                     {"realtimeInput": {"audio": {"data": data, "mimeType": "audio/pcm;rate=16000"}}}
                 )
             )
-        await ws.send(json.dumps({"realtimeInput": {"audioStreamEnd": True}}))
+        await ws.send(json.dumps({"realtimeInput": {"activityEnd": {}}}))
         first = await recv(ws)
-        assert first == {"serverContent": {"inputTranscription": {"text": "audio of 60 bytes"}}}
+        # 60 bytes of 16 kHz PCM: 1.875 ms, heard as "audio of 1 ms".
+        assert first == {
+            "serverContent": {"inputTranscription": {"text": "audio of 1 ms", "finished": True}}
+        }
         await collect_turn(ws)
 
 
@@ -331,12 +362,17 @@ async def test_new_content_interrupts_the_answer(make_emulator: MakeEmulator) ->
         first = await recv(ws)
         assert "modelTurn" in first["serverContent"]
         await send_text(ws, "echo: never mind")
+        cut = await collect_turn(ws)
         messages = await collect_turn(ws)
-    flags = [m["serverContent"] for m in messages]
-    interrupted_at = flags.index({"interrupted": True})
-    # The first answer stopped early and never completed.
-    assert all("generationComplete" not in f for f in flags[:interrupted_at])
-    assert turn_text(messages[interrupted_at:]) == "never mind"
+    flags = [m["serverContent"] for m in cut]
+    # The real order of an interrupted answer: interrupted, then turnComplete, and no
+    # generationComplete (google-genai's LiveServerContent.generation_complete doc).
+    assert flags[-2:] == [
+        {"interrupted": True},
+        {"turnComplete": True, "interactionStatus": "IDLE"},
+    ]
+    assert all("generationComplete" not in f for f in flags)
+    assert turn_text(messages) == "never mind"
     assert emu.stats.live_interruptions == 1
     assert emu.stats.live_turns == 1
 
@@ -344,16 +380,22 @@ async def test_new_content_interrupts_the_answer(make_emulator: MakeEmulator) ->
 async def test_activity_start_interrupts(make_emulator: MakeEmulator) -> None:
     emu = await make_emulator(tokens_per_second=100)
     async with await connect(emu) as ws:
-        await setup(ws, generationConfig={"maxOutputTokens": 100}, inputAudioTranscription={})
+        await setup(
+            ws,
+            generationConfig={"maxOutputTokens": 100},
+            inputAudioTranscription={},
+            realtimeInputConfig={"automaticActivityDetection": {"disabled": True}},
+        )
         await send_text(ws, "talk")
         await recv(ws)
         await ws.send(json.dumps({"realtimeInput": {"activityStart": {}}}))
         while (await recv(ws)).get("serverContent") != {"interrupted": True}:
             pass
+        assert (await recv(ws))["serverContent"]["turnComplete"] is True
         await ws.send(json.dumps({"realtimeInput": {"activityEnd": {}}}))
         # The (empty) audio turn is answered.
         assert await recv(ws) == {
-            "serverContent": {"inputTranscription": {"text": "audio of 0 bytes"}}
+            "serverContent": {"inputTranscription": {"text": "audio of 0 ms", "finished": True}}
         }
         assert "modelTurn" in (await recv(ws))["serverContent"]
 
@@ -381,6 +423,8 @@ WEATHER_TOOL = [
             {
                 "name": "get_weather",
                 "parameters": {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}},
+                # gemini-3.8-live calls functions NON_BLOCKING unless told otherwise.
+                "behavior": "BLOCKING",
             }
         ]
     }
@@ -431,6 +475,8 @@ async def test_new_content_cancels_a_pending_tool_call(emulator: Emulator) -> No
         call_id = (await recv(ws))["toolCall"]["functionCalls"][0]["id"]
         await send_text(ws, "echo: forget it")
         assert await recv(ws) == {"toolCallCancellation": {"ids": [call_id]}}
+        assert await recv(ws) == {"serverContent": {"interrupted": True}}
+        await collect_turn(ws)  # the turnComplete of the cut turn
         assert turn_text(await collect_turn(ws)) == "forget it"
 
 
@@ -473,7 +519,11 @@ async def test_audio_answer_with_transcription(make_emulator: MakeEmulator) -> N
 async def test_audio_input_turn(emulator: Emulator) -> None:
     chunk = base64.b64encode(b"\x01\x00" * 160).decode()
     async with await connect(emulator) as ws:
-        await setup(ws, inputAudioTranscription={})
+        await setup(
+            ws,
+            inputAudioTranscription={},
+            realtimeInputConfig={"automaticActivityDetection": {"disabled": True}},
+        )
         await ws.send(json.dumps({"realtimeInput": {"activityStart": {}}}))
         for _ in range(3):
             await ws.send(
@@ -493,13 +543,14 @@ async def test_audio_input_turn(emulator: Emulator) -> None:
         )
         await ws.send(json.dumps({"realtimeInput": {"activityEnd": {}}}))
         transcription = await recv(ws)
+        # Four chunks of 10 ms at 16 kHz.
         assert transcription == {
-            "serverContent": {"inputTranscription": {"text": "audio of 1280 bytes"}}
+            "serverContent": {"inputTranscription": {"text": "audio of 40 ms", "finished": True}}
         }
         messages = await collect_turn(ws)
         assert turn_text(messages)
         await send_text(ws, "recall")
-        assert turn_text(await collect_turn(ws)) == "audio of 1280 bytes"
+        assert turn_text(await collect_turn(ws)) == "audio of 40 ms"
 
 
 # -- session resumption ------------------------------------------------------------------

@@ -25,12 +25,13 @@ from websockets.sync.client import connect as sync_connect
 
 from api_gemini.emulator import Emulator, EmulatorConfig
 from api_gemini.emulator.__main__ import build_parser, config_from_args, main
+from api_gemini.emulator.catalog import CATALOG
 from api_gemini.emulator.model import chunk_tokens, generate_answer, split_words
 
 #: The ``make_emulator`` fixture (see conftest).
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 
-LIVE_MODEL = "models/gemini-live-2.5-flash-preview"
+LIVE_MODEL = "models/gemini-3.8-live"
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 
 
@@ -63,13 +64,16 @@ async def test_https_and_wss(make_emulator: MakeEmulator, tls_files: TlsFilesLik
         assert resp.status == 200
         assert (await resp.json())["models"]
     async with websockets.connect(emu.live_url(), ssl=ctx) as ws:
-        setup = {"model": LIVE_MODEL, "generationConfig": {"responseModalities": ["TEXT"]}}
+        setup = {"model": LIVE_MODEL, "outputAudioTranscription": {}}
         await ws.send(json.dumps({"setup": setup}))
         assert json.loads(await ws.recv()) == {"setupComplete": {}}
         await ws.send(text_turn("echo: secure"))
-        assert json.loads(await ws.recv())["serverContent"]["modelTurn"]["parts"] == [
-            {"text": "secure"}
-        ]
+        audio = json.loads(await ws.recv())["serverContent"]["modelTurn"]["parts"][0]
+        assert audio["inlineData"]["mimeType"] == "audio/pcm;rate=24000"
+        assert json.loads(await ws.recv())["serverContent"]["outputTranscription"] == {
+            "text": "secure",
+            "finished": True,
+        }
 
 
 async def test_tls_is_verified(make_emulator: MakeEmulator, tls_files: TlsFilesLike) -> None:
@@ -169,12 +173,12 @@ def test_subprocess_serves_http_and_live(emulator_process: str) -> None:
     assert emulator_process.startswith("http://127.0.0.1:")
     with httpx2.Client() as client:
         page = client.get(f"{emulator_process}/v1beta/models").json()
-    assert page["models"][0]["name"] == "models/gemini-2.5-flash"
+    assert page["models"][0]["name"] == CATALOG[0]["name"]
     ws_url = emulator_process.replace("http://", "ws://") + (
         "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
     )
     with sync_connect(ws_url) as ws:
-        setup = {"model": LIVE_MODEL, "generationConfig": {"responseModalities": ["TEXT"]}}
+        setup = {"model": LIVE_MODEL, "outputAudioTranscription": {}}
         ws.send(json.dumps({"setup": setup}))
         assert json.loads(ws.recv()) == {"setupComplete": {}}
 

@@ -36,11 +36,23 @@ def build_parser(prog: str = "python -m api_gemini.emulator") -> argparse.Argume
     parser.add_argument(
         "--live-connection-lifetime",
         type=float,
-        default=None,
-        help="seconds a Live connection lives (goAway, then close 1011)",
+        default=600.0,
+        help="seconds a Live connection lives, goAway then close 1011 (600; 0: no limit)",
     )
     parser.add_argument(
-        "--go-away-notice", type=float, default=1.0, help="seconds between goAway and the close"
+        "--go-away-notice", type=float, default=60.0, help="seconds between goAway and the close"
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply every service duration (lifetimes, limits, playback wait) by this",
+    )
+    parser.add_argument(
+        "--playback-time-scale",
+        type=float,
+        default=None,
+        help="the same for the playback wait before turnComplete only (0: none)",
     )
     parser.add_argument(
         "--fault",
@@ -64,8 +76,10 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         tokens_per_second=args.tokens_per_second,
         tokens_per_chunk=args.tokens_per_chunk,
         default_max_output_tokens=args.default_max_tokens,
-        live_connection_lifetime=args.live_connection_lifetime,
+        live_connection_lifetime=args.live_connection_lifetime or None,
         go_away_notice=args.go_away_notice,
+        time_scale=args.time_scale,
+        playback_time_scale=args.playback_time_scale,
         fault=args.fault,
     )
 

@@ -30,10 +30,21 @@ class EmulatorConfig:
     tokens_per_chunk: int = 1
     #: Answer length when a request sets no ``maxOutputTokens``.
     default_max_output_tokens: int = 64
-    #: Seconds a Live connection lives; ``goAway`` comes ``go_away_notice`` s before the
-    #: end, then the server closes with 1011. None: no limit.
-    live_connection_lifetime: float | None = None
-    go_away_notice: float = 1.0
+    #: Seconds a Live connection lives (the service: about 10 minutes); ``goAway`` comes
+    #: ``go_away_notice`` s before the end (about 60 s), then the server closes with 1011
+    #: "Deadline expired before operation could complete.". None: no limit.
+    live_connection_lifetime: float | None = 600.0
+    go_away_notice: float = 60.0
+    #: Multiplies every service duration: connection lifetime and goAway notice, session
+    #: limits (15 min audio, 2 min with video), handle validity (2 h), audio playback
+    #: before turnComplete, ephemeral-token defaults. 0.01 runs a 10-minute connection
+    #: in 6 s; 0 makes playback instant (and lifetimes immediate: pair it with
+    #: ``live_connection_lifetime=None``).
+    time_scale: float = 1.0
+    #: The same, for the audio playback wait between ``generationComplete`` and
+    #: ``turnComplete`` only; None follows ``time_scale``. 0: turnComplete at once (what
+    #: the project's test fixtures use, so that answers do not take 1.3 s each).
+    playback_time_scale: float | None = None
     #: A fault plan for every request (see :mod:`api_gemini.emulator.faults`), e.g.
     #: ``"close-1011-after-3"``; a request's own header or ``fault:`` marker wins.
     fault: str | None = None
@@ -51,8 +62,19 @@ class EmulatorConfig:
             raise ValueError("live_connection_lifetime must be > 0 (or None)")
         if self.go_away_notice < 0:
             raise ValueError("go_away_notice must be >= 0")
+        if self.time_scale < 0:
+            raise ValueError("time_scale must be >= 0")
+        if self.playback_time_scale is not None and self.playback_time_scale < 0:
+            raise ValueError("playback_time_scale must be >= 0 (or None)")
         if self.fault is not None:
             FaultPlan.parse(self.fault)  # raises ValueError for a bad spec
+
+    @property
+    def playback_scale(self) -> float:
+        """The factor of the playback wait (``playback_time_scale`` or ``time_scale``)."""
+        if self.playback_time_scale is None:
+            return self.time_scale
+        return self.playback_time_scale
 
     @property
     def tls(self) -> bool:

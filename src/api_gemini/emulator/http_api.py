@@ -30,7 +30,8 @@ from .catalog import CATALOG, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, find_model, supp
 from .faults import GARBAGE, TRUNCATED_CHUNK, FaultPlan, find_marker, strip_marker
 from .model import Answer, count_tokens, generate_answer
 from .pacing import Pacer
-from .wire import WireError, b64decode_any, decode_json, encode_json, error_body, to_camel
+from .schema import SchemaError, parse
+from .wire import WireError, b64decode_any, decode_json, encode_json, error_body
 
 if TYPE_CHECKING:
     from .server import Emulator
@@ -142,6 +143,7 @@ class HttpApi:
         app.router.add_get("/{version}/models", self._wrap(self._list_models))
         app.router.add_get("/{version}/models/{name}", self._wrap(self._get_model))
         app.router.add_post("/{version}/models/{name}", self._wrap(self._model_method))
+        app.router.add_post("/{version}/auth_tokens", self._wrap(self._create_auth_token))
         app.router.add_route("*", "/{tail:.*}", self._wrap(self._unknown))
 
     def _wrap(self, handler: Handler) -> Handler:
@@ -177,7 +179,12 @@ class HttpApi:
                 raise WireError(400, _API_KEY_INVALID, details=_KEY_DETAILS)
         return version
 
-    async def _body(self, request: web.Request) -> dict[str, Any]:
+    async def _body(self, request: web.Request, message: str) -> dict[str, Any]:
+        """The request body checked against wire message ``message``, camelCase keys.
+
+        An unknown field or a value of the wrong type is a 400 INVALID_ARGUMENT with the
+        parser's sentences and a ``BadRequest`` detail (see :mod:`.schema`).
+        """
         raw = await request.read()
         try:
             body = decode_json(raw) if raw.strip() else {}
@@ -185,7 +192,10 @@ class HttpApi:
             raise WireError(400, "Invalid JSON payload received. Unexpected token.") from None
         if not isinstance(body, dict):
             raise WireError(400, "Invalid JSON payload received. Expected an object.")
-        camel: dict[str, Any] = to_camel(body)
+        try:
+            camel: dict[str, Any] = parse(message, body)
+        except SchemaError as exc:
+            raise WireError(400, exc.message, details=exc.details()) from None
         return camel
 
     # -- models ---------------------------------------------------------------------
@@ -223,6 +233,20 @@ class HttpApi:
             raise WireError(404, f"models/{name} is not found for API version {version}.")
         return _json_response(entry)
 
+    # -- ephemeral tokens -------------------------------------------------------------
+
+    async def _create_auth_token(self, request: web.Request) -> web.StreamResponse:
+        """``POST v1alpha/auth_tokens``: mint an ephemeral token (v1alpha only)."""
+        version = self._check(request)
+        if version != "v1alpha":
+            raise WireError(404, f"The requested URL {request.path} was not found on this server.")
+        body = await self._body(request, "CreateAuthTokenRequest")
+        try:
+            token = self._emu.tokens.mint(body)
+        except ValueError as exc:
+            raise WireError(400, str(exc)) from None
+        return _json_response(token.to_wire())
+
     # -- generation -----------------------------------------------------------------
 
     async def _model_method(self, request: web.Request) -> web.StreamResponse:
@@ -234,7 +258,9 @@ class HttpApi:
         needed = "countTokens" if method == "countTokens" else "generateContent"
         if entry is None or not supports(entry, needed):
             raise _not_found_model(name, version, method)
-        body = await self._body(request)
+        body = await self._body(
+            request, "CountTokensRequest" if method == "countTokens" else "GenerateContentRequest"
+        )
         plan = self._emu.header_fault(request) or _take_marker(body) or self._emu.default_fault
         if plan is not None and plan.kind == "http":
             raise plan.http_error()

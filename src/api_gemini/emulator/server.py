@@ -17,14 +17,13 @@ from aiohttp import web
 from .config import EmulatorConfig, EmulatorStats
 from .faults import FAULT_HEADER, FaultPlan
 from .http_api import API_VERSIONS, HttpApi
-from .live import LIVE_METHODS, SHUTTING_DOWN, LiveSession, live_path, new_handle
+from .live import LIVE_METHODS, SHUTTING_DOWN, LiveSession, live_path
+from .live_lifecycle import HandleRecord
+from .tokens import TokenStore
 from .wire import WireError, error_body
 
 __all__ = ["Emulator", "ReceivedRequest"]
 
-# Resumption handles kept in memory; the oldest go first (the real service keeps a
-# handle about two hours: an emulator run is far shorter).
-_MAX_HANDLES = 10_000
 # Bound on the close handshake and on aiohttp's graceful shutdown, so stop() is quick.
 _CLOSE_TIMEOUT = 2.0
 _MAX_MESSAGE = 32 * 1024 * 1024
@@ -64,8 +63,10 @@ class Emulator:
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
         self.stats = EmulatorStats()
-        #: Conversation histories by resumption handle.
-        self.resumption_handles: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        #: What each resumption handle restores (the newest 10,000 are kept).
+        self.resumption_handles: OrderedDict[str, HandleRecord] = OrderedDict()
+        #: Ephemeral tokens minted by ``POST v1alpha/auth_tokens``.
+        self.tokens = TokenStore(self.config.time_scale)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._sessions: set[LiveSession] = set()
@@ -236,14 +237,6 @@ class Emulator:
             return FaultPlan.parse(spec)
         except ValueError as exc:
             raise WireError(400, str(exc)) from None
-
-    def store_resumption(self, history: list[dict[str, Any]]) -> str:
-        """Store a copy of a conversation and return its new resumption handle."""
-        handle = new_handle()
-        self.resumption_handles[handle] = list(history)
-        while len(self.resumption_handles) > _MAX_HANDLES:
-            self.resumption_handles.popitem(last=False)
-        return handle
 
     def _live_handler(self, version: str, method: str) -> Any:
         async def handler(request: web.Request) -> web.StreamResponse:

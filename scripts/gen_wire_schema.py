@@ -1,0 +1,176 @@
+"""Generate ``src/api_gemini/emulator/wire_schema.json`` from google-genai's types.
+
+The emulator refuses unknown fields the way the real service's proto-JSON parser does.
+The field table it checks against is derived here from google-genai 3.6.1 (the project's
+wire reference), not written by hand::
+
+    .venv/bin/python scripts/gen_wire_schema.py
+
+The table maps a message name to its fields: ``{"camelName": [kind, target]}`` where
+kind is ``string``, ``bool``, ``int``, ``number``, ``bytes``, ``timestamp``,
+``duration``, ``struct`` (free-form JSON), ``enum`` (target: the allowed names),
+``message`` (target: a message name) or ``map`` (target: the value's kind spec); a
+repeated field is ``["repeated", spec]``.
+
+Roots are the request messages of the endpoints the emulator serves. Where google-genai
+models a wire message differently from the v1beta proto, a root says so below (for
+example ``BidiGenerateContentSetup`` has ``realtimeInputConfig``, which google-genai
+keeps only in ``LiveConnectConfig`` and moves into ``setup`` in ``_live_converters``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+import sys
+import types as pytypes
+import typing
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from google.genai import types as gt
+from google.genai import version as genai_version
+
+OUT = Path(__file__).resolve().parent.parent / "src/api_gemini/emulator/wire_schema.json"
+
+# Fields whose SDK type is a convenience union: the wire type is the message named here.
+WIRE_TYPE_OF = {
+    ("LiveClientSetup", "system_instruction"): gt.Content,
+    ("LiveClientContextUpdate", "system_instruction"): gt.Content,
+    ("GenerateContentRequest", "system_instruction"): gt.Content,
+    # ToolListUnion also admits Python callables and MCP sessions: on the wire, Tools.
+    ("LiveClientSetup", "tools"): list[gt.Tool],
+    ("LiveClientContextUpdateTools", "tools"): list[gt.Tool],
+}
+# Fields google-genai's model class lacks but its converters put on the wire.
+EXTRA_FIELDS: dict[str, dict[str, Any]] = {
+    # _live_converters._LiveConnectConfig_to_mldev: setv(['setup', 'realtimeInputConfig'])
+    "LiveClientSetup": {"realtime_input_config": gt.RealtimeInputConfig},
+}
+# SDK-only fields that never go on the wire (dropped by the converters).
+SDK_ONLY = {"http_options", "abort_signal", "should_return_http_response"}
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+class Builder:
+    def __init__(self) -> None:
+        self.messages: dict[str, dict[str, Any]] = {}
+
+    def spec(self, owner: str, field: str, annotation: Any) -> Any:
+        override = WIRE_TYPE_OF.get((owner, field))
+        if override is not None:
+            return self.spec(owner, "", override)
+        origin = typing.get_origin(annotation)
+        args = typing.get_args(annotation)
+        if origin is typing.Annotated:
+            return self.spec(owner, field, args[0])
+        if origin in (typing.Union, pytypes.UnionType):
+            members = [a for a in args if a is not type(None)]
+            if len(members) == 1:
+                return self.spec(owner, field, members[0])
+            # A convenience union: prefer the list, then the message.
+            for member in members:
+                if typing.get_origin(member) is list:
+                    return self.spec(owner, field, member)
+            for member in members:
+                if isinstance(member, type) and issubclass(member, pydantic.BaseModel):
+                    return self.spec(owner, field, member)
+            return ["struct", None]
+        if origin is list:
+            return ["repeated", self.spec(owner, field, args[0] if args else Any)]
+        if origin is dict:
+            value = args[1] if len(args) == 2 else Any
+            inner = self.spec(owner, field, value)
+            return ["struct", None] if inner == ["struct", None] else ["map", inner]
+        if annotation is Any or annotation is object:
+            return ["struct", None]
+        if isinstance(annotation, type):
+            if issubclass(annotation, enum.Enum):
+                return ["enum", [m.value for m in annotation]]
+            if issubclass(annotation, bool):
+                return ["bool", None]
+            if issubclass(annotation, int):
+                return ["int", None]
+            if issubclass(annotation, float):
+                return ["number", None]
+            if issubclass(annotation, bytes):
+                return ["bytes", None]
+            if issubclass(annotation, str):
+                return ["string", None]
+            if issubclass(annotation, datetime.datetime):
+                return ["timestamp", None]
+            if issubclass(annotation, datetime.timedelta):
+                return ["duration", None]
+            if issubclass(annotation, pydantic.BaseModel):
+                self.add(annotation)
+                return ["message", annotation.__name__]
+        return ["struct", None]
+
+    def add(self, model: type[pydantic.BaseModel], name: str | None = None) -> None:
+        name = name or model.__name__
+        if name in self.messages:
+            return
+        fields: dict[str, Any] = {}
+        self.messages[name] = fields
+        hints = typing.get_type_hints(model, include_extras=True)
+        extra = EXTRA_FIELDS.get(name, {})
+        for field, annotation in {**{f: hints[f] for f in model.model_fields}, **extra}.items():
+            if field in SDK_ONLY:
+                continue
+            fields[camel(field)] = self.spec(name, field, annotation)
+
+
+class GenerateContentRequest(pydantic.BaseModel):
+    """The v1beta GenerateContentRequest body (google-genai flattens it into a config)."""
+
+    model: str | None = None
+    contents: list[gt.Content] | None = None
+    system_instruction: gt.Content | None = None
+    tools: list[gt.Tool] | None = None
+    tool_config: gt.ToolConfig | None = None
+    safety_settings: list[gt.SafetySetting] | None = None
+    generation_config: gt.GenerationConfig | None = None
+    cached_content: str | None = None
+    labels: dict[str, str] | None = None
+
+
+class CountTokensRequest(pydantic.BaseModel):
+    """The v1beta CountTokensRequest body."""
+
+    contents: list[gt.Content] | None = None
+    generate_content_request: GenerateContentRequest | None = None
+
+
+class CreateAuthTokenRequest(pydantic.BaseModel):
+    """The v1alpha AuthToken resource a client POSTs to ``auth_tokens``."""
+
+    expire_time: datetime.datetime | None = None
+    new_session_expire_time: datetime.datetime | None = None
+    uses: int | None = None
+    bidi_generate_content_setup: gt.LiveClientSetup | None = None
+    field_mask: str | None = None
+
+
+def main() -> None:
+    builder = Builder()
+    builder.add(gt.LiveClientMessage)
+    builder.add(GenerateContentRequest)
+    builder.add(CountTokensRequest)
+    builder.add(CreateAuthTokenRequest)
+    table = {
+        "_generated_by": "scripts/gen_wire_schema.py",
+        "_google_genai": genai_version.__version__,
+        "messages": dict(sorted(builder.messages.items())),
+    }
+    OUT.write_text(json.dumps(table, indent=1, sort_keys=False) + "\n")
+    print(f"{OUT}: {len(builder.messages)} messages", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

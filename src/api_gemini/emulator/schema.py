@@ -1,0 +1,239 @@
+"""Proto-JSON checking of request bodies against the wire schema, as the real parser does.
+
+The field table (``wire_schema.json``) is generated from google-genai 3.6.1's types by
+``scripts/gen_wire_schema.py``; nothing in it is written by hand.
+
+What the real service's proto-JSON parser does, and so what :func:`parse` does:
+
+- every field may be spelled ``lowerCamelCase`` or in its proto ``snake_case`` name;
+  the result uses camelCase keys;
+- an unknown field is refused: ``Invalid JSON payload received. Unknown name "x" at
+  'setup.generation_config': Cannot find field.`` (no ``at`` part at the top level).
+  Sources: googleapis/js-genai#696 (Live, 1007), decolua/9router#1876 (HTTP 400, top
+  level), danny-avila/LibreChat#11761 (HTTP 400, the path and ``fieldViolations``);
+- a value of the wrong JSON type is refused: ``Invalid value at 'setup.model'
+  (TYPE_STRING), 5``; ``null`` counts as absent;
+- free-form values (``google.protobuf.Struct``: function ``args``, ``response``, JSON
+  schemas) are kept exactly as written.
+
+Paths use the proto (snake_case) names, ``[i]`` for list items and ``[i].value`` for
+map entries, as in the errors quoted above. Enum names are matched case-insensitively
+(whether the service does is not documented; its own SDKs always send upper case).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from .wire import b64decode_any
+
+__all__ = ["SchemaError", "Violation", "parse", "snake_name"]
+
+_PROTO_TYPES = {
+    "string": "TYPE_STRING",
+    "bool": "TYPE_BOOL",
+    "int": "TYPE_INT32",
+    "number": "TYPE_FLOAT",
+    "bytes": "TYPE_BYTES",
+    "timestamp": "type.googleapis.com/google.protobuf.Timestamp",
+    "duration": "type.googleapis.com/google.protobuf.Duration",
+}
+_INT_STRING = re.compile(r"-?\d+")
+_NUMBER_STRING = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|NaN|-?Infinity")
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)")
+_DURATION = re.compile(r"-?\d+(\.\d{1,9})?s")
+
+
+class Violation(tuple[str, str]):
+    """One refused field: ``(field path, description)``."""
+
+    __slots__ = ()
+
+    @property
+    def field(self) -> str:
+        """The proto path of the field (``""`` at the top level)."""
+        return self[0]
+
+    @property
+    def description(self) -> str:
+        """The parser's sentence."""
+        return self[1]
+
+
+class SchemaError(ValueError):
+    """A body the proto-JSON parser refuses; ``violations`` lists every problem found."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        self.violations = violations
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """Every description, one a line (the real ``error.message``)."""
+        return "\n".join(v.description for v in self.violations)
+
+    def details(self) -> list[dict[str, Any]]:
+        """Google's ``BadRequest`` detail listing the violations."""
+        violations = []
+        for v in self.violations:
+            entry = (
+                {"field": v.field, "description": v.description}
+                if v.field
+                else {"description": v.description}
+            )
+            violations.append(entry)
+        return [
+            {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": violations}
+        ]
+
+
+@lru_cache(maxsize=1)
+def _messages() -> dict[str, dict[str, Any]]:
+    text = resources.files(__package__).joinpath("wire_schema.json").read_text("utf-8")
+    messages: dict[str, dict[str, Any]] = json.loads(text)["messages"]
+    return messages
+
+
+@lru_cache(maxsize=4096)
+def snake_name(camel: str) -> str:
+    """``"generationConfig"`` -> ``"generation_config"`` (the proto field name)."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
+
+
+@lru_cache(maxsize=4096)
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+class _Parser:
+    __slots__ = ("messages", "violations")
+
+    def __init__(self) -> None:
+        self.messages = _messages()
+        self.violations: list[Violation] = []
+
+    def refuse(self, path: str, description: str) -> None:
+        self.violations.append(Violation((path, description)))
+
+    def message(self, name: str, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            self.refuse(path, f"Invalid value at '{path}' ({_type_url(name)}), {_show(value)}")
+            return None
+        fields = self.messages[name]
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            camel = _camel(key) if isinstance(key, str) and "_" in key else key
+            spec = fields.get(camel) if isinstance(camel, str) else None
+            if spec is None:
+                where = f" at '{path}'" if path else ""
+                unknown = f'Unknown name "{key}"{where}: Cannot find field.'
+                self.refuse(path, f"Invalid JSON payload received. {unknown}")
+                continue
+            if item is None:
+                continue
+            out[camel] = self.value(spec, item, _join(path, snake_name(camel)))
+        return out
+
+    def value(self, spec: list[Any], value: Any, path: str) -> Any:
+        kind, target = spec
+        if kind == "repeated":
+            if not isinstance(value, list):
+                # proto-JSON accepts a single value for a repeated field only in some
+                # parsers; Google's refuses it.
+                self.refuse(path, f"Invalid value at '{path}' (repeated), {_show(value)}")
+                return value
+            return [self.value(target, item, f"{path}[{i}]") for i, item in enumerate(value)]
+        if kind == "message":
+            return self.message(target, value, path)
+        if kind == "map":
+            if not isinstance(value, dict):
+                self.refuse(path, f"Invalid value at '{path}' (map), {_show(value)}")
+                return value
+            return {
+                k: self.value(target, v, f"{path}[{i}].value")
+                for i, (k, v) in enumerate(value.items())
+            }
+        if kind == "struct":
+            return value
+        if kind == "enum":
+            return self.enum(target, value, path)
+        if not _scalar_ok(kind, value):
+            self.refuse(path, f"Invalid value at '{path}' ({_PROTO_TYPES[kind]}), {_show(value)}")
+        return value
+
+    def enum(self, names: list[str], value: Any, path: str) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(names):
+            return names[value]
+        if isinstance(value, str):
+            upper = value.upper()
+            if upper in names:
+                return upper
+        self.refuse(path, f"Invalid value at '{path}' (TYPE_ENUM), {_show(value)}")
+        return value
+
+
+def _scalar_ok(kind: str, value: Any) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, int):
+            return True
+        if isinstance(value, float):
+            return value.is_integer()
+        return isinstance(value, str) and _INT_STRING.fullmatch(value) is not None
+    if kind == "number":
+        if isinstance(value, bool):
+            return False
+        return isinstance(value, (int, float)) or (
+            isinstance(value, str) and _NUMBER_STRING.fullmatch(value) is not None
+        )
+    if kind == "bytes":
+        if not isinstance(value, str):
+            return False
+        try:
+            b64decode_any(value)
+        except ValueError:
+            return False
+        return True
+    if kind == "timestamp":
+        return isinstance(value, str) and _TIMESTAMP.fullmatch(value) is not None
+    if kind == "duration":
+        return isinstance(value, str) and _DURATION.fullmatch(value) is not None
+    return True
+
+
+def _type_url(message: str) -> str:
+    return f"type.googleapis.com/google.ai.generativelanguage.v1beta.{message}"
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def parse(message: str, body: Any, path: str = "") -> Any:
+    """Check ``body`` against wire message ``message``; return it with camelCase keys.
+
+    ``path`` is where the body sits in the request (``"setup"`` for a Live setup).
+
+    Raises:
+        SchemaError: unknown fields or values of the wrong type, all of them listed.
+    """
+    parser = _Parser()
+    out = parser.message(message, body, path)
+    if parser.violations:
+        raise SchemaError(parser.violations)
+    return out
