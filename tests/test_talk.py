@@ -25,10 +25,10 @@ from api_gemini import audio
 from api_gemini.audio import PlaybackBuffer, read_wav, write_wav
 from api_gemini.cli import _parser, main
 from api_gemini.emulator import Emulator, EmulatorConfig
-from api_gemini.talk import TalkReport, talk
+from api_gemini.talk import TALK_MODEL, TalkReport, talk
 
 ROOT = Path(__file__).resolve().parent.parent
-MODEL = "gemini-live-2.5-flash-preview"
+MODEL = TALK_MODEL
 RATE = 16000
 # Answers of 3 s of audio, produced 3x faster than they play, as a real model does.
 PACE: dict[str, Any] = {
@@ -105,6 +105,40 @@ async def run(
     return report, out.getvalue(), read_wav(sink).pcm
 
 
+# --------------------------------------------------------------------------- server VAD
+
+
+async def test_speech_then_silence_gets_an_answer_without_an_end_of_turn_message(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = PlaybackLog(monkeypatch)
+    report, transcript, played = await run(tmp_path, emulator, speech(0.6) + silence(3.0))
+    assert report.answers == 1 and not report.interruptions
+    # talk sends audioStreamEnd only when the input is over, and never activityEnd (the
+    # emulator refuses it while it detects activity): the server's detector ended the
+    # turn on the silence, and the answer came while silence was still being sent.
+    assert report.first_audio_at_input is not None
+    assert report.first_audio_at_input < report.input_seconds - 1.0
+    assert transcript.startswith("you: audio of 6") and "\ngemini: " in transcript
+    assert played == log.expected_output() and len(played) == 3 * 48000
+
+
+async def test_speech_during_the_answer_interrupts_it_and_the_file_holds_what_was_played(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = PlaybackLog(monkeypatch)
+    pcm = speech(0.5) + silence(1.5) + speech(0.5) + silence(4.0)
+    report, transcript, played = await run(tmp_path, emulator, pcm)
+    assert len(report.interruptions) == 1, transcript
+    cut = report.interruptions[0]
+    assert 0 < cut.played_seconds < 3.0 and cut.dropped_bytes > 0
+    assert "[interrupted:" in transcript and transcript.count("you: audio of") == 2
+    assert report.answers == 1  # the second; the first was interrupted
+    # The first answer up to the interruption, then the whole second answer.
+    assert played == log.expected_output()
+    assert len(played) == round(cut.played_seconds * 48000) + 3 * 48000
+
+
 # --------------------------------------------------------------------------- client VAD
 
 
@@ -142,11 +176,14 @@ async def test_client_vad_barge_in_cuts_the_answer_where_it_was_heard(
 
 
 async def test_talk_survives_go_away_by_resuming(tmp_path: Path) -> None:
-    config = EmulatorConfig(port=0, live_connection_lifetime=2.5, go_away_notice=1.0, **PACE)
+    # Connections of 6 s (goAway 1 s before the end), answers of 0.5 s: the session moves
+    # between two turns, and the second question is answered on the new connection.
+    pace = {**PACE, "default_max_output_tokens": 25}
+    config = EmulatorConfig(port=0, live_connection_lifetime=6.0, go_away_notice=1.0, **pace)
     async with Emulator(config) as emu:
-        pcm = speech(0.4) + silence(3.6) + speech(0.4) + silence(4.0)
+        pcm = speech(0.4) + silence(6.1) + speech(0.4) + silence(2.0)
         report, transcript, _ = await run(tmp_path, emu, pcm, "--client-vad")
-    assert report.reconnects >= 1
+    assert report.reconnects == 1
     assert report.answers == 2, transcript  # one before the move, one after
     assert transcript.count("you: audio of") == 2
 

@@ -241,6 +241,10 @@ class _Conversation:
             elif isinstance(event, Reconnected):
                 report.reconnects += 1
                 print("(reconnected: the conversation goes on)", file=sys.stderr)
+                if event.turn_lost:  # that answer will not complete: its audio may play out
+                    transcript.end(" [cut short by the reconnect]")
+                    buffer.end_answer()
+                    self.discarding = self.answering = False
             elif isinstance(event, GoAway):
                 print("(the server asked to move: resuming on a new connection)", file=sys.stderr)
             elif isinstance(event, ToolCall):
