@@ -7,8 +7,11 @@ import math
 import struct
 import subprocess
 import sys
+import threading
+import time
 import wave
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,13 +25,16 @@ from api_gemini.audio import (
     frame_bytes,
     frames,
     have_soxr,
+    load_sounddevice,
+    microphone_frames,
     play_in_real_time,
     read_wav,
     rms_dbfs,
+    speaker,
     to_pcm16,
     write_wav,
 )
-from api_gemini.errors import InvalidRequestError
+from api_gemini.errors import ConfigurationError, InvalidRequestError
 
 
 def tone(seconds: float, rate: int, hz: float = 440.0, amplitude: int = 8000) -> bytes:
@@ -263,3 +269,108 @@ def test_import_api_gemini_imports_no_audio_dependency() -> None:
         "bad = {'numpy', 'soxr', 'sounddevice'} & set(sys.modules); assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------- sound devices
+
+
+class FakeSoundDevice:
+    """A stand-in for ``sounddevice`` whose one device runs at 48 kHz only: streams call
+    back from a thread, as PortAudio does, one block at a time."""
+
+    class PortAudioError(Exception):
+        pass
+
+    def __init__(self, microphone: bytes) -> None:
+        self.microphone = microphone
+        self.played = bytearray()
+        self.opened: list[tuple[str, int, int]] = []
+
+    def query_devices(self, kind: str) -> dict[str, float]:
+        return {"default_samplerate": 48000.0}
+
+    def _stream(self, kind: str, **options: Any) -> Any:
+        if options["samplerate"] != 48000:
+            raise self.PortAudioError("Invalid sample rate")
+        self.opened.append((kind, options["samplerate"], options["blocksize"]))
+        return _FakeStream(self, kind, options["callback"], options["blocksize"])
+
+    def RawInputStream(self, **options: Any) -> Any:
+        return self._stream("input", **options)
+
+    def RawOutputStream(self, **options: Any) -> Any:
+        return self._stream("output", **options)
+
+
+class _FakeStream:
+    def __init__(self, device: FakeSoundDevice, kind: str, callback: Any, block: int) -> None:
+        self._device, self._kind, self._callback, self._block = device, kind, callback, block
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        size = self._block * 2
+        offset = 0
+        while not self._stop.is_set():
+            if self._kind == "input":
+                data = self._device.microphone[offset : offset + size]
+                if len(data) < size:
+                    return
+                offset += size
+                self._callback(data, self._block, None, None)
+            else:
+                out = bytearray(size)
+                self._callback(out, self._block, None, None)
+                self._device.played += out
+            time.sleep(0.002)  # faster than real time: the test need not wait
+
+    def __enter__(self) -> _FakeStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def test_microphone_at_the_devices_own_rate_is_resampled_to_16k(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    device = FakeSoundDevice(microphone=tone(1.0, 48000, 440))
+    monkeypatch.setitem(sys.modules, "sounddevice", device)
+    got = bytearray()
+    async for frame in microphone_frames():
+        got += frame
+        if len(got) >= 30000:  # ~0.94 s of the 1 s
+            break
+    assert device.opened == [("input", 48000, 960)]  # 16 kHz refused: 20 ms at 48 kHz
+    assert tone_level(bytes(got), 16000, 440) == pytest.approx(8000, rel=0.05)
+
+
+async def test_speaker_plays_the_buffer_and_falls_silent_on_interrupt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    device = FakeSoundDevice(microphone=b"")
+    monkeypatch.setitem(sys.modules, "sounddevice", device)
+    answer = tone(0.5, 24000, 440)
+    async with speaker() as buffer:
+        assert buffer.rate == 48000  # 24 kHz refused: the answer is resampled for the card
+        buffer.feed(answer)
+        while buffer.played_seconds < 0.2:
+            await asyncio.sleep(0.005)
+        cut = buffer.interrupt()
+        played = buffer.played_bytes
+        await asyncio.sleep(0.05)
+    assert cut.dropped_bytes > 0 and buffer.played_bytes == played  # nothing after
+    audible = bytes(device.played).strip(b"\x00")  # the card played silence around it
+    assert abs(len(audible) - played) <= 4  # exactly what counts as played (zero samples aside)
+    assert tone_level(audible, 48000, 440) == pytest.approx(8000, rel=0.1)
+
+
+def test_no_sounddevice_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "sounddevice", None)
+    with pytest.raises(ConfigurationError) as raised:
+        load_sounddevice(" (or use files)")
+    assert (
+        str(raised.value) == "a sound device needs: pip install 'api-gemini[audio]' (or use files)"
+    )
