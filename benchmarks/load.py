@@ -48,7 +48,7 @@ from api_gemini import AsyncClient
 from api_gemini.settings import Timeouts
 from api_gemini.websocket import ModelTurn
 
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 HTTP_MODEL = "gemini-2.5-flash"
 KEY = "load-test-key"
 
@@ -153,7 +153,7 @@ async def live_phase(
     emulator_before = emulator.memory_info().rss if emulator is not None else 0
     start = time.perf_counter()
     opened = await asyncio.gather(
-        *(model.connect({"responseModalities": ["TEXT"]}) for _ in range(n)),
+        *(model.connect() for _ in range(n)),
         return_exceptions=True,
     )
     result.open_seconds = round(time.perf_counter() - start, 3)

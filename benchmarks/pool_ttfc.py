@@ -29,7 +29,7 @@ import trustme
 
 from api_gemini import AsyncClient, PoolSettings
 
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 KEY = "bench-key"
 PROMPT = "echo: warm pools answer sooner"
 

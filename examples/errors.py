@@ -17,7 +17,7 @@ from api_gemini.errors import (
     SetupRejectedError,
 )
 
-LIVE = "gemini-live-2.5-flash-preview"
+LIVE = "gemini-3.8-live"
 
 
 async def main() -> None:

@@ -18,7 +18,7 @@ from api_gemini.websocket import (
 
 async def main() -> None:
     async with AsyncClient() as client:
-        model = client.models().by_name("gemini-live-2.5-flash-preview")
+        model = client.models().by_name("gemini-3.8-live")
         config = LiveConnectConfig(
             response_modalities=["TEXT"],
             system_instruction="You are a terse assistant.",

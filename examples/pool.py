@@ -9,7 +9,7 @@ import asyncio
 from api_gemini import AsyncClient, PoolSettings
 from api_gemini.types import Content, GenerateContentRequest, GenerationConfig
 
-LIVE = "gemini-live-2.5-flash-preview"
+LIVE = "gemini-3.8-live"
 
 
 def ask(prompt: str) -> GenerateContentRequest:
@@ -37,7 +37,7 @@ async def main() -> None:
         print(f"{text!r} from pool: {stream.metrics.from_pool}")
 
         # Sessions too: prewarm_live with the session's config, then connect.
-        config = {"responseModalities": ["TEXT"], "systemInstruction": "Be brief."}
+        config = {"systemInstruction": "Be brief."}
         await model.prewarm_live(config)
         async with await model.connect(config) as session:
             print(f"session from pool: {session.metrics.from_pool}")

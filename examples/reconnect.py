@@ -11,14 +11,20 @@ import asyncio
 
 from api_gemini import AsyncClient, ReconnectPolicy
 from api_gemini.errors import DisconnectedError
-from api_gemini.websocket import LiveSession, ModelTurn, Reconnected
+from api_gemini.websocket import LiveSession, ModelTurn, OutputTranscription, Reconnected
 
-LIVE = "gemini-live-2.5-flash-preview"
-CONFIG = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+LIVE = "gemini-3.8-live"
+CONFIG = {"sessionResumption": {}}
 
 
 async def answer(session: LiveSession) -> str:
-    return "".join([e.text async for e in session.receive_turn() if isinstance(e, ModelTurn)])
+    return "".join(
+        [
+            e.text
+            async for e in session.receive_turn()
+            if isinstance(e, ModelTurn | OutputTranscription)
+        ]
+    )
 
 
 async def explicit() -> None:

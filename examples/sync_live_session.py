@@ -4,14 +4,16 @@ GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/sync_live_session.py
 """
 
 from api_gemini import Client
-from api_gemini.websocket import ModelTurn
+from api_gemini.websocket import ModelTurn, OutputTranscription
 
 with Client() as client:
-    model = client.models().by_name("gemini-live-2.5-flash-preview")
-    with model.connect({"responseModalities": ["TEXT"]}) as session:
+    model = client.models().by_name("gemini-3.8-live")
+    with model.connect() as session:
         for prompt in ("echo: first question", "echo: second question", "recall"):
             session.send_text(prompt)
             answer = "".join(
-                event.text for event in session.receive_turn() if isinstance(event, ModelTurn)
+                event.text
+                for event in session.receive_turn()
+                if isinstance(event, ModelTurn | OutputTranscription)
             )
             print(f"{prompt!r} -> {answer!r}")

@@ -6,7 +6,7 @@ GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/sync_streaming.py
 from api_gemini import Client
 
 with Client() as client:  # closing it closes every stream and session it opened
-    live_model = client.models().by_name("gemini-live-2.5-flash-preview")
+    live_model = client.models().by_name("gemini-3.8-live")
     with live_model.stream_generate_content_websocket("Why is the sky blue?") as stream:
         for chunk in stream:
             print(chunk.text, end="", flush=True)

@@ -22,7 +22,7 @@ from api_gemini import AsyncClient, Client
 from api_gemini.emulator import Emulator, EmulatorConfig
 from api_gemini.errors import DisconnectedError
 
-LIVE = "gemini-live-2.5-flash-preview"
+LIVE = "gemini-3.8-live"
 
 # --------------------------------------------------------------- the app under test
 # (in your project these are imported from your package)
@@ -118,9 +118,7 @@ async def test_google_genai_live_over_tls(tmp_path: Path) -> None:
             api_key="any-key",
             http_options={"base_url": emu.base_url, "async_client_args": {"ssl": trust}},
         )
-        async with client.aio.live.connect(
-            model=LIVE, config={"response_modalities": ["TEXT"]}
-        ) as session:
+        async with client.aio.live.connect(model=LIVE, config={}) as session:
             await session.send_client_content(
                 turns={"role": "user", "parts": [{"text": "echo: hello over wss"}]}
             )

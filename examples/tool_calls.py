@@ -31,7 +31,7 @@ def get_weather(city: str) -> dict[str, Any]:
 
 async def main() -> None:
     async with AsyncClient() as client:
-        model = client.models().by_name("gemini-live-2.5-flash-preview")
+        model = client.models().by_name("gemini-3.8-live")
         async with await model.connect(LiveConnectConfig(tools=[WEATHER])) as session:
             # The emulator calls a declared function when the prompt names it.
             await session.send_text("call get_weather for Paris")

@@ -4,7 +4,7 @@ The emulator refuses unknown fields the way the real service's proto-JSON parser
 The field table it checks against is derived here from google-genai 3.6.1 (the project's
 wire reference), not written by hand::
 
-    .venv/bin/python scripts/gen_wire_schema.py
+    .venv/bin/python scripts/gen_wire_schema.py [OUTPUT]
 
 The table maps a message name to its fields: ``{"camelName": [kind, target]}`` where
 kind is ``string``, ``bool``, ``int``, ``number``, ``bytes``, ``timestamp``,
@@ -168,8 +168,9 @@ def main() -> None:
         "_google_genai": genai_version.__version__,
         "messages": dict(sorted(builder.messages.items())),
     }
-    OUT.write_text(json.dumps(table, indent=1, sort_keys=False) + "\n")
-    print(f"{OUT}: {len(builder.messages)} messages", file=sys.stderr)
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
+    out.write_text(json.dumps(table, indent=1, sort_keys=False) + "\n")
+    print(f"{out}: {len(builder.messages)} messages", file=sys.stderr)
 
 
 if __name__ == "__main__":

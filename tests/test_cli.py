@@ -67,7 +67,7 @@ async def test_models_lists_the_catalog(
 ) -> None:
     assert await run("models", "--base-url", emulator.base_url) == 0
     lines = capsys.readouterr().out.splitlines()
-    live = next(line for line in lines if line.startswith("gemini-live-2.5-flash-preview "))
+    live = next(line for line in lines if line.startswith("gemini-3.8-live "))
     assert "bidiGenerateContent" in live
 
 

@@ -54,11 +54,11 @@ from api_gemini.errors import (
 from api_gemini.http import transport
 from api_gemini.settings import Timeouts, WebSocketSettings
 from api_gemini.types import Content, GenerateContentRequest
-from api_gemini.websocket import GoAway, ModelTurn
+from api_gemini.websocket import GoAway, ModelTurn, OutputTranscription
 from conftest import LeakCheck, MakeEmulator
 
 KEY = "matrix-key-SECRET-0123456789"
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 HTTP_MODEL = "gemini-2.5-flash"
 SURFACES = ("ws-stream", "live", "sse", "unary")
 WORDS = [f"w{i}" for i in range(12)]
@@ -325,11 +325,11 @@ async def _drive(surface: str, client: AsyncClient, on_chunk: OnChunk, out: Outc
                     await got(chunk.text)
     elif surface == "live":
         model = client.models().by_name(LIVE_MODEL)
-        async with await model.connect({"responseModalities": ["TEXT"]}) as session:
+        async with await model.connect() as session:
             await session.send_text(PROMPT)
             async for event in session.receive_turn():
                 out.events.append(type(event).__name__)
-                if isinstance(event, ModelTurn) and event.text:
+                if isinstance(event, ModelTurn | OutputTranscription) and event.text:
                     await got(event.text)
     elif surface == "sse":
         model = client.models().by_name(HTTP_MODEL)
@@ -534,10 +534,14 @@ async def test_a_live_session_survives_a_faulty_turn_marker_only_for_that_turn(
     emu = await make_emulator()
     async with _client(emu.base_url, None) as client:
         model = client.models().by_name(LIVE_MODEL)
-        async with await model.connect({"responseModalities": ["TEXT"]}) as session:
+        async with await model.connect() as session:
             for prompt in (f"fault:slowpong-60 {PROMPT}", PROMPT):
                 await session.send_text(prompt)
-                texts = [e.text async for e in session.receive_turn() if isinstance(e, ModelTurn)]
+                texts = [
+                    e.text
+                    async for e in session.receive_turn()
+                    if isinstance(e, ModelTurn | OutputTranscription)
+                ]
                 assert "".join(texts) == "".join(ANSWER)
 
 
@@ -588,16 +592,20 @@ async def test_a_fault_in_a_later_turn_keeps_earlier_turns_and_the_handle(
     leak_check.rebase()
     async with _client(emu.base_url, None) as client:
         model = client.models().by_name(LIVE_MODEL)
-        config = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+        config = {"sessionResumption": {}}
         async with await model.connect(config) as session:
             await session.send_text("echo: first turn")
-            first = [e.text async for e in session.receive_turn() if isinstance(e, ModelTurn)]
+            first = [
+                e.text
+                async for e in session.receive_turn()
+                if isinstance(e, ModelTurn | OutputTranscription)
+            ]
             assert "".join(first) == "first turn"
             await session.send_text(f"fault:close-1011-after-2 {PROMPT}")
             second: list[str] = []
             with pytest.raises(DisconnectedError) as info:
                 async for event in session.receive_turn():
-                    if isinstance(event, ModelTurn) and event.text:
+                    if isinstance(event, ModelTurn | OutputTranscription) and event.text:
                         second.append(event.text)
         assert second == ANSWER[:2]
         error = info.value
@@ -607,7 +615,11 @@ async def test_a_fault_in_a_later_turn_keeps_earlier_turns_and_the_handle(
         resumed = {**config, "sessionResumption": {"handle": error.resumption_handle}}
         async with await model.connect(resumed) as again:
             await again.send_text("recall")
-            recalled = [e.text async for e in again.receive_turn() if isinstance(e, ModelTurn)]
+            recalled = [
+                e.text
+                async for e in again.receive_turn()
+                if isinstance(e, ModelTurn | OutputTranscription)
+            ]
         assert "".join(recalled).startswith("echo: first turn")
     await leak_check.assert_clean()
 

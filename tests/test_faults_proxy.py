@@ -275,7 +275,7 @@ async def test_tls_passes_through_and_still_verifies(
                 await client.models().by_name("gemini-2.5-flash").generate_content("echo: a")
             ).text
             assert text == "a"
-            live = client.models().by_name("gemini-live-2.5-flash-preview")
+            live = client.models().by_name("gemini-3.8-live")
             stream = await live.stream_generate_content_websocket("echo: over wss")
             async with stream:
                 assert "".join([c.text async for c in stream]) == "over wss"

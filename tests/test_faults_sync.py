@@ -33,10 +33,10 @@ from api_gemini.errors import (
 )
 from api_gemini.settings import Timeouts, WebSocketSettings
 from api_gemini.types import Content, GenerateContentRequest
-from api_gemini.websocket import ModelTurn
+from api_gemini.websocket import ModelTurn, OutputTranscription
 
 KEY = "sync-matrix-key-SECRET"
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 HTTP_MODEL = "gemini-2.5-flash"
 WORDS = [f"w{i}" for i in range(12)]
 PROMPT = "echo: " + " ".join(WORDS)
@@ -86,10 +86,10 @@ def _drive(surface: str, client: Client, texts: list[str]) -> None:
                 if chunk.text:
                     texts.append(chunk.text)
     elif surface == "live":
-        with client.models().by_name(LIVE_MODEL).connect({"responseModalities": ["TEXT"]}) as live:
+        with client.models().by_name(LIVE_MODEL).connect() as live:
             live.send_text(PROMPT)
             for event in live.receive_turn():
-                if isinstance(event, ModelTurn) and event.text:
+                if isinstance(event, ModelTurn | OutputTranscription) and event.text:
                     texts.append(event.text)
     elif surface == "sse":
         with client.models().by_name(HTTP_MODEL).stream_generate_content(request) as sse:

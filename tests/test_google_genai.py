@@ -21,6 +21,7 @@ from google import genai
 from google.genai import types
 
 from api_gemini.emulator import Emulator
+from api_gemini.emulator.catalog import CATALOG
 
 # The SDK subclasses aiohttp.ClientSession, which aiohttp deprecates: not our concern.
 pytestmark = pytest.mark.filterwarnings(
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.filterwarnings(
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 
 FLASH = "gemini-2.5-flash"
-LIVE = "gemini-live-2.5-flash-preview"
+LIVE = "gemini-3.8-live"
 CONFIG = types.GenerateContentConfig(max_output_tokens=8)
 
 
@@ -133,7 +134,7 @@ async def test_count_tokens_and_models(emulator: Emulator) -> None:
     # The SDK follows nextPageToken across the emulator's small pages.
     names = [m.name async for m in await client.aio.models.list()]
     assert f"models/{LIVE}" in names
-    assert len(names) == 8
+    assert names == [m["name"] for m in CATALOG]
     await client.aio.aclose()
 
 
@@ -158,7 +159,8 @@ async def test_live_connect_over_tls(make_emulator: MakeEmulator, tls_files: Tls
     emu = await make_emulator(tls_cert=tls_files.cert, tls_key=tls_files.key)
     ctx = ssl.create_default_context(cafile=tls_files.ca)
     client = make_client(emu, async_client_args={"ssl": ctx})
-    config: Any = {"response_modalities": ["TEXT"]}
+    # Today's Live models answer in AUDIO only; the text is the output transcription.
+    config: Any = {"response_modalities": ["AUDIO"], "output_audio_transcription": {}}
     async with client.aio.live.connect(model=LIVE, config=config) as session:
         await session.send_client_content(
             turns=types.Content(role="user", parts=[types.Part(text="echo: hello from the sdk")]),
@@ -168,8 +170,9 @@ async def test_live_connect_over_tls(make_emulator: MakeEmulator, tls_files: Tls
         turn_complete = False
         usage = None
         async for message in session.receive():
-            if message.text:
-                text.append(message.text)
+            content = message.server_content
+            if content and content.output_transcription and content.output_transcription.text:
+                text.append(content.output_transcription.text)
             if message.usage_metadata is not None:
                 usage = message.usage_metadata
             if message.server_content and message.server_content.turn_complete:
@@ -189,12 +192,15 @@ async def test_live_generated_answer_and_tools(
     client = make_client(emu, async_client_args={"ssl": ctx})
     weather = types.FunctionDeclaration(
         name="get_weather",
+        # Synchronous, as before 3.8 Live (whose default is NON_BLOCKING).
+        behavior=types.Behavior.BLOCKING,
         parameters=types.Schema(
             type=types.Type.OBJECT, properties={"city": types.Schema(type=types.Type.STRING)}
         ),
     )
     config = types.LiveConnectConfig(
-        response_modalities=[types.Modality.TEXT],
+        response_modalities=[types.Modality.AUDIO],
+        output_audio_transcription=types.AudioTranscriptionConfig(),
         tools=[types.Tool(function_declarations=[weather])],
         max_output_tokens=5,
     )
@@ -211,7 +217,11 @@ async def test_live_generated_answer_and_tools(
                 types.FunctionResponse(id=call.id, name=call.name, response={"sky": "clear"})
             ]
         )
-        text = [m.text async for m in session.receive() if m.text]
+        text = [
+            m.server_content.output_transcription.text or ""
+            async for m in session.receive()
+            if m.server_content and m.server_content.output_transcription
+        ]
     assert "".join(text) == 'get_weather returned {"sky":"clear"}. '
 
 

@@ -38,7 +38,7 @@ from api_gemini.websocket import LiveSession, ModelTurn, Stream
 from conftest import LeakCheck
 
 KEY = "hostile-ws-key-SECRET"
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 SETUP_COMPLETE = b'{"setupComplete":{}}'
 LIMIT = 64 * 1024
 
@@ -257,7 +257,7 @@ async def test_a_paused_consumer_under_an_endless_flood(
             receiver = stream = await model.stream_generate_content_websocket("hi")
             first = [(await anext(stream)).text for _ in range(5)]
         else:
-            receiver = session = await model.connect({"responseModalities": ["TEXT"]})
+            receiver = session = await model.connect()
             await session.send_text("hi")
             while len(first) < 5:
                 event = await anext(session)

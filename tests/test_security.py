@@ -34,11 +34,11 @@ from api_gemini.errors import (
     WebSocketConnectionError,
 )
 from api_gemini.settings import Timeouts, WebSocketSettings
-from api_gemini.websocket import ModelTurn
+from api_gemini.websocket import ModelTurn, OutputTranscription
 from conftest import MakeEmulator, TlsFiles
 
 KEY = "AIzaSy-SECURITY-test-key-5f3c9a"
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 HTTP_MODEL = "gemini-2.5-flash"
 
 
@@ -111,9 +111,13 @@ async def test_the_key_is_in_no_log_record_at_debug_across_every_surface(
             stream = await live.stream_generate_content_websocket("echo: three")
             async with stream:
                 assert [c.text async for c in stream]
-            async with await live.connect({"responseModalities": ["TEXT"]}) as session:
+            async with await live.connect() as session:
                 await session.send_text("echo: four")
-                texts = [e.text async for e in session.receive_turn() if isinstance(e, ModelTurn)]
+                texts = [
+                    e.text
+                    async for e in session.receive_turn()
+                    if isinstance(e, ModelTurn | OutputTranscription)
+                ]
                 assert "".join(texts) == "four"
                 _assert_no_key(session, session.health())
             _assert_no_key(client, client.settings, live, http, stream, sse)
@@ -171,9 +175,13 @@ async def test_an_ephemeral_token_goes_to_the_constrained_endpoint_as_a_token(
     emu = await make_emulator(api_key="the-real-key")
     async with AsyncClient(token, base_url=emu.base_url, api_version="v1alpha") as client:
         model = client.models().by_name(LIVE_MODEL)
-        async with await model.connect({"responseModalities": ["TEXT"]}) as session:
+        async with await model.connect() as session:
             await session.send_text("echo: constrained")
-            texts = [e.text async for e in session.receive_turn() if isinstance(e, ModelTurn)]
+            texts = [
+                e.text
+                async for e in session.receive_turn()
+                if isinstance(e, ModelTurn | OutputTranscription)
+            ]
         assert "".join(texts) == "constrained"
         _assert_no_key(client, client.settings)
         assert token not in repr(client) and token not in repr(session)
@@ -212,7 +220,7 @@ async def test_an_untrusted_certificate_is_an_error_on_every_surface(
         with pytest.raises(WebSocketConnectionError, match="TLS") as ws:
             await live.stream_generate_content_websocket("hi")
         with pytest.raises(WebSocketConnectionError, match="TLS"):
-            await live.connect({"responseModalities": ["TEXT"]})
+            await live.connect()
     assert "certif" in str(unary.value).lower()
     _assert_no_key(unary.value, ws.value)
     # Nothing but the TLS handshake reached the server: no request was served.
@@ -265,7 +273,7 @@ async def test_plain_ws_to_a_remote_host_is_refused_before_any_network(host: str
             with pytest.raises(ConfigurationError, match="ws://") as info:
                 await model.stream_generate_content_websocket("hi")
             with pytest.raises(ConfigurationError, match="ws://"):
-                await model.connect({"responseModalities": ["TEXT"]})
+                await model.connect()
     _assert_no_key(info.value)
 
 

@@ -19,6 +19,7 @@ from api_gemini.websocket import (
     GoAway,
     LiveEvent,
     ModelTurn,
+    OutputTranscription,
     Reconnected,
     SessionResumptionUpdate,
     StreamState,
@@ -27,7 +28,7 @@ from api_gemini.websocket import (
 
 T = TypeVar("T")
 
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 
 
 def request_of(max_tokens: int, prompt: str = "Tell me a story") -> GenerateContentRequest:
@@ -57,7 +58,7 @@ def test_sync_stream_matches_http_and_supports_control(emulator_process: str) ->
 
         stream = model.stream_generate_content_websocket(request_of(500))
         first = next(stream)
-        assert first.text
+        assert first.audio  # each piece: its audio, then its transcription
         stream.cancel()
         assert stream.state is StreamState.CANCELLED
         assert list(stream) == []
@@ -68,22 +69,22 @@ def test_sync_stream_matches_http_and_supports_control(emulator_process: str) ->
 def test_sync_session_spans_turns_and_keeps_context(emulator_process: str) -> None:
     with Client(base_url=emulator_process) as client:
         model = client.models().by_name(LIVE_MODEL)
-        config = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+        config = {"sessionResumption": {}}
         with model.connect(config) as session:
             session.send_text("echo: first words")
-            first = [e for e in session.receive_turn() if isinstance(e, ModelTurn)]
+            first = [e for e in session.receive_turn() if isinstance(e, OutputTranscription)]
             assert "".join(e.text for e in first) == "first words"
             session.send_text("recall")
             events = list(session.receive_turn())
             assert isinstance(events[-1], TurnComplete)
-            text = "".join(e.text for e in events if isinstance(e, ModelTurn))
+            text = "".join(e.text for e in events if isinstance(e, ModelTurn | OutputTranscription))
             assert text == "echo: first words"
             assert session.resumption_handle
 
 
 def test_closing_the_client_closes_sessions_left_open(emulator_process: str) -> None:
     client = Client(base_url=emulator_process)
-    session = client.models().by_name(LIVE_MODEL).connect({"responseModalities": ["TEXT"]})
+    session = client.models().by_name(LIVE_MODEL).connect()
     session.send_text("echo: hi")
     client.close()
     assert session.session_state.name == "CLOSED"
@@ -111,7 +112,7 @@ async def test_sync_api_works_from_a_thread_with_a_running_loop(emulator_process
 # reconnection, sync. The emulator runs in-process (its counters and hooks are what the
 # tests check) on the test's loop, and the sync code runs in a worker thread.
 
-RESUMABLE = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+RESUMABLE = {"sessionResumption": {}}
 
 
 class OnLoop:
@@ -126,7 +127,7 @@ class OnLoop:
 
 
 def turn_text(events: list[LiveEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, ModelTurn))
+    return "".join(e.text for e in events if isinstance(e, ModelTurn | OutputTranscription))
 
 
 def read_until(session: Any, stop: Callable[[LiveEvent], bool]) -> list[LiveEvent]:

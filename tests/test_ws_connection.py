@@ -40,7 +40,7 @@ from api_gemini.websocket import open_stream
 from api_gemini.websocket.connection import LiveConnection, live_endpoint
 
 KEY = "AIzaSy-test-SECRET-key-0123456789"
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 SETUP_COMPLETE = b'{"setupComplete":{}}'
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
@@ -192,7 +192,8 @@ async def test_handshake_sends_key_in_header_only_and_setup_first() -> None:
     assert seen["setup"] == {
         "setup": {
             "model": f"models/{LIVE_MODEL}",
-            "generationConfig": {"responseModalities": ["TEXT"]},
+            "generationConfig": {"responseModalities": ["AUDIO"]},
+            "outputAudioTranscription": {},
         }
     }
     assert seen["content"] == {
@@ -570,5 +571,5 @@ async def test_emulator_config_smoke() -> None:
         await open_stream(settings_for(emu.base_url), LIVE_MODEL, _request()) as s,
     ):
         texts = [c.text async for c in s]
-    assert len(texts) == 3
+    assert len(texts) == 5  # two pieces, each as audio and its transcription, + the end
     assert len("".join(texts).split()) == 8

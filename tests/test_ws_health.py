@@ -24,8 +24,8 @@ from api_gemini.websocket import (
 )
 
 KEY = "health-key-SECRET-5151"
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
-RESUMABLE = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+LIVE_MODEL = "gemini-3.8-live"
+RESUMABLE = {"sessionResumption": {}}
 
 
 @pytest.fixture

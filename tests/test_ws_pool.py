@@ -29,9 +29,9 @@ from helpers import eventually, our_tasks
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 KEY = "pool-key-SECRET-31313131"
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 # A session setup of its own (a plain TEXT session has the same setup as a stream).
-OTHER_CONFIG = {"responseModalities": ["TEXT"], "systemInstruction": "Be brief."}
+OTHER_CONFIG = {"systemInstruction": "Be brief."}
 WAIT = 5.0  # upper bound on waiting for a background event; tests take milliseconds
 
 
@@ -137,7 +137,9 @@ async def test_a_different_setup_is_a_different_key(
     async with hit:
         chunks = [c async for c in hit]
     assert hit.metrics.from_pool
-    assert len(chunks) == 4  # three tokens and the final chunk: the warm setup applied
+    # three tokens (each an audio and a transcription chunk) and the final chunk: the
+    # warm setup applied
+    assert len(chunks) == 7 and len([c for c in chunks if c.text]) == 3
     await model.prewarm(short, count=1)
     # Another generation config: a miss; the warm connection stays for its own setup.
     assert (await text_of_stream(client, "echo: other setup"))[1] is False
@@ -162,7 +164,7 @@ async def test_a_session_can_start_on_a_warm_connection(
     emulator: Emulator, client: AsyncClient
 ) -> None:
     model = client.models().by_name(LIVE_MODEL)
-    config = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+    config = {"sessionResumption": {}}
     assert await model.prewarm_live(config, count=1) == 1
     async with await model.connect(config) as session:
         assert isinstance(session, LiveSession)

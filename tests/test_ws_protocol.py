@@ -34,6 +34,7 @@ from api_gemini.types import (
     Content,
     FunctionResponse,
     GenerationConfig,
+    GroundingMetadata,
     Part,
 )
 from api_gemini.websocket.protocol import (
@@ -43,6 +44,7 @@ from api_gemini.websocket.protocol import (
     CLOSE_CODES,
     GenerationComplete,
     GoAway,
+    Grounding,
     InputTranscription,
     Interrupted,
     LiveEvent,
@@ -97,13 +99,15 @@ def test_setup_is_camel_case_compact_json() -> None:
         ),
         input_audio_transcription=True,
         generation_config=GenerationConfig(max_output_tokens=5),
-    ).to_setup("models/gemini-live-2.5-flash-preview")
+    ).to_setup("models/gemini-3.8-live")
     data = encode_setup(setup)
     assert b" " not in data.replace(b"be brief", b"")
     assert json.loads(data) == {
         "setup": {
-            "model": "models/gemini-live-2.5-flash-preview",
-            "generationConfig": {"maxOutputTokens": 5, "responseModalities": ["TEXT"]},
+            "model": "models/gemini-3.8-live",
+            # today's default: AUDIO, with the transcription as the text
+            "generationConfig": {"maxOutputTokens": 5, "responseModalities": ["AUDIO"]},
+            "outputAudioTranscription": {},
             "systemInstruction": {"parts": [{"text": "be brief"}]},
             "sessionResumption": {},
             "contextWindowCompression": {
@@ -206,7 +210,7 @@ def test_every_event_kind() -> None:
                     "generationComplete": True,
                     "turnComplete": True,
                     "turnCompleteReason": "X",
-                    "groundingMetadata": {"whatever": 1},
+                    "groundingMetadata": {"webSearchQueries": ["q"], "whatever": 1},
                 },
                 "usageMetadata": {"promptTokenCount": 3, "responseTokenCount": 5},
             }
@@ -217,6 +221,7 @@ def test_every_event_kind() -> None:
         InputTranscription,
         ModelTurn,
         OutputTranscription,
+        Grounding,
         Interrupted,
         GenerationComplete,
         UsageUpdate,
@@ -229,8 +234,10 @@ def test_every_event_kind() -> None:
     assert isinstance(turn.content, Content)
     assert events[0] == InputTranscription("in")
     assert events[2] == OutputTranscription("out")
-    assert events[6] == TurnComplete(reason="X")
-    usage = events[5]
+    assert events[3] == Grounding(grounding_metadata=GroundingMetadata(web_search_queries=["q"]))
+    assert events[7] == TurnComplete(reason="X")
+    assert all(e.raw["serverContent"]["groundingMetadata"]["whatever"] == 1 for e in events)
+    usage = events[6]
     assert isinstance(usage, UsageUpdate)
     http = usage.to_usage_metadata()
     assert (http.prompt_token_count, http.candidates_token_count) == (3, 5)
@@ -260,16 +267,20 @@ def test_text_and_binary_frames_decode_alike() -> None:
 
 def test_unknown_keys_are_events_not_errors() -> None:
     raw = j({"brandNewThing": {"x": [1, 2]}})
-    assert decode_events(raw) == [UnknownMessage("brandNewThing", raw)]
-    # unknown next to known: the known one wins, the unknown one is skipped
-    assert decode_events(j({"goAway": {"timeLeft": "2s"}, "brandNew": 1})) == [GoAway(2.0)]
-    # unknown fields inside known messages are skipped
-    assert decode_events(j({"serverContent": {"turnComplete": True, "newField": {"a": 1}}})) == [
-        TurnComplete()
-    ]
+    (event,) = decode_events(raw)
+    assert event == UnknownMessage("brandNewThing")
+    assert event.raw == {"brandNewThing": {"x": [1, 2]}}
+    # unknown next to known: neither is lost (the known event, then the unknown key)
+    events = decode_events(j({"goAway": {"timeLeft": "2s"}, "brandNew": 1}))
+    assert events == [GoAway(2.0), UnknownMessage("brandNew")]
+    assert events[0].raw["brandNew"] == 1
+    # unknown fields inside known messages: skipped by the types, kept in .raw
+    (done,) = decode_events(j({"serverContent": {"turnComplete": True, "newField": {"a": 1}}}))
+    assert done == TurnComplete()
+    assert done.raw["serverContent"]["newField"] == {"a": 1}
     assert decode_events(b"{}") == []
     assert decode_events(b'{"setupComplete": null}') == []
-    assert decode_events('  {"x": 1}  ') == [UnknownMessage("x", b'  {"x": 1}  ')]
+    assert decode_events('  {"x": 1}  ') == [UnknownMessage("x")]
 
 
 @pytest.mark.parametrize(
@@ -440,9 +451,7 @@ def test_content_before_setup_complete_is_a_violation(frame: dict[str, Any]) -> 
 def test_harmless_messages_before_setup_complete_are_allowed() -> None:
     proto = LiveProtocol()
     proto.send_setup(LiveSetup(model="models/m"))
-    assert proto.receive(j({"somethingNew": 1}))[0] == UnknownMessage(
-        "somethingNew", b'{"somethingNew": 1}'
-    )
+    assert proto.receive(j({"somethingNew": 1}))[0] == UnknownMessage("somethingNew")
     assert proto.receive(j({"goAway": {"timeLeft": "5s"}})) == [GoAway(5.0)]
     assert proto.go_away_time_left == 5.0
 
@@ -531,4 +540,4 @@ def test_too_big_and_keepalive_and_protocol() -> None:
 
 def test_events_are_msgspec_structs_and_compare_by_value() -> None:
     assert ModelTurn(Content(parts=[Part(text="a")])) == ModelTurn(Content(parts=[Part(text="a")]))
-    assert msgspec.structs.asdict(GoAway(1.0)) == {"time_left": 1.0}
+    assert msgspec.structs.asdict(GoAway(1.0)) == {"time_left": 1.0, "_frame": None}

@@ -31,12 +31,19 @@ from api_gemini.types import (
     GenerationConfig,
     Tool,
 )
-from api_gemini.websocket import ModelTurn, SessionState, Stream, StreamState, open_stream
+from api_gemini.websocket import (
+    ModelTurn,
+    OutputTranscription,
+    SessionState,
+    Stream,
+    StreamState,
+    open_stream,
+)
 from helpers import our_tasks
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 KEY = "test-key-SECRET-987654321"
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 
 
 def settings_for(base_url: str, **ws: Any) -> ClientSettings:
@@ -97,7 +104,13 @@ async def test_chunks_follow_the_emulator(
     stream = await open_stream(settings_for(emu.base_url), LIVE_MODEL, ask(max_tokens=tokens))
     chunks = [c async for c in stream]
     content_chunks = math.ceil(tokens / per_chunk)
-    assert len(chunks) == content_chunks + 1  # + the final chunk
+    # Today's default is AUDIO with output transcription; this emulator sends each
+    # piece's audio and its transcription in two frames (as native-audio models do):
+    # one chunk per frame, the audio in .audio, the transcription in .text.
+    audio = [c for c in chunks[:-1] if c.audio]
+    spoken = [c for c in chunks[:-1] if c.text]
+    assert len(audio) == len(spoken) == content_chunks
+    assert len(chunks) == 2 * content_chunks + 1  # + the final chunk
     assert all(isinstance(c, GenerateContentResponse) for c in chunks)
     for c in chunks[:-1]:
         candidate = c.candidates[0]
@@ -133,11 +146,11 @@ async def test_same_text_as_sse(emulator: Emulator) -> None:
     from api_gemini import AsyncClient
 
     request = ask("echo: the same words both ways")
-    both = "gemini-2.0-flash"  # a model that serves both generateContent and Live
-    stream = await open_stream(settings_for(emulator.base_url), f"models/{both}", request)
+    # No model of today serves both: Live is audio (its text the transcription).
+    stream = await open_stream(settings_for(emulator.base_url), LIVE_MODEL, request)
     ws_text = "".join([c.text async for c in stream])
     async with AsyncClient(KEY, base_url=emulator.base_url) as client:
-        model = client.models().by_name(both)
+        model = client.models().by_name("gemini-2.5-flash")
         sse_text = "".join([c.text async for c in await model.stream_generate_content(request)])
     assert ws_text == sse_text == "the same words both ways"
 
@@ -195,7 +208,7 @@ async def test_pause_stops_delivery_and_resume_restarts_it(make_emulator: MakeEm
         await stream.pause()
         assert stream.state is StreamState.PAUSED
         # everything else arrives into the buffer while paused ...
-        await settle(lambda: stream.buffered[0] == 20)
+        await settle(lambda: stream.buffered[0] == 40)  # 20 audio + 20 transcription
         # ... but nothing is delivered
         waiting = asyncio.ensure_future(anext(stream))
         done, _ = await asyncio.wait([waiting], timeout=0.05)
@@ -203,8 +216,8 @@ async def test_pause_stops_delivery_and_resume_restarts_it(make_emulator: MakeEm
         await stream.resume()
         second = await waiting
         rest = [c async for c in stream]
-    assert first.text and second.text
-    assert len(rest) == 19
+    assert first.audio and second.text  # the audio, then its transcription
+    assert len(rest) == 39
     assert rest[-1].finish_reason == "STOP"
     assert state_of(stream) is StreamState.COMPLETED
 
@@ -286,7 +299,7 @@ async def test_one_receiver_at_a_time(make_emulator: MakeEmulator) -> None:
         await asyncio.sleep(0)  # let the first receiver start waiting
         with pytest.raises(SessionStateError, match="one receiver"):
             await anext(stream)
-        assert (await first).text
+        assert (await first).audio
         # sequential receivers are fine
         assert [c async for c in stream][-1].finish_reason == "STOP"
 
@@ -423,9 +436,13 @@ async def test_through_the_client(emulator: Emulator) -> None:
         model = client.models().by_name(LIVE_MODEL)
         stream = await model.stream_generate_content_websocket("echo: via the client")
         assert "".join([c.text async for c in stream]) == "via the client"
-        async with await model.connect({"responseModalities": ["TEXT"]}) as session:
+        async with await model.connect() as session:
             await session.send_text("echo: live too")
-            texts = [e.text async for e in session.receive_turn() if isinstance(e, ModelTurn)]
+            texts = [
+                e.text
+                async for e in session.receive_turn()
+                if isinstance(e, ModelTurn | OutputTranscription)
+            ]
         assert "".join(texts) == "live too"
 
 
@@ -445,7 +462,8 @@ async def test_a_server_that_goes_quiet_ends_the_stream_after_stream_idle_timeou
     waited = loop.time() - started
     assert isinstance(info.value, TimeoutError)
     assert "SECRET" not in str(info.value)
-    assert len(received) == 3 and "".join(received).split() == ["a", "b", "c"]
+    # three pieces, each its audio chunk and its transcription chunk
+    assert len(received) == 6 and "".join(received).split() == ["a", "b", "c"]
     assert 0.15 <= waited < 2.0
     assert stream.state is StreamState.FAILED
     await stream.cancel()

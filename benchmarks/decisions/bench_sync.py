@@ -50,7 +50,7 @@ from api_gemini.types import (
 from api_gemini.websocket import live_endpoint
 from api_gemini.websocket.protocol import decode_server_message
 
-MODEL = "gemini-live-2.5-flash-preview"
+MODEL = "gemini-3.8-live"
 N_CHUNKS = 3000
 N_HOPS = 20000
 N_SENDS = 2000
@@ -77,7 +77,7 @@ def start_emulator() -> tuple[subprocess.Popen[str], str]:
 
 
 def setup_message(max_tokens: int) -> bytes:
-    config = {"responseModalities": ["TEXT"], "maxOutputTokens": max_tokens}
+    config = {"maxOutputTokens": max_tokens}
     return encode_json({"setup": {"model": f"models/{MODEL}", "generationConfig": config}})
 
 
@@ -199,7 +199,7 @@ def native_sync_sends(settings: ClientSettings) -> float:
 
 async def async_sends(base_url: str) -> float:
     async with AsyncClient(base_url=base_url) as client:
-        config = {"responseModalities": ["TEXT"]}
+        config = {}
         async with await client.models().by_name(MODEL).connect(config) as session:
             started = time.perf_counter()
             for i in range(N_SENDS):
@@ -209,7 +209,7 @@ async def async_sends(base_url: str) -> float:
 
 def sync_sends(base_url: str) -> float:
     with Client(base_url=base_url) as client:
-        config = {"responseModalities": ["TEXT"]}
+        config = {}
         with client.models().by_name(MODEL).connect(config) as session:
             started = time.perf_counter()
             for i in range(N_SENDS):

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 KEY = "bench-key"
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 HTTP_MODEL = "gemini-2.5-flash"
 PROMPT = "Tell me a long story about streaming."
 API_VERSION = "v1beta"
@@ -160,7 +160,7 @@ class ApiWs:
     async def open_warm(self) -> None:
         """An open Live session: the WebSocket analogue of a kept-alive connection."""
         self.session = await self.model.connect(
-            {"responseModalities": ["TEXT"], "generationConfig": {"maxOutputTokens": 4}}
+            {"generationConfig": {"maxOutputTokens": 4}}
         )
 
     async def first_chunk_warm(self, tokens: int) -> float:
@@ -178,7 +178,7 @@ class ApiWs:
 
     async def open_idle(self) -> Any:
         """A Live session, set up, left idle."""
-        return await self.model.connect({"responseModalities": ["TEXT"]})
+        return await self.model.connect()
 
     async def close_idle(self, handle: Any) -> None:
         """Close a session with a handshake."""

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StreamStats", "main"]
 
-DEFAULT_MODEL = "gemini-live-2.5-flash-preview"
+DEFAULT_MODEL = "gemini-3.8-live"
 DEFAULT_HTTP_MODEL = "gemini-2.5-flash"
 
 _NO_SERVICE_HINT = (
@@ -320,7 +320,7 @@ def _answer(
 def _chat_config(args: argparse.Namespace) -> dict[str, Any]:
     # Resumption handles let the conversation outlive a connection (the service ends
     # each one after about 10 minutes, with a goAway first).
-    config: dict[str, Any] = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+    config: dict[str, Any] = {"sessionResumption": {}}
     if args.system:
         config["systemInstruction"] = args.system
     if args.max_tokens:

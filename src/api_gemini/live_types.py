@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from ._wire import WireStruct, convert
 from .errors import InvalidRequestError
 from .types import (
     Blob,
@@ -24,10 +25,15 @@ from .types import (
     FunctionCall,
     FunctionResponse,
     GenerationConfig,
+    GroundingMetadata,
     ModalityTokenCount,
     Part,
     SafetySetting,
+    SpeechConfig,
+    ThinkingConfig,
     Tool,
+    Transcription,
+    UrlContextMetadata,
 )
 
 __all__ = [
@@ -38,9 +44,11 @@ __all__ = [
     "ClientContent",
     "ContextWindowCompressionConfig",
     "GoAwayMessage",
+    "HistoryConfig",
     "LiveConnectConfig",
     "LiveSetup",
     "LiveUsageMetadata",
+    "ProactivityConfig",
     "RealtimeInput",
     "RealtimeInputConfig",
     "ServerContent",
@@ -53,17 +61,13 @@ __all__ = [
     "ToolCallMessage",
     "ToolResponse",
     "Transcription",
+    "VoiceActivityDetectionSignalMessage",
+    "VoiceActivityMessage",
     "coerce_live_config",
 ]
 
 
-class _Wire(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
-    """Base of the Live wire types: camelCase names, defaults omitted, keyword-only."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the wire form (camelCase keys, defaults omitted) as plain Python."""
-        result: dict[str, Any] = msgspec.to_builtins(self)
-        return result
+_Wire = WireStruct  # every type below takes ``extra=`` (fields sent as given)
 
 
 # --------------------------------------------------------------------------- setup
@@ -91,7 +95,15 @@ class ContextWindowCompressionConfig(_Wire):
 
 
 class AudioTranscriptionConfig(_Wire):
-    """``inputAudioTranscription`` / ``outputAudioTranscription``: ``{}`` enables it."""
+    """``inputAudioTranscription`` / ``outputAudioTranscription``: ``{}`` enables it.
+
+    Attributes:
+        language_codes: expected languages (BCP-47), when known.
+        custom_vocabulary: words and names to favour (``gemini-3.8-live``).
+    """
+
+    language_codes: list[str] | None = None
+    custom_vocabulary: list[str] | None = None
 
 
 class AutomaticActivityDetection(_Wire):
@@ -110,6 +122,23 @@ class RealtimeInputConfig(_Wire):
     automatic_activity_detection: AutomaticActivityDetection | None = None
     activity_handling: str | None = None
     turn_coverage: str | None = None
+    interim_transcript_timestamp_enabled: bool | None = None
+
+
+class ProactivityConfig(_Wire):
+    """``proactivity``: ``proactive_audio=True`` lets the model stay silent when the input
+    is not addressed to it (always on for ``gemini-3.8-live``, where ``False`` is an
+    error)."""
+
+    proactive_audio: bool | None = None
+    proactive_video: bool | None = None
+
+
+class HistoryConfig(_Wire):
+    """``historyConfig``: ``initial_history_in_client_content=True`` says the first
+    ``clientContent`` messages (``turn_complete=False``) are earlier history."""
+
+    initial_history_in_client_content: bool | None = None
 
 
 class LiveSetup(_Wire):
@@ -125,6 +154,8 @@ class LiveSetup(_Wire):
     context_window_compression: ContextWindowCompressionConfig | None = None
     input_audio_transcription: AudioTranscriptionConfig | None = None
     output_audio_transcription: AudioTranscriptionConfig | None = None
+    proactivity: ProactivityConfig | None = None
+    history_config: HistoryConfig | None = None
 
 
 # --------------------------------------------------------------------------- client messages
@@ -173,24 +204,22 @@ class SetupCompleteMessage(_Wire):
     session_id: str | None = None
 
 
-class Transcription(_Wire):
-    """A piece of input or output audio transcription."""
-
-    text: str | None = None
-    finished: bool | None = None
-
-
 class ServerContent(_Wire):
-    """``serverContent``: model output and turn signals."""
+    """``serverContent``: model output and turn signals. One message may carry several
+    of them at once (audio and its transcription, on 3.1 Flash Live)."""
 
     model_turn: Content | None = None
     generation_complete: bool | None = None
     turn_complete: bool | None = None
     interrupted: bool | None = None
+    grounding_metadata: GroundingMetadata | None = None
+    url_context_metadata: UrlContextMetadata | None = None
     input_transcription: Transcription | None = None
+    interim_input_transcription: Transcription | None = None
     output_transcription: Transcription | None = None
     turn_complete_reason: str | None = None
     waiting_for_input: bool | None = None
+    interaction_status: str | None = None
 
 
 class ToolCallMessage(_Wire):
@@ -215,7 +244,10 @@ class LiveUsageMetadata(_Wire):
     thoughts_token_count: int | None = None
     total_token_count: int | None = None
     prompt_tokens_details: list[ModalityTokenCount] | None = None
+    cache_tokens_details: list[ModalityTokenCount] | None = None
     response_tokens_details: list[ModalityTokenCount] | None = None
+    tool_use_prompt_tokens_details: list[ModalityTokenCount] | None = None
+    traffic_type: str | None = None
 
 
 class GoAwayMessage(_Wire):
@@ -229,18 +261,41 @@ class GoAwayMessage(_Wire):
 
 
 class SessionResumptionUpdateMessage(_Wire):
-    """``sessionResumptionUpdate``: a new handle to resume the session with."""
+    """``sessionResumptionUpdate``: a new handle to resume the session with.
+
+    ``last_consumed_client_message_index`` is an int64, which protobuf JSON writes as a
+    string (``"7"``); the decoder takes a string or a number.
+    """
 
     new_handle: str | None = None
     resumable: bool | None = None
     last_consumed_client_message_index: int | None = None
 
 
-class ServerMessage(msgspec.Struct, rename="camel", kw_only=True):
+class VoiceActivityMessage(_Wire):
+    """``voiceActivity``: the server heard the caller start or stop speaking."""
+
+    voice_activity_type: str | None = None
+    audio_offset: str | None = None
+
+
+class VoiceActivityDetectionSignalMessage(_Wire):
+    """``voiceActivityDetectionSignal`` (``vadSignalType``)."""
+
+    vad_signal_type: str | None = None
+
+
+class ServerMessage(
+    msgspec.Struct, rename="camel", kw_only=True, dict=True, forbid_unknown_fields=True
+):
     """One server frame: one optional field per known top-level key.
 
-    Decoding into this type is the whole per-frame cost: msgspec skips unknown keys,
-    so one decode both validates the known keys and ignores the new ones.
+    Decoding into this type is the whole per-frame cost. An unknown top-level key makes
+    that decode fail, and the cold path (``protocol.decode_server_message``) then
+    decodes the known keys and reports each unknown one as an event, so neither is
+    lost; unknown keys deeper down are skipped and stay reachable through the events'
+    ``.raw``. The frame itself is kept beside the fields (``dict=True``), never decoded
+    twice on the per-chunk path.
     """
 
     setup_complete: SetupCompleteMessage | None = None
@@ -250,6 +305,8 @@ class ServerMessage(msgspec.Struct, rename="camel", kw_only=True):
     usage_metadata: LiveUsageMetadata | None = None
     go_away: GoAwayMessage | None = None
     session_resumption_update: SessionResumptionUpdateMessage | None = None
+    voice_activity: VoiceActivityMessage | None = None
+    voice_activity_detection_signal: VoiceActivityDetectionSignalMessage | None = None
 
 
 # --------------------------------------------------------------------------- user config
@@ -258,86 +315,137 @@ class ServerMessage(msgspec.Struct, rename="camel", kw_only=True):
 class LiveConnectConfig(_Wire):
     """Configuration of a Live session (everything of ``setup`` but the model).
 
+    Without a response modality the session answers in AUDIO (the only modality of
+    today's Live models) with ``outputAudioTranscription`` on, so each
+    :class:`~api_gemini.websocket.protocol.OutputTranscription` event carries the text
+    of the audio. Ask for ``response_modalities=["TEXT"]`` only on a model that has it.
+
     Attributes:
         generation_config: sampling and output settings.
-        response_modalities: shortcut for ``generation_config.response_modalities``
-            (``["TEXT"]`` or ``["AUDIO"]``); wins over the value inside
-            ``generation_config``. ``["TEXT"]`` when neither is set.
+        response_modalities: shortcut for ``generation_config.response_modalities``;
+            wins over the value inside ``generation_config``. ``["AUDIO"]`` (with
+            output transcription) when neither is set.
+        temperature, top_p, top_k, max_output_tokens, seed, media_resolution,
+            speech_config, thinking_config, enable_affective_dialog: shortcuts into
+            ``generation_config`` (google-genai's ``LiveConnectConfig`` has them too);
+            each wins over the same field inside ``generation_config``.
         system_instruction: a :class:`~api_gemini.types.Content` or a plain string.
         tools: tools offered to the model.
+        safety_settings: blocking thresholds.
         session_resumption: ``SessionResumptionConfig()`` to receive resumption handles,
             ``SessionResumptionConfig(handle=h)`` to resume.
         context_window_compression: compression beyond the context window.
-        input_audio_transcription: transcribe the caller's audio.
-        output_audio_transcription: transcribe the model's audio.
+        input_audio_transcription: transcribe the caller's audio (``True``, or an
+            :class:`AudioTranscriptionConfig` with ``custom_vocabulary``...).
+        output_audio_transcription: transcribe the model's audio; ``None`` (unset) turns
+            it on when the modality is defaulted to AUDIO, ``False`` turns it off.
         realtime_input_config: voice activity detection and turn coverage.
+        proactivity: :class:`ProactivityConfig`.
+        history_config: :class:`HistoryConfig` (initial history in ``clientContent``).
+        extra: setup fields the library does not type, sent as given.
     """
 
     generation_config: GenerationConfig | None = None
     response_modalities: list[str] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | float | None = None
+    max_output_tokens: int | None = None
+    seed: int | None = None
+    media_resolution: str | None = None
+    speech_config: SpeechConfig | None = None
+    thinking_config: ThinkingConfig | None = None
+    enable_affective_dialog: bool | None = None
     system_instruction: Content | str | None = None
     tools: list[Tool] | None = None
+    safety_settings: list[SafetySetting] | None = None
     session_resumption: SessionResumptionConfig | None = None
     context_window_compression: ContextWindowCompressionConfig | None = None
-    input_audio_transcription: bool = False
-    output_audio_transcription: bool = False
+    input_audio_transcription: AudioTranscriptionConfig | bool | None = None
+    output_audio_transcription: AudioTranscriptionConfig | bool | None = None
     realtime_input_config: RealtimeInputConfig | None = None
+    proactivity: ProactivityConfig | None = None
+    history_config: HistoryConfig | None = None
+
+    def _generation(self) -> tuple[GenerationConfig, bool]:
+        """The generation config with the shortcuts applied; True if the modality was
+        defaulted to AUDIO."""
+        generation = self.generation_config or GenerationConfig()
+        changes: dict[str, Any] = {
+            name: value
+            for name in _GENERATION_SHORTCUTS
+            if (value := getattr(self, name)) is not None
+        }
+        modalities = self.response_modalities or generation.response_modalities
+        defaulted = not modalities
+        changes["response_modalities"] = list(modalities) if modalities else ["AUDIO"]
+        return msgspec.structs.replace(generation, **changes), defaulted
 
     def to_setup(self, model: str) -> LiveSetup:
         """Build the ``setup`` message body for ``model`` (already ``models/...``)."""
-        generation = self.generation_config
-        modalities = self.response_modalities
-        if modalities is None:
-            modalities = (generation.response_modalities if generation else None) or ["TEXT"]
-        if generation is None:
-            generation = GenerationConfig(response_modalities=modalities)
-        elif generation.response_modalities != modalities:
-            generation = msgspec.structs.replace(generation, response_modalities=modalities)
+        generation, defaulted = self._generation()
         instruction = self.system_instruction
         if isinstance(instruction, str):
             instruction = Content(parts=[Part(text=instruction)])
+        output = self.output_audio_transcription
+        if output is None and defaulted:
+            output = True
         return LiveSetup(
             model=model,
             generation_config=generation,
             system_instruction=instruction,
             tools=self.tools,
+            safety_settings=self.safety_settings,
             realtime_input_config=self.realtime_input_config,
             session_resumption=self.session_resumption,
             context_window_compression=self.context_window_compression,
-            input_audio_transcription=(
-                AudioTranscriptionConfig() if self.input_audio_transcription else None
-            ),
-            output_audio_transcription=(
-                AudioTranscriptionConfig() if self.output_audio_transcription else None
-            ),
+            input_audio_transcription=_transcription(self.input_audio_transcription),
+            output_audio_transcription=_transcription(output),
+            proactivity=self.proactivity,
+            history_config=self.history_config,
+            extra=self.extra,
         )
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(word.capitalize() for word in rest)
+#: Fields of :class:`LiveConnectConfig` that go into ``generationConfig``.
+_GENERATION_SHORTCUTS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_output_tokens",
+    "seed",
+    "media_resolution",
+    "speech_config",
+    "thinking_config",
+    "enable_affective_dialog",
+)
+
+
+def _transcription(
+    value: AudioTranscriptionConfig | bool | None,
+) -> AudioTranscriptionConfig | None:
+    if value is True:
+        return AudioTranscriptionConfig()
+    if value is None or value is False:
+        return None
+    return value
 
 
 def coerce_live_config(config: LiveConnectConfig | Mapping[str, Any] | None) -> LiveConnectConfig:
     """Turn ``None``, a mapping or a :class:`LiveConnectConfig` into a config.
 
-    A mapping is in wire form (camelCase, as in the ``setup`` message); its top-level
-    keys may also be snake_case. Nested values stay wire form, because renaming keys
-    inside free-form values (function parameter schemas) would change their meaning.
+    A mapping may spell its keys in camelCase (as in the ``setup`` message) or
+    snake_case (as google-genai users write), at any depth; free-form values (function
+    parameter schemas) are kept as they are. Keys the library does not type are sent as
+    given, so the server names a misspelt one in its error.
 
     Raises:
         InvalidRequestError: the mapping does not have the config's shape.
     """
     if config is None:
         return LiveConnectConfig()
-    if isinstance(config, LiveConnectConfig):
-        return config
-    if isinstance(config, Mapping):
-        wire = {_camel(str(key)): value for key, value in config.items()}
-        try:
-            return msgspec.convert(wire, LiveConnectConfig)
-        except msgspec.ValidationError as exc:
-            raise InvalidRequestError(f"invalid LiveConnectConfig: {exc}") from None
+    if isinstance(config, LiveConnectConfig | Mapping):
+        return convert(config, LiveConnectConfig)
     raise InvalidRequestError(
         f"config must be a LiveConnectConfig, a mapping or None, not {type(config).__name__}"
     )

@@ -6,11 +6,11 @@ thread (:class:`~api_gemini._portal.LoopPortal`); every method hops to that loop
 waits. No official Python SDK offers a synchronous Live API: this is it::
 
     with Client() as client:
-        model = client.models().by_name("gemini-live-2.5-flash-preview")
+        model = client.models().by_name("gemini-3.8-live")
         with model.stream_generate_content_websocket("Hello") as stream:
             for chunk in stream:
                 print(chunk.text, end="")
-        with model.connect({"responseModalities": ["TEXT"]}) as session:
+        with model.connect() as session:
             session.send_text("Hello")
             for event in session.receive_turn():
                 print(event)

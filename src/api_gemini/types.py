@@ -22,14 +22,17 @@ from typing import Any, TypeAlias
 
 import msgspec
 
+from ._wire import RawFrame, WireStruct, convert, encode
 from .errors import InvalidRequestError
 
 __all__ = [
     "Blob",
     "Candidate",
+    "CodeExecutionResult",
     "Content",
     "CountTokensRequest",
     "CountTokensResponse",
+    "ExecutableCode",
     "FileData",
     "FunctionCall",
     "FunctionDeclaration",
@@ -37,28 +40,29 @@ __all__ = [
     "GenerateContentRequest",
     "GenerateContentResponse",
     "GenerationConfig",
+    "GroundingMetadata",
     "ListModelsResponse",
     "ModalityTokenCount",
     "ModelInfo",
     "Part",
     "RequestLike",
     "SafetySetting",
+    "SpeechConfig",
+    "ThinkingConfig",
     "Tool",
     "ToolConfig",
+    "Transcription",
+    "UrlContextMetadata",
+    "UrlMetadata",
     "UsageMetadata",
+    "VoiceConfig",
     "coerce_request",
     "decode_json",
     "encode_json",
 ]
 
 
-class _Wire(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
-    """Base of all wire types: camelCase names, defaults omitted, keyword-only."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the wire form (camelCase keys, defaults omitted) as plain Python."""
-        result: dict[str, Any] = msgspec.to_builtins(self)
-        return result
+_Wire = WireStruct  # every type below takes ``extra=`` (fields sent as given)
 
 
 class Blob(_Wire):
@@ -84,23 +88,53 @@ class FunctionCall(_Wire):
 
 
 class FunctionResponse(_Wire):
-    """The caller's answer to a :class:`FunctionCall`."""
+    """The caller's answer to a :class:`FunctionCall`.
+
+    For a ``NON_BLOCKING`` function (Live API), ``scheduling`` says what the model does
+    with the answer: ``"INTERRUPTED"`` (speak about it now), ``"WHEN_IDLE"`` (after the
+    current answer) or ``"SILENT"`` (only add it to the context); ``will_continue=True``
+    says more responses to the same call follow (an empty one with ``False`` ends it).
+    """
 
     name: str
     response: dict[str, Any] = msgspec.field(default_factory=dict)
     id: str | None = None
+    will_continue: bool | None = None
+    scheduling: str | None = None
+    parts: list[dict[str, Any]] | None = None
+
+
+class ExecutableCode(_Wire):
+    """Code the model wrote for the code-execution tool (``executableCode`` part)."""
+
+    code: str | None = None
+    language: str | None = None
+    id: str | None = None
+
+
+class CodeExecutionResult(_Wire):
+    """The result of running :class:`ExecutableCode` (``codeExecutionResult`` part)."""
+
+    outcome: str | None = None
+    output: str | None = None
+    id: str | None = None
 
 
 class Part(_Wire):
-    """One piece of a :class:`Content`: text, inline data, a file, a call or a reply."""
+    """One piece of a :class:`Content`: text, inline data, a file, a call or a reply,
+    code the model ran and its result."""
 
     text: str | None = None
     inline_data: Blob | None = None
     file_data: FileData | None = None
     function_call: FunctionCall | None = None
     function_response: FunctionResponse | None = None
+    executable_code: ExecutableCode | None = None
+    code_execution_result: CodeExecutionResult | None = None
     thought: bool | None = None
     thought_signature: str | None = None
+    video_metadata: dict[str, Any] | None = None
+    media_resolution: dict[str, Any] | None = None
 
 
 class Content(_Wire):
@@ -115,23 +149,55 @@ class Content(_Wire):
         return cls(role="user", parts=[Part(text=text)])
 
 
+class ThinkingConfig(_Wire):
+    """``thinkingConfig``: ``thinking_level`` (``"minimal"``/``"low"``/``"medium"``/
+    ``"high"``) on Gemini 3 models, ``thinking_budget`` (tokens) on 2.5 models."""
+
+    include_thoughts: bool | None = None
+    thinking_budget: int | None = None
+    thinking_level: str | None = None
+
+
+class VoiceConfig(_Wire):
+    """``voiceConfig``: ``prebuilt_voice_config={"voiceName": "Kore"}``."""
+
+    prebuilt_voice_config: dict[str, Any] | None = None
+
+
+class SpeechConfig(_Wire):
+    """``speechConfig``: the voice and language of audio answers."""
+
+    voice_config: VoiceConfig | None = None
+    language_code: str | None = None
+    multi_speaker_voice_config: dict[str, Any] | None = None
+
+
 class GenerationConfig(_Wire):
-    """Sampling and output settings (``generationConfig``)."""
+    """Sampling and output settings (``generationConfig``).
+
+    ``response_schema`` (OpenAPI subset) and ``response_json_schema`` (JSON Schema) are
+    free-form: their keys are sent exactly as given.
+    """
 
     temperature: float | None = None
     top_p: float | None = None
-    top_k: int | None = None
+    top_k: int | float | None = None
     candidate_count: int | None = None
     max_output_tokens: int | None = None
     stop_sequences: list[str] | None = None
     seed: int | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
+    response_logprobs: bool | None = None
+    logprobs: int | None = None
     response_mime_type: str | None = None
     response_schema: dict[str, Any] | None = None
+    response_json_schema: Any = None
     response_modalities: list[str] | None = None
-    speech_config: dict[str, Any] | None = None
-    thinking_config: dict[str, Any] | None = None
+    media_resolution: str | None = None
+    speech_config: SpeechConfig | None = None
+    thinking_config: ThinkingConfig | None = None
+    enable_affective_dialog: bool | None = None
 
 
 class SafetySetting(_Wire):
@@ -142,27 +208,41 @@ class SafetySetting(_Wire):
 
 
 class FunctionDeclaration(_Wire):
-    """A function the model may call; ``parameters`` is an OpenAPI-style schema."""
+    """A function the model may call; ``parameters`` is an OpenAPI-style schema,
+    ``parameters_json_schema`` a JSON Schema (both sent exactly as given).
+
+    ``behavior``: ``"NON_BLOCKING"`` (the model goes on talking while the function runs;
+    the default on ``gemini-3.8-live``) or ``"BLOCKING"`` (Live API).
+    """
 
     name: str
     description: str | None = None
     parameters: dict[str, Any] | None = None
-    parameters_json_schema: dict[str, Any] | None = None
+    parameters_json_schema: Any = None
     response: dict[str, Any] | None = None
+    response_json_schema: Any = None
+    behavior: str | None = None
 
 
 class Tool(_Wire):
-    """Tools offered to the model."""
+    """Tools offered to the model: functions, and the service's own tools
+    (``{}`` enables one: ``Tool(google_search={})``, ``Tool(url_context={})``)."""
 
     function_declarations: list[FunctionDeclaration] | None = None
     google_search: dict[str, Any] | None = None
+    google_search_retrieval: dict[str, Any] | None = None
     code_execution: dict[str, Any] | None = None
+    url_context: dict[str, Any] | None = None
+    google_maps: dict[str, Any] | None = None
+    file_search: dict[str, Any] | None = None
+    computer_use: dict[str, Any] | None = None
 
 
 class ToolConfig(_Wire):
-    """How the model may use tools (``functionCallingConfig``)."""
+    """How the model may use tools (``functionCallingConfig``, ``retrievalConfig``)."""
 
     function_calling_config: dict[str, Any] | None = None
+    retrieval_config: dict[str, Any] | None = None
 
 
 class GenerateContentRequest(_Wire):
@@ -185,7 +265,8 @@ class ModalityTokenCount(_Wire):
 
 
 class UsageMetadata(_Wire):
-    """Token accounting for a request and its answer."""
+    """Token accounting for a request and its answer, with details per modality for
+    the prompt, the cache, tool use and the answer."""
 
     prompt_token_count: int | None = None
     candidates_token_count: int | None = None
@@ -194,7 +275,44 @@ class UsageMetadata(_Wire):
     thoughts_token_count: int | None = None
     tool_use_prompt_token_count: int | None = None
     prompt_tokens_details: list[ModalityTokenCount] | None = None
+    cache_tokens_details: list[ModalityTokenCount] | None = None
     candidates_tokens_details: list[ModalityTokenCount] | None = None
+    tool_use_prompt_tokens_details: list[ModalityTokenCount] | None = None
+    traffic_type: str | None = None
+
+
+class GroundingMetadata(_Wire):
+    """How an answer is grounded (Google Search, Maps): queries, sources and which
+    part of the answer each source supports."""
+
+    web_search_queries: list[str] | None = None
+    search_entry_point: dict[str, Any] | None = None
+    grounding_chunks: list[dict[str, Any]] | None = None
+    grounding_supports: list[dict[str, Any]] | None = None
+    retrieval_metadata: dict[str, Any] | None = None
+    google_maps_widget_context_token: str | None = None
+    image_search_queries: list[str] | None = None
+    retrieval_queries: list[str] | None = None
+
+
+class UrlMetadata(_Wire):
+    """One URL the URL-context tool fetched, and whether that worked."""
+
+    retrieved_url: str | None = None
+    url_retrieval_status: str | None = None
+
+
+class UrlContextMetadata(_Wire):
+    """The URLs the URL-context tool fetched."""
+
+    url_metadata: list[UrlMetadata] | None = None
+
+
+class Transcription(_Wire):
+    """A piece of audio transcription; ``finished`` marks the end of the utterance."""
+
+    text: str | None = None
+    finished: bool | None = None
 
 
 class Candidate(_Wire):
@@ -202,34 +320,63 @@ class Candidate(_Wire):
 
     content: Content | None = None
     finish_reason: str | None = None
+    finish_message: str | None = None
     index: int | None = None
     safety_ratings: list[dict[str, Any]] | None = None
+    citation_metadata: dict[str, Any] | None = None
+    grounding_metadata: GroundingMetadata | None = None
+    url_context_metadata: UrlContextMetadata | None = None
+    avg_logprobs: float | None = None
+    logprobs_result: dict[str, Any] | None = None
     token_count: int | None = None
 
 
-class GenerateContentResponse(_Wire):
-    """A whole answer (unary) or one chunk of it (SSE and WebSocket streaming)."""
+class GenerateContentResponse(_Wire, RawFrame, dict=True):
+    """A whole answer (unary) or one chunk of it (SSE and WebSocket streaming).
+
+    ``.raw`` is the decoded frame the response came from, every field included.
+    Over the Live API in AUDIO, a chunk's ``output_transcription`` is the text of the
+    audio in ``.audio``, and ``.text`` includes it.
+    """
 
     candidates: list[Candidate] = msgspec.field(default_factory=list)
     usage_metadata: UsageMetadata | None = None
     model_version: str | None = None
     response_id: str | None = None
     prompt_feedback: dict[str, Any] | None = None
+    model_status: dict[str, Any] | None = None
+    #: Live API only (not an HTTP field): the transcription of this chunk's audio.
+    output_transcription: Transcription | None = None
 
     @property
     def text(self) -> str:
-        """The text of the first candidate's non-thought parts, joined; ``""`` if none."""
+        """The text of the first candidate's non-thought parts, joined, then the output
+        audio transcription of the chunk (Live API, AUDIO); ``""`` if none."""
+        transcription = self.output_transcription
+        spoken = (transcription.text or "") if transcription is not None else ""
         if not self.candidates:
-            return ""
+            return spoken
         content = self.candidates[0].content
         if content is None:
-            return ""
+            return spoken
         parts = content.parts
         # One-part chunks are the streaming norm: skip the join for them.
         if len(parts) == 1:
             part = parts[0]
-            return part.text or "" if not part.thought else ""
-        return "".join(p.text for p in parts if p.text and not p.thought)
+            return (part.text or "" if not part.thought else "") + spoken
+        return "".join(p.text for p in parts if p.text and not p.thought) + spoken
+
+    @property
+    def audio(self) -> bytes:
+        """The inline ``audio/*`` data of the first candidate's parts (Live API: 16-bit
+        PCM, 24 kHz, mono), joined; ``b""`` if none."""
+        if not self.candidates or self.candidates[0].content is None:
+            return b""
+        return b"".join(
+            p.inline_data.data
+            for p in self.candidates[0].content.parts
+            if p.inline_data is not None and p.inline_data.mime_type.startswith("audio/")
+        )
 
     @property
     def finish_reason(self) -> str | None:
@@ -237,7 +384,7 @@ class GenerateContentResponse(_Wire):
         return self.candidates[0].finish_reason if self.candidates else None
 
 
-class ModelInfo(_Wire):
+class ModelInfo(_Wire, RawFrame, dict=True):
     """A model of the catalog (``GET /models``)."""
 
     name: str
@@ -255,7 +402,7 @@ class ModelInfo(_Wire):
     thinking: bool | None = None
 
 
-class ListModelsResponse(_Wire):
+class ListModelsResponse(_Wire, RawFrame, dict=True):
     """One page of the model catalog."""
 
     models: list[ModelInfo] = msgspec.field(default_factory=list)
@@ -269,7 +416,7 @@ class CountTokensRequest(_Wire):
     generate_content_request: dict[str, Any] | None = None
 
 
-class CountTokensResponse(_Wire):
+class CountTokensResponse(_Wire, RawFrame, dict=True):
     """The answer of ``countTokens``."""
 
     total_tokens: int = 0
@@ -280,12 +427,11 @@ class CountTokensResponse(_Wire):
 #: What the request-taking methods accept.
 RequestLike: TypeAlias = GenerateContentRequest | Mapping[str, Any] | str
 
-_encoder = msgspec.json.Encoder()
-
 
 def encode_json(value: Any) -> bytes:
-    """Encode a wire type (or plain data) as compact JSON bytes."""
-    return _encoder.encode(value)
+    """Encode a wire type (or plain data) as compact JSON bytes, each ``extra`` merged
+    into its object."""
+    return encode(value)
 
 
 def decode_json(data: bytes | str, type_: type[Any]) -> Any:
@@ -296,6 +442,9 @@ def decode_json(data: bytes | str, type_: type[Any]) -> Any:
 def coerce_request(request: RequestLike) -> GenerateContentRequest:
     """Turn a prompt string, a wire-form dict or a request into a request.
 
+    A dict may spell keys in camelCase or snake_case, at any depth; keys the library
+    does not type are kept (in ``extra``) and sent as given.
+
     Raises:
         InvalidRequestError: the dict does not have the request's shape, or the value
             is of another type. Raised before anything is sent.
@@ -305,10 +454,7 @@ def coerce_request(request: RequestLike) -> GenerateContentRequest:
     if isinstance(request, str):
         return GenerateContentRequest(contents=[Content.user_text(request)])
     if isinstance(request, Mapping):
-        try:
-            return msgspec.convert(dict(request), GenerateContentRequest)
-        except msgspec.ValidationError as exc:
-            raise InvalidRequestError(f"invalid GenerateContentRequest: {exc}") from None
+        return convert(request, GenerateContentRequest)
     raise InvalidRequestError(
         "a request must be a GenerateContentRequest, a wire-form dict or a prompt string, "
         f"not {type(request).__name__}"

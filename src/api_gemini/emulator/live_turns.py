@@ -255,12 +255,16 @@ class TurnEngine:
         if blocking_answered and not any(not nb for _, nb in self._pending.values()):
             await self._start_answer(continuing=True)
         elif interrupt:
-            await self.interrupt()
+            await self.interrupt(answer_follows=True)
             await self._start_answer()
         elif when_idle:
             await self._answer_or_wait()
-        elif not self.busy:
-            await self._session.lifecycle.send_resumption_update()
+        elif not self._turn_open and not self._pending:
+            # The background work ended without an answer (SILENT, or an empty final
+            # response): say the session is idle again. The exact message is not
+            # documented; google-genai's receive() waits for interactionStatus IDLE,
+            # which is "always sent alongside turn_complete".
+            await self._send_turn_complete(None)
 
     def context_update(self, body: dict[str, Any]) -> None:
         """``contextUpdate``: replace the system instruction and/or the tools.
@@ -298,8 +302,12 @@ class TurnEngine:
 
     # -- answers ------------------------------------------------------------------
 
-    async def interrupt(self) -> None:
-        """Barge-in: cancel BLOCKING calls, stop the answer, ``interrupted``, ``turnComplete``."""
+    async def interrupt(self, *, answer_follows: bool = False) -> None:
+        """Barge-in: cancel BLOCKING calls, stop the answer, ``interrupted``, ``turnComplete``.
+
+        ``answer_follows``: the server answers at once (an INTERRUPT function response),
+        so the cut turn's ``interactionStatus`` is IN_PROGRESS.
+        """
         blocking = [cid for cid, (_, nb) in self._pending.items() if not nb]
         if blocking:
             for cid in blocking:
@@ -313,7 +321,7 @@ class TurnEngine:
         self._answer_waiting = False
         self._stats.live_interruptions += 1
         await self._session.send_content({"interrupted": True})
-        await self._send_turn_complete(None)
+        await self._send_turn_complete(None, more=answer_follows)
 
     async def _answer_or_wait(self) -> None:
         if self._turn_open:
@@ -399,8 +407,11 @@ class TurnEngine:
         self._stats.tool_calls += 1
         await self._session.send(encode_json({"toolCall": {"functionCalls": [call.to_wire()]}}))
 
-    async def _send_turn_complete(self, answer: Any) -> None:
-        status = "IN_PROGRESS" if self._pending else "IDLE"
+    async def _send_turn_complete(self, answer: Any, *, more: bool = False) -> None:
+        # IN_PROGRESS while background work goes on: a NON_BLOCKING call running, or an
+        # answer queued to follow (google-genai's receive() reads until IDLE).
+        busy = more or self._answer_waiting or bool(self._pending)
+        status = "IN_PROGRESS" if busy else "IDLE"
         message: dict[str, Any] = {
             "serverContent": {"turnComplete": True, "interactionStatus": status}
         }

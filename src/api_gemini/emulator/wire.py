@@ -1,9 +1,10 @@
-"""Wire helpers shared by the HTTP and Live sides: casing, base64, Google errors."""
+"""Wire helpers shared by the HTTP and Live sides: JSON, base64, Google errors.
+
+Both spellings of field names are handled by :mod:`.schema`."""
 
 from __future__ import annotations
 
 import binascii
-from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -12,11 +13,9 @@ __all__ = [
     "STATUS_BY_CODE",
     "WireError",
     "b64decode_any",
-    "camel_key",
     "decode_json",
     "encode_json",
     "error_body",
-    "to_camel",
 ]
 
 _encoder = msgspec.json.Encoder()
@@ -68,44 +67,6 @@ def error_body(err: WireError) -> bytes:
     if err.details:
         error["details"] = err.details
     return encode_json({"error": error})
-
-
-@lru_cache(maxsize=1024)
-def camel_key(key: str) -> str:
-    """``"turn_complete"`` -> ``"turnComplete"``; camelCase keys are returned unchanged."""
-    head, *rest = key.split("_")
-    return head + "".join(word[:1].upper() + word[1:] for word in rest)
-
-
-# Values under these keys are user data (google.protobuf.Struct / JSON Schema), whose
-# keys must be kept as the user wrote them: a proto-JSON parser does not rename them.
-_FREE_FORM = frozenset(
-    {"args", "response", "parametersJsonSchema", "responseJsonSchema", "labels", "example"}
-)
-# Maps whose keys are user names but whose values are messages (Schema.properties).
-_NAME_MAPS = frozenset({"properties"})
-
-
-def to_camel(value: Any) -> Any:
-    """Rename snake_case keys to camelCase, recursively, as proto-JSON parsers accept both.
-
-    Keys inside free-form values (function ``args``, ``response``, JSON schemas) are
-    left alone.
-    """
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            name = camel_key(key) if isinstance(key, str) and "_" in key else key
-            if name in _FREE_FORM:
-                out[name] = item
-            elif name in _NAME_MAPS and isinstance(item, dict):
-                out[name] = {k: to_camel(v) for k, v in item.items()}
-            else:
-                out[name] = to_camel(item)
-        return out
-    if isinstance(value, list):
-        return [to_camel(item) for item in value]
-    return value
 
 
 _URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")

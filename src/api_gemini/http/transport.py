@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import msgspec
 
 from .._version import __version__
+from .._wire import decode_response
 from ..errors import (
     ConnectError,
     GeminiError,
@@ -49,7 +50,7 @@ MAX_ERROR_BODY_BYTES = 1024 * 1024
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 # One SSE event (and one line of it): a chunk is kilobytes; this bounds a hostile one.
 MAX_SSE_EVENT_BYTES = 16 * 1024 * 1024
-_chunk_decoder = msgspec.json.Decoder(GenerateContentResponse)
+_chunk_decoder = msgspec.json.Decoder(GenerateContentResponse, strict=False)
 
 
 def _headers(settings: ClientSettings) -> dict[str, str]:
@@ -105,11 +106,23 @@ def _map_exception(exc: Exception) -> GeminiError:
     return TransportError(f"{type(exc).__name__}: {text}")
 
 
+_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+def _decoder_for(type_: type[T]) -> msgspec.json.Decoder[T]:
+    # strict=False: protobuf JSON writes int64 fields as strings. One per type, kept.
+    decoder = _decoders.get(type_)
+    if decoder is None:
+        decoder = _decoders[type_] = msgspec.json.Decoder(type_, strict=False)
+    return decoder
+
+
 def _decode_or_raise(body: bytes, type_: type[T]) -> T:
     try:
-        return msgspec.json.decode(body, type=type_)
+        # Keeps the body for .raw; a bad metadata value does not lose the answer.
+        return decode_response(body, _decoder_for(type_), type_)
     # RecursionError: JSON nested deeper than the decoder goes (a hostile body).
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError) as exc:
         raise ResponseParseError(f"unexpected response body for {type_.__name__}: {exc}") from None
 
 
@@ -150,8 +163,8 @@ def _chunk_from_event(event: ServerSentEvent) -> GenerateContentResponse:
         status = _error_status(data)
         raise api_error_from_response(status, data.encode())
     try:
-        return _chunk_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+        return decode_response(data, _chunk_decoder, GenerateContentResponse)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError) as exc:
         raise ResponseParseError(f"malformed SSE chunk: {exc}") from None
 
 

@@ -20,11 +20,14 @@ What lives here:
 from __future__ import annotations
 
 import enum
+import logging
+import typing
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
+from .._wire import Frame, convert_dropping_bad_metadata, encode
 from ..errors import (
     DisconnectedError,
     KeepaliveTimeoutError,
@@ -42,10 +45,19 @@ from ..live_types import (
     LiveSetup,
     LiveUsageMetadata,
     RealtimeInput,
+    ServerContent,
     ServerMessage,
     ToolResponse,
 )
-from ..types import Blob, Content, FunctionCall, FunctionResponse, UsageMetadata
+from ..types import (
+    Blob,
+    Content,
+    FunctionCall,
+    FunctionResponse,
+    GroundingMetadata,
+    UrlContextMetadata,
+    UsageMetadata,
+)
 
 __all__ = [
     "ACTIVITY_END",
@@ -57,7 +69,10 @@ __all__ = [
     "CloseKind",
     "GenerationComplete",
     "GoAway",
+    "Grounding",
     "InputTranscription",
+    "InteractionStatus",
+    "InterimInputTranscription",
     "Interrupted",
     "LiveEvent",
     "LiveProtocol",
@@ -71,6 +86,8 @@ __all__ = [
     "TurnComplete",
     "UnknownMessage",
     "UsageUpdate",
+    "VoiceActivity",
+    "WaitingForInput",
     "decode_events",
     "decode_server_message",
     "encode_audio",
@@ -80,16 +97,33 @@ __all__ = [
     "encode_tool_response",
     "error_for_close",
     "events_from_message",
+    "frame_of",
     "parse_duration",
     "usage_to_http",
 ]
 
 
+logger = logging.getLogger(__name__)
+
 # --------------------------------------------------------------------------- events
 
 
-class LiveEvent(msgspec.Struct, frozen=True):
-    """Base class of everything a Live session yields."""
+class LiveEvent(msgspec.Struct, frozen=True, kw_only=True, repr_omit_defaults=True):
+    """Base class of everything a Live session yields.
+
+    ``.raw`` is the decoded frame the event came from, every field included (typed
+    here or not): a field this library does not type yet is still reachable. Events
+    of one frame share it; it is decoded only when read.
+    """
+
+    _frame: Frame | None = None
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The frame this event came from, as a dict (``{}`` for events the client
+        makes itself, such as ``Reconnected``)."""
+        frame = self._frame
+        return frame.as_dict() if frame is not None else {}
 
 
 class SetupComplete(LiveEvent, frozen=True):
@@ -99,7 +133,8 @@ class SetupComplete(LiveEvent, frozen=True):
 
 
 class ModelTurn(LiveEvent, frozen=True):
-    """A piece of the model's answer: text parts and/or inline audio parts."""
+    """A piece of the model's answer: text parts, inline audio parts (16-bit PCM at
+    24 kHz), code it ran and the result."""
 
     content: Content
 
@@ -123,9 +158,11 @@ class GenerationComplete(LiveEvent, frozen=True):
 
 
 class TurnComplete(LiveEvent, frozen=True):
-    """The model's turn is over; ``reason`` is ``turnCompleteReason`` when sent."""
+    """The model's turn is over; ``reason`` is ``turnCompleteReason`` when sent,
+    ``waiting_for_input`` that the model waits for the caller (``waitingForInput``)."""
 
     reason: str | None = None
+    waiting_for_input: bool | None = None
 
 
 class Interrupted(LiveEvent, frozen=True):
@@ -133,15 +170,43 @@ class Interrupted(LiveEvent, frozen=True):
 
 
 class InputTranscription(LiveEvent, frozen=True):
-    """A piece of the transcription of the caller's audio."""
+    """A piece of the transcription of the caller's audio; ``finished`` ends it."""
 
     text: str
+    finished: bool | None = None
+
+
+class InterimInputTranscription(LiveEvent, frozen=True):
+    """A low-latency guess at the caller's words while they speak (may be revised by
+    the :class:`InputTranscription` that follows)."""
+
+    text: str
+    finished: bool | None = None
 
 
 class OutputTranscription(LiveEvent, frozen=True):
-    """A piece of the transcription of the model's audio."""
+    """A piece of the transcription of the model's audio: the text of an AUDIO answer."""
 
     text: str
+    finished: bool | None = None
+
+
+class WaitingForInput(LiveEvent, frozen=True):
+    """The model waits for the caller (``waitingForInput`` without ``turnComplete``)."""
+
+
+class InteractionStatus(LiveEvent, frozen=True):
+    """``interactionStatus``: ``"IDLE"`` or ``"IN_PROGRESS"`` (the model is busy, with
+    a non-blocking tool call for instance)."""
+
+    status: str
+
+
+class Grounding(LiveEvent, frozen=True):
+    """How the answer is grounded: search metadata and URLs the URL-context tool read."""
+
+    grounding_metadata: GroundingMetadata | None = None
+    url_context_metadata: UrlContextMetadata | None = None
 
 
 class ToolCall(LiveEvent, frozen=True):
@@ -173,17 +238,31 @@ class GoAway(LiveEvent, frozen=True):
 
 
 class SessionResumptionUpdate(LiveEvent, frozen=True):
-    """A new resumption handle (``None`` while the session is not resumable)."""
+    """A new resumption handle (``None`` while the session is not resumable);
+    ``last_consumed_client_message_index``: the last client message the handle covers."""
 
     new_handle: str | None
     resumable: bool | None
+    last_consumed_client_message_index: int | None = None
+
+
+class VoiceActivity(LiveEvent, frozen=True):
+    """The server's voice activity detection: ``activity_type`` says the caller started
+    or stopped speaking (``voiceActivity``, or ``voiceActivityDetectionSignal``)."""
+
+    activity_type: str | None = None
+    audio_offset: str | None = None
 
 
 class UnknownMessage(LiveEvent, frozen=True):
-    """A server message with a top-level key this client does not know; never an error."""
+    """A frame (or a part of one) this client does not type: never an error.
+
+    ``key`` names the first untyped field (``"newMessage"``, or
+    ``"serverContent.newSignal"`` when a known message carried only new fields);
+    ``.raw`` has the whole frame.
+    """
 
     key: str
-    raw: bytes
 
 
 def usage_to_http(usage: LiveUsageMetadata) -> UsageMetadata:
@@ -196,7 +275,10 @@ def usage_to_http(usage: LiveUsageMetadata) -> UsageMetadata:
         thoughts_token_count=usage.thoughts_token_count,
         tool_use_prompt_token_count=usage.tool_use_prompt_token_count,
         prompt_tokens_details=usage.prompt_tokens_details,
+        cache_tokens_details=usage.cache_tokens_details,
         candidates_tokens_details=usage.response_tokens_details,
+        tool_use_prompt_tokens_details=usage.tool_use_prompt_tokens_details,
+        traffic_type=usage.traffic_type,
     )
 
 
@@ -212,7 +294,8 @@ class _ClientMessage(msgspec.Struct, rename="camel", omit_defaults=True, kw_only
     tool_response: ToolResponse | None = None
 
 
-_encode = msgspec.json.Encoder().encode
+_encode = encode  # merges each ``extra`` into its object (see api_gemini._wire)
+_encode_plain = msgspec.json.Encoder().encode  # for messages that cannot hold extras
 
 
 def encode_setup(setup: LiveSetup) -> bytes:
@@ -255,7 +338,7 @@ def encode_realtime_input(realtime_input: RealtimeInput) -> bytes:
 def encode_audio(pcm: bytes, rate: int = 16000) -> bytes:
     """``realtimeInput.audio`` with 16-bit little-endian PCM at ``rate`` Hz."""
     blob = Blob(mime_type=f"audio/pcm;rate={rate}", data=pcm)
-    return _encode(_ClientMessage(realtime_input=RealtimeInput(audio=blob)))
+    return _encode_plain(_ClientMessage(realtime_input=RealtimeInput(audio=blob)))
 
 
 #: Pre-encoded ``realtimeInput`` signals: they never change, so encode them once.
@@ -277,21 +360,13 @@ def encode_tool_response(responses: Sequence[FunctionResponse]) -> bytes:
 
 # --------------------------------------------------------------------------- decoding
 
-_decoder: Final = msgspec.json.Decoder(ServerMessage)
+# strict=False: protobuf JSON writes int64 fields as strings ("7"); numbers are taken
+# too. msgspec applies it per value, at no measurable cost on the per-chunk path.
+_decoder: Final = msgspec.json.Decoder(ServerMessage, strict=False)
 _any_decoder: Final = msgspec.json.Decoder()
 
 #: The top-level keys :class:`~api_gemini.live_types.ServerMessage` knows.
-KNOWN_KEYS: Final = frozenset(
-    {
-        "setupComplete",
-        "serverContent",
-        "toolCall",
-        "toolCallCancellation",
-        "usageMetadata",
-        "goAway",
-        "sessionResumptionUpdate",
-    }
-)
+KNOWN_KEYS: Final = frozenset(info.encode_name for info in msgspec.structs.fields(ServerMessage))
 
 # msgspec raises DecodeError/ValidationError for bad JSON or types, UnicodeDecodeError
 # for bad UTF-8 inside decoded strings, RecursionError for absurd nesting.
@@ -307,7 +382,13 @@ def decode_server_message(data: bytes | str) -> ServerMessage | UnknownMessage:
     """Decode one frame; text frames (``str``) and binary frames (``bytes``) alike.
 
     Returns the decoded :class:`~api_gemini.live_types.ServerMessage` when it has a
-    known key, else an :class:`UnknownMessage` naming the first unknown key.
+    known key, else an :class:`UnknownMessage` naming the first unknown key. Unknown
+    keys beside known ones are kept too (:func:`events_from_message` reports them).
+    The frame stays attached (see :func:`frame_of`), so every event of it has ``.raw``.
+
+    A value a metadata field cannot hold (``1e999`` as a token count) is left out of
+    the typed message, with a warning, instead of losing the answer beside it; it is
+    still in ``.raw``.
 
     Raises:
         MessageParseError: invalid UTF-8, invalid JSON, not an object, or a known key
@@ -320,31 +401,51 @@ def decode_server_message(data: bytes | str) -> ServerMessage | UnknownMessage:
             data.decode("utf-8")
         message = _decoder.decode(data)
     except _PARSE_FAILURES as exc:
-        raise _parse_error(exc, data) from None
-    if (
-        message.server_content is None
-        and message.setup_complete is None
-        and message.tool_call is None
-        and message.usage_metadata is None
-        and message.session_resumption_update is None
-        and message.go_away is None
-        and message.tool_call_cancellation is None
-    ):
-        return _unknown(data, message)
+        if not isinstance(exc, msgspec.ValidationError):
+            raise _parse_error(exc, data) from None
+        return _decode_slow(data, exc)
+    message.__dict__["_frame"] = Frame(data)
     return message
 
 
-def _unknown(data: bytes | str, message: ServerMessage) -> ServerMessage | UnknownMessage:
-    """The cold path: name the unknown key (a second, untyped decode)."""
+def frame_of(message: ServerMessage) -> Frame | None:
+    """The frame ``message`` was decoded from (``None`` if it was built in Python)."""
+    frame: Frame | None = message.__dict__.get("_frame")
+    return frame
+
+
+def _decode_slow(
+    data: bytes | str, first: msgspec.ValidationError
+) -> ServerMessage | UnknownMessage:
+    """The cold path of a frame the typed decode refused.
+
+    Unknown top-level keys: the known ones are decoded, the unknown ones listed for
+    :func:`events_from_message`. Bad values all inside metadata (``usageMetadata``,
+    ``groundingMetadata``...): left out of the typed message, the rest kept. Anything
+    else is a :class:`MessageParseError`.
+    """
+    if not (data.lstrip()[:1] in (b"{", "{")):
+        raise _parse_error(first, data)  # not an object: the typed error says so
+    frame = Frame(data)
     try:
-        whole = _any_decoder.decode(data)
-    except _PARSE_FAILURES as exc:  # pragma: no cover - the typed decode parsed it
-        raise _parse_error(exc, data) from None
-    raw = data.encode() if isinstance(data, str) else data
-    for key in whole:
-        if key not in KNOWN_KEYS:
-            return UnknownMessage(key=key, raw=raw)
-    return message  # empty object, or only known keys set to null: nothing to report
+        whole = frame.as_dict()
+    except (ValueError, RecursionError):
+        raise _parse_error(first, data) from None
+    unknown = [key for key in whole if key not in KNOWN_KEYS]
+    known = {key: value for key, value in whole.items() if key in KNOWN_KEYS}
+    if unknown and all(value is None for value in known.values()):
+        return UnknownMessage(key=unknown[0], _frame=frame)
+    try:
+        message = msgspec.convert(known, ServerMessage, strict=False)
+    except msgspec.ValidationError as exc:
+        try:
+            message = convert_dropping_bad_metadata(known, ServerMessage, exc)
+        except msgspec.ValidationError as final:
+            raise _parse_error(final, data) from None
+    message.__dict__["_frame"] = frame
+    if unknown:
+        message.__dict__["_unknown"] = unknown
+    return message
 
 
 def parse_duration(value: str | float | None) -> float | None:
@@ -371,44 +472,157 @@ def parse_duration(value: str | float | None) -> float | None:
 
 
 def events_from_message(message: ServerMessage | UnknownMessage) -> list[LiveEvent]:
-    """The events of one decoded message, in a fixed order.
+    """The events of one decoded message, in a fixed order; every event shares the
+    message's frame (``event.raw``).
 
-    Content events come first, then usage (so a consumer sees the usage of a turn
-    before its :class:`TurnComplete`), then the turn end, then everything else.
+    Content events come first (input transcription, the model's turn, its output
+    transcription: a frame carrying audio and its transcription gives both), then
+    usage (so a consumer sees the usage of a turn before its :class:`TurnComplete`),
+    then the turn end, then everything else, and last an :class:`UnknownMessage` for
+    each untyped key. A frame whose known keys carry nothing typed gives an
+    :class:`UnknownMessage` too: no frame goes unseen.
     """
     if isinstance(message, UnknownMessage):
         return [message]
+    frame: Frame | None = message.__dict__.get("_frame")
     events: list[LiveEvent] = []
-    if message.setup_complete is not None:
-        events.append(SetupComplete(session_id=message.setup_complete.session_id))
     content = message.server_content
+    if content is not None and content.model_turn is not None and _plain_chunk(message, content):
+        return [ModelTurn(content=content.model_turn, _frame=frame)]  # the per-chunk path
+    if message.setup_complete is not None:
+        events.append(SetupComplete(session_id=message.setup_complete.session_id, _frame=frame))
     if content is not None:
         if content.input_transcription is not None:
-            events.append(InputTranscription(text=content.input_transcription.text or ""))
+            tr = content.input_transcription
+            events.append(
+                InputTranscription(text=tr.text or "", finished=tr.finished, _frame=frame)
+            )
+        if content.interim_input_transcription is not None:
+            tr = content.interim_input_transcription
+            events.append(
+                InterimInputTranscription(text=tr.text or "", finished=tr.finished, _frame=frame)
+            )
         if content.model_turn is not None:
-            events.append(ModelTurn(content=content.model_turn))
+            events.append(ModelTurn(content=content.model_turn, _frame=frame))
         if content.output_transcription is not None:
-            events.append(OutputTranscription(text=content.output_transcription.text or ""))
+            tr = content.output_transcription
+            events.append(
+                OutputTranscription(text=tr.text or "", finished=tr.finished, _frame=frame)
+            )
+        if content.grounding_metadata is not None or content.url_context_metadata is not None:
+            events.append(
+                Grounding(
+                    grounding_metadata=content.grounding_metadata,
+                    url_context_metadata=content.url_context_metadata,
+                    _frame=frame,
+                )
+            )
         if content.interrupted:
-            events.append(Interrupted())
+            events.append(Interrupted(_frame=frame))
         if content.generation_complete:
-            events.append(GenerationComplete())
+            events.append(GenerationComplete(_frame=frame))
+        if content.interaction_status is not None:
+            events.append(InteractionStatus(status=content.interaction_status, _frame=frame))
+        if content.waiting_for_input and not content.turn_complete:
+            events.append(WaitingForInput(_frame=frame))
     if message.usage_metadata is not None:
-        events.append(UsageUpdate(usage=message.usage_metadata))
+        events.append(UsageUpdate(usage=message.usage_metadata, _frame=frame))
     if content is not None and content.turn_complete:
-        events.append(TurnComplete(reason=content.turn_complete_reason))
+        events.append(
+            TurnComplete(
+                reason=content.turn_complete_reason,
+                waiting_for_input=content.waiting_for_input,
+                _frame=frame,
+            )
+        )
     if message.tool_call is not None:
-        events.append(ToolCall(function_calls=message.tool_call.function_calls))
+        events.append(ToolCall(function_calls=message.tool_call.function_calls, _frame=frame))
     if message.tool_call_cancellation is not None:
-        events.append(ToolCallCancellation(ids=message.tool_call_cancellation.ids))
+        events.append(ToolCallCancellation(ids=message.tool_call_cancellation.ids, _frame=frame))
     if message.go_away is not None:
-        events.append(GoAway(time_left=parse_duration(message.go_away.time_left)))
+        events.append(GoAway(time_left=parse_duration(message.go_away.time_left), _frame=frame))
     if message.session_resumption_update is not None:
         update = message.session_resumption_update
         events.append(
-            SessionResumptionUpdate(new_handle=update.new_handle, resumable=update.resumable)
+            SessionResumptionUpdate(
+                new_handle=update.new_handle,
+                resumable=update.resumable,
+                last_consumed_client_message_index=update.last_consumed_client_message_index,
+                _frame=frame,
+            )
         )
+    if message.voice_activity is not None:
+        activity = message.voice_activity
+        events.append(
+            VoiceActivity(
+                activity_type=activity.voice_activity_type,
+                audio_offset=activity.audio_offset,
+                _frame=frame,
+            )
+        )
+    if message.voice_activity_detection_signal is not None:
+        signal = message.voice_activity_detection_signal.vad_signal_type
+        events.append(VoiceActivity(activity_type=signal, _frame=frame))
+    for key in message.__dict__.get("_unknown", ()):
+        events.append(UnknownMessage(key=key, _frame=frame))
+    if not events and frame is not None:
+        untyped = _untyped_event(frame)
+        if untyped is not None:
+            events.append(untyped)
     return events
+
+
+def _plain_chunk(message: ServerMessage, content: ServerContent) -> bool:
+    """True when ``message`` is a model turn and nothing else (the usual chunk)."""
+    return (
+        content.output_transcription is None
+        and content.input_transcription is None
+        and content.interim_input_transcription is None
+        and not content.turn_complete
+        and not content.generation_complete
+        and not content.interrupted
+        and content.grounding_metadata is None
+        and content.url_context_metadata is None
+        and content.interaction_status is None
+        and not content.waiting_for_input
+        and message.usage_metadata is None
+        and message.setup_complete is None
+        and message.tool_call is None
+        and message.tool_call_cancellation is None
+        and message.go_away is None
+        and message.session_resumption_update is None
+        and message.voice_activity is None
+        and message.voice_activity_detection_signal is None
+        and len(message.__dict__) == 1  # only the frame: no untyped top-level key
+    )
+
+
+#: The type of each top-level key of a server message, to name untyped fields in it.
+_MESSAGE_TYPES: Final = {
+    info.encode_name: info.type for info in msgspec.structs.fields(ServerMessage)
+}
+
+
+def _untyped_event(frame: Frame) -> UnknownMessage | None:
+    """The event of a frame whose known keys carried nothing typed (``{"serverContent":
+    {"newSignal": 1}}``): it names the first untyped field; ``None`` for an empty one."""
+    for key, value in frame.as_dict().items():
+        if not isinstance(value, dict):
+            continue
+        tp = _MESSAGE_TYPES.get(key)
+        struct = next(
+            (
+                a
+                for a in typing.get_args(tp)
+                if isinstance(a, type) and issubclass(a, msgspec.Struct)
+            ),
+            None,
+        )
+        known = {f.encode_name for f in msgspec.structs.fields(struct)} if struct else set()
+        for inner, item in value.items():
+            if inner not in known and item is not None:
+                return UnknownMessage(key=f"{key}.{inner}", _frame=frame)
+    return None
 
 
 def decode_events(data: bytes | str) -> list[LiveEvent]:

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import msgspec
 
+from .._wire import convert
 from ..errors import (
     ConfigurationError,
     DisconnectedError,
@@ -68,6 +69,7 @@ from ..errors import (
     WebSocketError,
 )
 from ..live_types import (
+    AudioTranscriptionConfig,
     LiveConnectConfig,
     LiveSetup,
     LiveUsageMetadata,
@@ -87,6 +89,7 @@ from ..types import (
     GenerationConfig,
     Part,
     RequestLike,
+    Transcription,
     coerce_request,
 )
 from .connection import ConnectionHealth, LiveConnection
@@ -103,6 +106,7 @@ from .protocol import (
     UnknownMessage,
     encode_audio,
     events_from_message,
+    frame_of,
     usage_to_http,
 )
 
@@ -567,15 +571,21 @@ def _setup_from_request(model: str, request: GenerateContentRequest) -> LiveSetu
         )
     generation = request.generation_config
     if generation is None:
-        generation = GenerationConfig(response_modalities=["TEXT"])
-    elif generation.response_modalities is None:
-        generation = msgspec.structs.replace(generation, response_modalities=["TEXT"])
+        generation = GenerationConfig(response_modalities=["AUDIO"])
+    elif not generation.response_modalities:
+        generation = msgspec.structs.replace(generation, response_modalities=["AUDIO"])
+    audio = "AUDIO" in (generation.response_modalities or ())
     return LiveSetup(
         model=model_resource_name(model),
         generation_config=generation,
         system_instruction=request.system_instruction,
         tools=request.tools,
         safety_settings=request.safety_settings,
+        # Today's Live models answer in AUDIO only; the transcription is the chunks'
+        # text (a GenerateContentRequest has no field to ask for it otherwise).
+        output_audio_transcription=AudioTranscriptionConfig() if audio else None,
+        # Top-level fields the library does not type go to setup, as given.
+        extra=request.extra,
     )
 
 
@@ -664,20 +674,41 @@ class Stream(_Receiver[GenerateContentResponse]):
             turn = content.model_turn
             if turn is not None:
                 turn.role = "model"
+            spoken = content.output_transcription
             if content.turn_complete:
                 self._stop_reading = True
-                return [self._final(turn.parts if turn is not None else [])]
-            if turn is None:
+                final = self._final(turn.parts if turn is not None else [], spoken)
+                final.__dict__["_frame"] = frame_of(message)
+                return [final]
+            grounding = content.grounding_metadata
+            url_context = content.url_context_metadata
+            if turn is None and spoken is None and grounding is None and url_context is None:
                 return None
-            return [GenerateContentResponse(candidates=[Candidate(content=turn, index=0)])]
+            # One chunk per frame: audio and its transcription in one frame (3.1 Flash
+            # Live) make one chunk; in separate frames (native audio), two.
+            chunk = GenerateContentResponse(
+                candidates=[
+                    Candidate(
+                        content=turn if turn is not None else Content(parts=[], role="model"),
+                        index=0,
+                        grounding_metadata=grounding,
+                        url_context_metadata=url_context,
+                    )
+                ],
+                output_transcription=spoken,
+            )
+            chunk.__dict__["_frame"] = frame_of(message)
+            return [chunk]
         if message.tool_call is not None:
             # As over HTTP: the answer is a function call, and the request is over.
             self._stop_reading = True
             parts = [Part(function_call=call) for call in message.tool_call.function_calls]
-            return [self._final(parts)]
+            final = self._final(parts, None)
+            final.__dict__["_frame"] = frame_of(message)
+            return [final]
         return None
 
-    def _final(self, parts: list[Part]) -> GenerateContentResponse:
+    def _final(self, parts: list[Part], spoken: Transcription | None) -> GenerateContentResponse:
         usage = self._usage
         return GenerateContentResponse(
             candidates=[
@@ -685,6 +716,7 @@ class Stream(_Receiver[GenerateContentResponse]):
             ],
             usage_metadata=usage_to_http(usage) if usage is not None else None,
             model_version=self._model_version,
+            output_transcription=spoken,
         )
 
     def __aiter__(self) -> Self:
@@ -729,9 +761,12 @@ async def open_stream(
     """Open a Live connection for one request and start streaming its answer.
 
     Sends ``setup`` built from the request (model, generation config with
-    ``responseModalities: ["TEXT"]`` unless set, system instruction, tools, safety
-    settings), waits for ``setupComplete``, sends the contents as one ``clientContent``
-    turn with ``turnComplete: true``, and returns the :class:`Stream` of chunks.
+    ``responseModalities: ["AUDIO"]`` unless set, and with AUDIO
+    ``outputAudioTranscription``, system instruction, tools, safety settings, and any
+    top-level field the library does not type), waits for ``setupComplete``, sends the
+    contents as one ``clientContent`` turn with ``turnComplete: true``, and returns the
+    :class:`Stream` of chunks: in AUDIO each chunk's ``.text`` is the transcription and
+    ``.audio`` the 24 kHz PCM of the same frame.
 
     With a ``pool`` holding a warm connection set up the same way, that connection is
     used and connect and setup are skipped (``stream.metrics.from_pool``). A warm
@@ -775,20 +810,12 @@ def _as_content(turn: Content | Mapping[str, Any] | str) -> Content:
         return turn if turn.role else msgspec.structs.replace(turn, role="user")
     if isinstance(turn, str):
         return Content.user_text(turn)
-    try:
-        content = msgspec.convert(dict(turn), Content)
-    except (msgspec.ValidationError, TypeError, ValueError) as exc:
-        raise InvalidRequestError(f"invalid Content: {exc}") from None
+    content = convert(turn, Content)  # both spellings; untyped keys kept in extra
     return content if content.role else msgspec.structs.replace(content, role="user")
 
 
 def _as_response(item: FunctionResponse | Mapping[str, Any]) -> FunctionResponse:
-    if isinstance(item, FunctionResponse):
-        return item
-    try:
-        return msgspec.convert(dict(item), FunctionResponse)
-    except (msgspec.ValidationError, TypeError, ValueError) as exc:
-        raise InvalidRequestError(f"invalid FunctionResponse: {exc}") from None
+    return convert(item, FunctionResponse)  # both spellings; untyped keys kept in extra
 
 
 class Reconnected(LiveEvent, frozen=True):
@@ -903,7 +930,10 @@ class LiveSession(_Receiver[LiveEvent]):
                 self._turn_chunks_base = self.metrics.chunks + sum(
                     1 for e in events if type(e) is ModelTurn
                 )
-            if message.session_resumption_update is not None:
+            update = message.session_resumption_update
+            # An update without a handle (resumable: false, sent while the model
+            # generates) confirms nothing: what was sent is still unconfirmed.
+            if update is not None and update.new_handle and update.resumable is not False:
                 protocol = self._conn.protocol
                 if protocol.resumption_handle:
                     if protocol.resumption_handle != self._handle:
