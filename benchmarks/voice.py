@@ -33,6 +33,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -101,8 +102,11 @@ def start_emulator(folder: Path, *options: str) -> tuple[subprocess.Popen[str], 
         stdout=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     assert proc.stdout is not None
+    url = proc.stdout.readline().split()[-1]
+    # Keep reading what it prints: a full pipe would stall the emulator mid-benchmark.
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
     os.environ["SSL_CERT_FILE"] = str(ca_path)  # how google-genai is told to trust it
-    return proc, proc.stdout.readline().split()[-1], str(ca_path)
+    return proc, url, str(ca_path)
 
 
 # --------------------------------------------------------------------------- resample
