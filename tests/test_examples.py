@@ -205,7 +205,12 @@ def test_the_reference_names_every_public_name() -> None:
     reference = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
     missing = [
         f"{module}.{name}"
-        for module in ("api_gemini", "api_gemini.websocket", "api_gemini.emulator")
+        for module in (
+            "api_gemini",
+            "api_gemini.websocket",
+            "api_gemini.emulator",
+            "api_gemini.audio",
+        )
         for name in importlib.import_module(module).__all__
         if f"### `{module}.{name}`" not in reference
     ]
