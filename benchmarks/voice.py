@@ -331,7 +331,9 @@ async def end_of_speech_round(client: Any) -> float:
 def bench_eos(quick: bool) -> None:
     rounds = 4 if quick else 30
     folder = tempfile.TemporaryDirectory()
-    proc, url, ca = start_emulator(Path(folder.name))
+    # Short answers: a round stops reading after the first byte, and google-genai's
+    # close then waits 10 s (close_timeout) behind a full receive queue.
+    proc, url, ca = start_emulator(Path(folder.name), "--default-max-tokens", "5")
     try:
 
         async def run() -> dict[str, list[float]]:
