@@ -322,7 +322,8 @@ def run_talk(args: argparse.Namespace) -> int:
         print(
             f"(sent {report.input_seconds:.1f} s, played {report.played_seconds:.1f} s, "
             f"{report.answers} answers, {len(report.interruptions)} interruptions, "
-            f"{report.reconnects} reconnects)",
+            f"{report.reconnects} reconnects, "
+            f"{report.dropped_input_seconds:.1f} s of input dropped)",
             file=sys.stderr,
         )
     return 0
