@@ -44,6 +44,7 @@ from api_gemini.audio import (
     PlaybackBuffer,
     Resampler,
     WavAudio,
+    WavSink,
     frames,
     have_soxr,
     play_in_real_time,
@@ -175,8 +176,27 @@ def bench_bargein(quick: bool) -> None:
     def timed_interrupt(self: PlaybackBuffer) -> Any:
         cut = interrupt(self)
         dropped.append(time.perf_counter())
+        timed_interrupt_end(dropped[-1])
         return cut
 
+    # The simulated card hands over audio up to one block ahead of its clock: the last
+    # hand-over before the drop, plus one block, is when the last audible sample ends.
+    from api_gemini.talk import PLAYBACK_BLOCK_MS
+
+    handed: list[float] = []
+    write = WavSink.write
+
+    def timed_write(self: WavSink, pcm: bytes) -> None:
+        handed.append(time.perf_counter())
+        write(self, pcm)
+
+    ends: list[float] = []
+
+    def timed_interrupt_end(cut_time: float) -> None:
+        before = [t for t in handed if t <= cut_time]
+        ends.append(max(cut_time, before[-1] + PLAYBACK_BLOCK_MS / 1000 if before else 0.0))
+
+    WavSink.write = timed_write  # type: ignore[method-assign]
     aiohttp.web.WebSocketResponse.send_bytes = timed_send  # type: ignore[method-assign]
     PlaybackBuffer.interrupt = timed_interrupt  # type: ignore[method-assign]
     config = EmulatorConfig(
@@ -209,10 +229,14 @@ def bench_bargein(quick: bool) -> None:
         portal.close()
         aiohttp.web.WebSocketResponse.send_bytes = send_bytes  # type: ignore[method-assign]
         PlaybackBuffer.interrupt = interrupt  # type: ignore[method-assign]
+        WavSink.write = write  # type: ignore[method-assign]
     assert len(sent) == len(dropped) == len(report.interruptions), (sent, dropped)
     latencies = [d - s for s, d in zip(sent, dropped, strict=True)]
+    silenced = [e - s for s, e in zip(sent, ends, strict=True)]
     print("\n### Barge-in: `interrupted` frame sent -> playback queue dropped\n")
     print(f"- {summary(latencies)}")
+    print(f"- to the end of the last audio handed to the card ({PLAYBACK_BLOCK_MS:.0f} ms blocks): "
+          f"{summary(silenced)}")  # fmt: skip
     dropped_seconds = [c.dropped_bytes / 48000 for c in report.interruptions]
     print(f"- audio dropped per barge-in: {summary(dropped_seconds, 's', 1)}")
 

@@ -73,7 +73,11 @@ EMULATOR_PACE: dict[str, Any] = {
     "tokens_per_chunk": 5,  # 100 ms of audio per message
     "default_max_output_tokens": 150,  # 3 s answers
 }
+#: Microphone frames: 20 ms, a common capture block (docs/howto/audio.md: 20 to 100 ms).
 FRAME_MS = 20.0
+#: Speaker blocks: 10 ms, so that after an interruption at most 10 ms already handed to
+#: the card still play (the barge-in target is one 20 ms frame; see performance.md).
+PLAYBACK_BLOCK_MS = 10.0
 
 
 @dataclass
@@ -280,9 +284,9 @@ async def talk(
             await model.connect(talk_config(args), reconnect=ReconnectPolicy())
         )
         if args.output:
-            buffer = await stack.enter_async_context(wav_speaker(args.output, FRAME_MS))
+            buffer = await stack.enter_async_context(wav_speaker(args.output, PLAYBACK_BLOCK_MS))
         else:
-            buffer = await stack.enter_async_context(speaker(FRAME_MS))
+            buffer = await stack.enter_async_context(speaker(PLAYBACK_BLOCK_MS))
         source = (
             wav_frames(args.input, FRAME_MS)
             if args.input

@@ -134,11 +134,12 @@ async def microphone_frames(
 
 
 @contextlib.asynccontextmanager
-async def speaker(frame_ms: float = 20.0) -> AsyncIterator[PlaybackBuffer]:
+async def speaker(frame_ms: float = 10.0) -> AsyncIterator[PlaybackBuffer]:
     """The default output device playing a :class:`PlaybackBuffer` of 24 kHz audio.
 
     The device's callback pulls one ``frame_ms`` block at a time, so an
-    :meth:`~PlaybackBuffer.interrupt` silences it within one block.
+    :meth:`~PlaybackBuffer.interrupt` silences it within one block (10 ms: half the
+    20 ms frame that is the barge-in target, the rest left for the network path).
 
     Raises:
         ConfigurationError: no ``sounddevice`` or no PortAudio (one line).
@@ -156,7 +157,7 @@ async def speaker(frame_ms: float = 20.0) -> AsyncIterator[PlaybackBuffer]:
 
 
 @contextlib.asynccontextmanager
-async def wav_speaker(path: str | Path, frame_ms: float = 20.0) -> AsyncIterator[PlaybackBuffer]:
+async def wav_speaker(path: str | Path, frame_ms: float = 10.0) -> AsyncIterator[PlaybackBuffer]:
     """A simulated sound card that plays a :class:`PlaybackBuffer` into a WAV file in
     real time (:func:`play_in_real_time`): the file holds exactly what was played."""
     buffer = PlaybackBuffer(OUTPUT_RATE)
