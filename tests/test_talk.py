@@ -25,6 +25,7 @@ from api_gemini import audio
 from api_gemini.audio import PlaybackBuffer, read_wav, write_wav
 from api_gemini.cli import _parser, main
 from api_gemini.emulator import Emulator, EmulatorConfig
+from api_gemini.errors import DisconnectedError
 from api_gemini.talk import TALK_MODEL, TalkReport, talk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,6 +187,21 @@ async def test_talk_survives_go_away_by_resuming(tmp_path: Path) -> None:
     assert report.reconnects == 1
     assert report.answers == 2, transcript  # one before the move, one after
     assert transcript.count("you: audio of") == 2
+
+
+async def test_a_session_that_ends_stops_talk_at_once_with_its_error(tmp_path: Path) -> None:
+    # 1008 is never retried: the first answer's connection dies, and talk must not go on
+    # sending the rest of a 20 s input to nobody.
+    config = EmulatorConfig(port=0, fault="close-1008-after-1", **PACE)
+    async with Emulator(config) as emu:
+        report = TalkReport()
+        args = _parser().parse_args(["talk", "--base-url", emu.base_url, "--model", MODEL])
+        source, sink = tmp_path / "in.wav", tmp_path / "out.wav"
+        write_wav(source, speech(0.5) + silence(19.5), RATE)
+        args.input, args.output, args.client_vad = str(source), str(sink), True
+        with pytest.raises(DisconnectedError):
+            await talk(args, io.StringIO(), report)
+    assert report.input_seconds < 10
 
 
 # --------------------------------------------------------------------------- the sound stack

@@ -300,17 +300,26 @@ async def talk(
         conversation = _Conversation(session, buffer, out, report)
         vad = EnergyVAD() if args.client_vad else None
         receiver = asyncio.create_task(conversation.receive())
+        sender = asyncio.create_task(conversation.send(source, vad))
+        settler: asyncio.Task[None] | None = None
         try:
-            await conversation.send(source, vad)
-            sent_all = asyncio.create_task(conversation.settle(args.linger))
-            await asyncio.wait([sent_all, receiver], return_when=asyncio.FIRST_COMPLETED)
-            sent_all.cancel()
+            # The session may end first (an error, or the server closed it): then stop
+            # sending at once rather than talk to nobody.
+            await asyncio.wait([sender, receiver], return_when=asyncio.FIRST_COMPLETED)
+            if not receiver.done():
+                sender.result()  # the input ended (or sending failed: raise)
+                settler = asyncio.create_task(conversation.settle(args.linger))
+                await asyncio.wait([settler, receiver], return_when=asyncio.FIRST_COMPLETED)
             if receiver.done():
                 receiver.result()  # the session ended: raise its error, if any
         finally:
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await receiver
+            tasks = [task for task in (sender, settler, receiver) if task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+            for task in tasks:  # their errors were raised above when they mattered
+                if not task.cancelled():
+                    task.exception()
             report.played_seconds = buffer.played_seconds
     return report
 
