@@ -176,15 +176,16 @@ async def test_client_vad_barge_in_cuts_the_answer_where_it_was_heard(
     assert len(played) == round(cut.played_seconds * 48000) + 3 * 48000
 
 
-async def test_talk_survives_go_away_by_resuming(tmp_path: Path) -> None:
+@pytest.mark.parametrize("detection", [["--client-vad"], []], ids=["client-vad", "server-vad"])
+async def test_talk_survives_go_away_by_resuming(tmp_path: Path, detection: list[str]) -> None:
     # Connections of 6 s (goAway 1 s before the end), answers of 0.5 s: the session moves
     # between two turns, and the second question is answered on the new connection.
     pace = {**PACE, "default_max_output_tokens": 25}
     config = EmulatorConfig(port=0, live_connection_lifetime=6.0, go_away_notice=1.0, **pace)
     async with Emulator(config) as emu:
         pcm = speech(0.4) + silence(6.1) + speech(0.4) + silence(2.0)
-        report, transcript, _ = await run(tmp_path, emu, pcm, "--client-vad")
-    assert report.reconnects == 1
+        report, transcript, _ = await run(tmp_path, emu, pcm, *detection)
+    assert report.reconnects == 1 and report.dropped_input_seconds == 0
     assert report.answers == 2, transcript  # one before the move, one after
     assert transcript.count("you: audio of") == 2
 
