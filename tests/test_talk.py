@@ -15,6 +15,7 @@ import signal
 import struct
 import subprocess
 import sys
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,29 @@ async def test_speech_then_silence_gets_an_answer_without_an_end_of_turn_message
     assert report.first_audio_at_input < report.input_seconds - 1.0
     assert transcript.startswith("you: audio of 6") and "\ngemini: " in transcript
     assert played == log.expected_output() and len(played) == 3 * 48000
+
+
+async def test_a_44_1_khz_stereo_file_is_heard_as_speech(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    # What a recorder makes: 44.1 kHz, two channels; talk converts it to 16 kHz mono.
+    count = int(0.6 * 44100)
+    tone = [int(8000 * math.sin(2 * math.pi * 300 * i / 44100)) for i in range(count)]
+    frames = [v for s in tone for v in (s, s)] + [0] * (2 * 2 * 44100)
+    source, sink = tmp_path / "stereo.wav", tmp_path / "out.wav"
+    with wave.open(str(source), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(44100)
+        out.writeframes(struct.pack(f"<{len(frames)}h", *frames))
+    args = _parser().parse_args(
+        ["talk", "--base-url", emulator.base_url, "--model", MODEL, "--linger", "1.0",
+         "--input", str(source), "--output", str(sink)]
+    )  # fmt: skip
+    out = io.StringIO()
+    report = await talk(args, out)
+    assert report.answers == 1, out.getvalue()
+    assert out.getvalue().startswith("you: audio of 6")  # about 600 ms of speech heard
 
 
 async def test_speech_during_the_answer_interrupts_it_and_the_file_holds_what_was_played(
