@@ -133,11 +133,11 @@ async def test_a_44_1_khz_stereo_file_is_heard_as_speech(
     tone = [int(8000 * math.sin(2 * math.pi * 300 * i / 44100)) for i in range(count)]
     frames = [v for s in tone for v in (s, s)] + [0] * (2 * 2 * 44100)
     source, sink = tmp_path / "stereo.wav", tmp_path / "out.wav"
-    with wave.open(str(source), "wb") as out:
-        out.setnchannels(2)
-        out.setsampwidth(2)
-        out.setframerate(44100)
-        out.writeframes(struct.pack(f"<{len(frames)}h", *frames))
+    with wave.open(str(source), "wb") as writer:
+        writer.setnchannels(2)
+        writer.setsampwidth(2)
+        writer.setframerate(44100)
+        writer.writeframes(struct.pack(f"<{len(frames)}h", *frames))
     args = _parser().parse_args(
         ["talk", "--base-url", emulator.base_url, "--model", MODEL, "--linger", "1.0",
          "--input", str(source), "--output", str(sink)]
