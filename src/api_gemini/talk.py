@@ -75,6 +75,9 @@ EMULATOR_PACE: dict[str, Any] = {
 }
 #: Microphone frames: 20 ms, a common capture block (docs/howto/audio.md: 20 to 100 ms).
 FRAME_MS = 20.0
+#: Microphone frames that may wait for a reconnect (5 s of them); more are dropped and
+#: counted (``TalkReport.dropped_input_seconds``, ``--stats``).
+MAX_WAITING_FRAMES = 250
 #: Speaker blocks: 10 ms, so that after an interruption at most 10 ms already handed to
 #: the card still play (the barge-in target is one 20 ms frame; see performance.md).
 PLAYBACK_BLOCK_MS = 10.0
@@ -281,7 +284,9 @@ async def talk(
         client = await stack.enter_async_context(AsyncClient(base_url=base_url))
         model = client.models().by_name(args.model)
         session = await stack.enter_async_context(
-            await model.connect(talk_config(args), reconnect=ReconnectPolicy())
+            await model.connect(
+                talk_config(args), reconnect=ReconnectPolicy(max_pending_sends=MAX_WAITING_FRAMES)
+            )
         )
         if args.output:
             buffer = await stack.enter_async_context(wav_speaker(args.output, PLAYBACK_BLOCK_MS))
