@@ -6,6 +6,7 @@
     api-gemini stream --transport sse "..."             # over HTTP SSE
     api-gemini stream --emulator "..."                  # against a local emulator, offline
     api-gemini chat                                     # an interactive Live session
+    api-gemini talk                                     # a spoken one (see api_gemini.talk)
     api-gemini models                                   # the model catalog
     api-gemini emulator --port 8123                     # run the emulator
 
