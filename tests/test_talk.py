@@ -182,6 +182,16 @@ async def test_client_vad_speech_then_silence_gets_an_answer(
     assert played == log.expected_output() and len(played) == 3 * 48000  # all 3 s played
 
 
+async def test_client_vad_input_that_ends_mid_speech_still_ends_the_turn(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    # No silence at the end: the "microphone" goes off while speaking. With our own
+    # detection that is activityEnd (audioStreamEnd is for the server's detection only).
+    report, transcript, played = await run(tmp_path, emulator, speech(0.6), "--client-vad")
+    assert report.answers == 1, transcript
+    assert len(played) == 3 * 48000
+
+
 async def test_client_vad_barge_in_cuts_the_answer_where_it_was_heard(
     tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

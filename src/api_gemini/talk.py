@@ -190,7 +190,12 @@ class _Conversation:
             elif event is VadEvent.END:
                 await self._send_audio(frame)
                 await session.send_activity_end()
-        await session.send_audio_stream_end()  # the microphone is off
+        # The microphone is off. audioStreamEnd is only for the server's detection
+        # (google-genai's docstring of audio_stream_end); ours closes open speech.
+        if vad is None:
+            await session.send_audio_stream_end()
+        elif vad.speaking:
+            await session.send_activity_end()
 
     async def _send_audio(self, frame: bytes) -> None:
         try:
