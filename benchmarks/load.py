@@ -46,7 +46,7 @@ import psutil
 
 from api_gemini import AsyncClient
 from api_gemini.settings import Timeouts
-from api_gemini.websocket import ModelTurn
+from api_gemini.websocket import OutputTranscription
 
 LIVE_MODEL = "gemini-3.8-live"
 HTTP_MODEL = "gemini-2.5-flash"
@@ -178,7 +178,7 @@ async def live_phase(
         async def run(on_chunk: Callable[[str], None]) -> None:
             await session.send_text(_prompt(call_id, words))
             async for event in session.receive_turn():
-                if isinstance(event, ModelTurn) and event.text:
+                if isinstance(event, OutputTranscription) and event.text:
                     on_chunk(event.text)
 
         await _timed(result, _expected(call_id, words), run)
@@ -260,7 +260,9 @@ def start_emulator(
 ) -> tuple[subprocess.Popen[str], str]:
     """``python -m api_gemini.emulator`` in a subprocess (over TLS with ``(cert, key)``);
     returns it and its base URL."""
+    # --playback-time-scale 0: measure the client, not the wait for audio playback.
     argv = [sys.executable, "-m", "api_gemini.emulator", "--port", "0"]
+    argv += ["--playback-time-scale", "0"]
     argv += ["--tokens-per-second", str(tokens_per_second)]
     if tls is not None:
         argv += ["--tls-cert", tls[0], "--tls-key", tls[1]]

@@ -9,8 +9,11 @@ measures from the call of ``stream_generate_content_websocket`` to the first chu
 - warm+refill: as warm, but the pool opens a replacement in the background while the
   measured request runs (what a steady ``refill=True`` pool costs the request).
 
-Rounds interleave the three cases so that drift affects all alike. Run:
-``.venv/bin/python benchmarks/pool_ttfc.py --runs 40``.
+Rounds interleave the three cases so that drift affects all alike. ``--rtt-ms N`` puts
+the fault proxy (``python -m api_gemini.emulator.proxy``, its own process) between
+client and emulator, adding N ms to every round trip (and one to each new connection,
+as a TCP handshake); TLS runs end to end through it. Run:
+``.venv/bin/python benchmarks/pool_ttfc.py --runs 40 --rtt-ms 20``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,30 @@ from api_gemini import AsyncClient, PoolSettings
 LIVE_MODEL = "gemini-3.8-live"
 KEY = "bench-key"
 PROMPT = "echo: warm pools answer sooner"
+
+
+def start_proxy(url: str, rtt_ms: float) -> tuple[subprocess.Popen[str], str]:
+    """The fault proxy in a child process in front of ``url``; returns it and its URL."""
+    target = url.split("://", 1)[1]
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    env = dict(os.environ, PYTHONPATH=src)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "api_gemini.emulator.proxy",
+            "--target",
+            target,
+            "--rtt-ms",
+            str(rtt_ms),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    address = proc.stdout.readline().split()[-1]
+    return proc, f"https://{address}"
 
 
 def start_emulator(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
@@ -57,6 +84,8 @@ def start_emulator(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
             str(cert_path),
             "--tls-key",
             str(key_path),
+            "--playback-time-scale",  # measure the client, not the playback wait
+            "0",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -132,15 +161,21 @@ def main() -> None:
     """Parse ``--runs``, measure, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="measured rounds per case")
+    parser.add_argument("--rtt-ms", type=float, default=0.0, help="round trip added by a proxy")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         proc, url, ca = start_emulator(Path(folder))
+        proxy = None
         try:
+            if args.rtt_ms > 0:
+                proxy, url = start_proxy(url, args.rtt_ms)
             samples = asyncio.run(measure(url, ca, args.runs))
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-    print(f"emulator over TLS at {url}; {args.runs} rounds, interleaved")
+            for child in (proxy, proc):
+                if child is not None:
+                    child.terminate()
+                    child.wait(timeout=10)
+    print(f"emulator over TLS at {url} (+{args.rtt_ms:g} ms RTT); {args.runs} rounds, interleaved")
     print(table(samples))
 
 

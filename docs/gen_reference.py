@@ -23,7 +23,7 @@ MODULES = [
     "api_gemini.audio",
     # Not imported by name, but what the calls return: models() and the sync twins.
     "api_gemini.models",
-    "api_gemini.sync_live",
+    "api_gemini.websocket.sync_live",
 ]
 _SECTION = re.compile(r"^(Args|Arguments|Attributes|Raises|Returns|Yields):\s*$")
 _ITEM = re.compile(r"^    (\S[^:]*):\s*(.*)$")

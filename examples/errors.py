@@ -43,8 +43,9 @@ async def main() -> None:
         except SetupRejectedError as exc:
             print(f"SetupRejectedError: close code {exc.close_code}, {exc.reason!r}")
 
-        # Live: the server closes mid-answer (1011 after 3 chunks). The chunks before
-        # the failure are delivered first; then the error says how many there were.
+        # Live: the server closes mid-answer (1011 after 3 pieces, each an audio chunk and
+        # its transcription chunk). The chunks before the failure are delivered first;
+        # then the error says how many there were.
         live = client.models().by_name(LIVE)
         stream = await live.stream_generate_content_websocket(
             "fault:close-1011-after-3 Tell me a story"

@@ -8,7 +8,7 @@ import asyncio
 from api_gemini import AsyncClient
 from api_gemini.websocket import (
     LiveConnectConfig,
-    ModelTurn,
+    OutputTranscription,
     SessionResumptionConfig,
     SessionResumptionUpdate,
     TurnComplete,
@@ -19,8 +19,9 @@ from api_gemini.websocket import (
 async def main() -> None:
     async with AsyncClient() as client:
         model = client.models().by_name("gemini-3.8-live")
+        # No modality: AUDIO (today's Live models have no other), with the transcription
+        # of the audio as OutputTranscription events.
         config = LiveConnectConfig(
-            response_modalities=["TEXT"],
             system_instruction="You are a terse assistant.",
             session_resumption=SessionResumptionConfig(),  # ask for resumption handles
         )
@@ -28,7 +29,7 @@ async def main() -> None:
             # receive_turn(): the events of one answer, up to its TurnComplete.
             await session.send_text("echo: Hello, Live API")
             async for event in session.receive_turn():
-                if isinstance(event, ModelTurn):
+                if isinstance(event, OutputTranscription):  # (ModelTurn: the audio)
                     print(event.text, end="", flush=True)
             print()
 
@@ -36,7 +37,7 @@ async def main() -> None:
             await session.send_text("My name is Ada.", turn_complete=False)
             await session.send_text("recall")  # the emulator repeats earlier user turns
             async for event in session.receive_turn():
-                if isinstance(event, ModelTurn):
+                if isinstance(event, OutputTranscription):  # (ModelTurn: the audio)
                     print(event.text, end="", flush=True)
                 elif isinstance(event, UsageUpdate):
                     print(f"\n[{event.usage.total_token_count} tokens so far]")

@@ -12,7 +12,8 @@ kind is ``string``, ``bool``, ``int``, ``number``, ``bytes``, ``timestamp``,
 ``message`` (target: a message name) or ``map`` (target: the value's kind spec); a
 repeated field is ``["repeated", spec]``.
 
-Roots are the request messages of the endpoints the emulator serves. Where google-genai
+Roots are the request messages of the endpoints the emulator serves (Live messages,
+generateContent, countTokens, embedContent / batchEmbedContents, auth_tokens). Where google-genai
 models a wire message differently from the v1beta proto, a root says so below (for
 example ``BidiGenerateContentSetup`` has ``realtimeInputConfig``, which google-genai
 keeps only in ``LiveConnectConfig`` and moves into ``setup`` in ``_live_converters``).
@@ -48,6 +49,9 @@ WIRE_TYPE_OF = {
 EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     # _live_converters._LiveConnectConfig_to_mldev: setv(['setup', 'realtimeInputConfig'])
     "LiveClientSetup": {"realtime_input_config": gt.RealtimeInputConfig},
+    # models._GenerateContentConfig_to_mldev: setv(to_object, ['imageConfig'], ...) inside
+    # generationConfig.
+    "GenerationConfig": {"image_config": gt.ImageConfig},
 }
 # SDK-only fields that never go on the wire (dropped by the converters).
 SDK_ONLY = {"http_options", "abort_signal", "should_return_http_response"}
@@ -138,6 +142,10 @@ class GenerateContentRequest(pydantic.BaseModel):
     generation_config: gt.GenerationConfig | None = None
     cached_content: str | None = None
     labels: dict[str, str] | None = None
+    # Set on the request itself by models._GenerateContentConfig_to_mldev.
+    service_tier: gt.ServiceTier | None = None
+    store: bool | None = None
+    continuation_token: bytes | None = None
 
 
 class CountTokensRequest(pydantic.BaseModel):
@@ -145,6 +153,22 @@ class CountTokensRequest(pydantic.BaseModel):
 
     contents: list[gt.Content] | None = None
     generate_content_request: GenerateContentRequest | None = None
+
+
+class EmbedContentRequest(pydantic.BaseModel):
+    """The v1beta EmbedContentRequest (google-genai: ``_EmbedContentConfig_to_mldev``)."""
+
+    model: str | None = None
+    content: gt.Content | None = None
+    task_type: str | None = None
+    title: str | None = None
+    output_dimensionality: int | None = None
+
+
+class BatchEmbedContentsRequest(pydantic.BaseModel):
+    """The v1beta BatchEmbedContentsRequest, what google-genai's embed_content sends."""
+
+    requests: list[EmbedContentRequest] | None = None
 
 
 class CreateAuthTokenRequest(pydantic.BaseModel):
@@ -162,6 +186,8 @@ def main() -> None:
     builder.add(gt.LiveClientMessage)
     builder.add(GenerateContentRequest)
     builder.add(CountTokensRequest)
+    builder.add(EmbedContentRequest)
+    builder.add(BatchEmbedContentsRequest)
     builder.add(CreateAuthTokenRequest)
     table = {
         "_generated_by": "scripts/gen_wire_schema.py",

@@ -70,6 +70,71 @@ FIXES = [
     "The SSE decoder copied the whole partial line on every read: quadratic time on a long "
     "line (0.30 s for 15 MiB in 64 KiB reads, 8x the new linear decoder's 0.04 s, and "
     "growing with the square). It now appends in place and scans only new bytes.",
+    "The sync `Client` (issue 12): sixteen threads making their first WebSocket call at once "
+    "started several loop threads and pools (some callers got `SessionStateError`, `close()` "
+    "raised `RuntimeError ... attached to a different loop` and left a warm connection open); "
+    "a Ctrl-C handled just as a chunk arrived dropped that chunk; `close()` from another "
+    "thread ended other threads' streams as if they had finished, and a call on a closed "
+    "client raised a retryable `TransportError`; a forked child using the inherited client "
+    "hung. Now: one loop and pool under a lock, interrupts hand the chunk over, "
+    "`ClientClosedError` (not retryable), a fresh loop in a forked child (`_portal.py`, "
+    "`client.py`, `sync_live.py`; see decisions.md).",
+]
+
+#: The sync client's own rows (tests/test_faults_sync.py), written here, not measured.
+SYNC_SECTION = [
+    "### The sync client: threads, Ctrl-C, fork (`tests/test_faults_sync.py`)",
+    "",
+    "The sync `Client` runs a slice of the matrix above on its four surfaces, and these rows of",
+    "its own. Threads are ordered by barriers and events, never by sleeps; each row also checks",
+    "that no thread, fd or socket is left once the client is closed.",
+    "",
+    "| row | what happens | passes when |",
+    "|---|---|---|",
+    (
+        "| first use from 16 threads | 16 threads released by one barrier each call "
+        "`client.models()` and make their first WebSocket call on one client; the first loop "
+        "start and the first HTTP transport are held open (bounded, 0.5 s) so that an unguarded "
+        "second start would certainly get in | exactly one loop thread, one pool and one HTTP "
+        "transport; every thread gets its whole answer; `close()` closes every warm connection "
+        '(`discarded["pool_closed"]` equals the idle count) and raises nothing |'
+    ),
+    (
+        "| pool read from the caller | `client.pool.metrics()`, `.health()`, "
+        "`client.pool_metrics()` | `LivePool.metrics` / `.health` run on the loop thread only |"
+    ),
+    (
+        "| `close()` while others stream | 3 WebSocket streams and 3 Live sessions, each past its "
+        "first chunk, when another thread closes the client | each raises `ClientClosedError` "
+        "(`retryable=False`), none ends as if finished; later WebSocket, SSE, unary calls and "
+        "`client.models()` raise it too |"
+    ),
+    (
+        "| first use racing `close()` | a first WebSocket call and `close()` released together, 5 "
+        "rounds | the call finishes whole or raises `ClientClosedError`; no loop thread is left |"
+    ),
+    (
+        "| Ctrl-C after a chunk arrived | a real SIGINT to the main thread while it waits for "
+        "chunk 0, 5 or 11 of 12; the handler raises `KeyboardInterrupt` only once the chunk has "
+        "reached the waiting thread | after catching it, iterating on yields all 12 chunks, the "
+        "interrupted one included (stream, `for event in session`, and the same `receive_turn()` "
+        "iterator) |"
+    ),
+    (
+        "| Ctrl-C while waiting | the same SIGINT, raised before the chunk arrives | nothing lost "
+        "either |"
+    ),
+    (
+        "| Ctrl-C as a stream opens | the same SIGINT while the main thread waits for a stream "
+        "of a 150 s answer to open; raised once it has opened | the stream nobody will see is "
+        "closed at once (no socket left while the client stays open) |"
+    ),
+    (
+        "| fork | a child of `os.fork()` uses the parent's client, which has a loop thread and a "
+        "stream open | the child streams on a fresh loop thread of its own, the parent's stream "
+        "raises `SessionStateError` there, the child exits 0 within 30 s; the parent's stream goes "
+        "on whole |"
+    ),
 ]
 
 NOTES = {
@@ -225,6 +290,8 @@ def write_doc(
         "",
         *[f"- `{fault}`: {text}" for fault, text in NOTES.items()],
         "",
+        *SYNC_SECTION,
+        "",
         "## Hostile server input",
         "",
         "Each a typed error from `api_gemini.errors` (or a normal answer where the input is "
@@ -309,7 +376,16 @@ def write_doc(
         "- A finite but huge `retry_after` (say `Retry-After: 1e9`) is passed on as "
         "given; a caller's retry loop should cap it.",
         "- The sync `Client` runs a slice of the matrix (`tests/test_faults_sync.py`: "
-        "close, malformed, 503 with a hint, no pongs, on its four surfaces), not all of it.",
+        "close, malformed, 503 with a hint, no pongs, on its four surfaces), not all of it, "
+        "plus its own rows for threads, Ctrl-C and fork.",
+        "- A Ctrl-C that lands in the few bytecodes between the sync call getting its result "
+        "and returning it can still drop that one result; the window the tests hit (the "
+        "interrupt handled in the wait, as the result arrives) is closed.",
+        "- After `os.fork()`, the sync client's HTTP connection pool (httpx2) is inherited as "
+        "is; only the WebSocket side starts afresh in the child. An SSE stream in use when "
+        'another thread calls `close()` fails with `ReadError` ("Bad file descriptor", '
+        "marked retryable: httpx2 closes the socket under the reading thread), not "
+        "`ClientClosedError`; the HTTP side is issue 12's HTTP work.",
         "",
     ]
     DOC.write_text("\n".join(lines))

@@ -460,3 +460,37 @@ async def test_stop_cancels_paced_streams(make_emulator: MakeEmulator) -> None:
         assert time.monotonic() - started < 1.0
         with pytest.raises(aiohttp.ClientError):
             await resp.read()
+
+
+# -- embeddings --------------------------------------------------------------------------
+
+
+async def test_embeddings_are_deterministic_unit_vectors(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    base = f"{emulator.base_url}/v1beta/models/gemini-embedding-001"
+    one = {"content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 8}
+    status, body = await post(session, f"{base}:embedContent", one)
+    assert status == 200
+    values = body["embedding"]["values"]
+    assert len(values) == 8
+    assert abs(sum(v * v for v in values) - 1.0) < 1e-3
+    # google-genai's embed_content sends batchEmbedContents with requests[].
+    batch = {
+        "requests": [
+            {"model": "models/gemini-embedding-001", **one},
+            {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "bye"}]}},
+        ]
+    }
+    status, body = await post(session, f"{base}:batchEmbedContents", batch)
+    assert status == 200
+    first, second = body["embeddings"]
+    assert first["values"] == values
+    assert len(second["values"]) == 3072
+    url = f"{emulator.base_url}/v1beta/models/{FLASH}:embedContent"
+    assert_error(*await post(session, url, one), 404, "NOT_FOUND")
+    bad = {**one, "taskType": "RETRIEVAL_QUERY", "dimensions": 3}
+    error = assert_error(*await post(session, f"{base}:embedContent", bad), 400, "INVALID_ARGUMENT")
+    assert error["message"] == (
+        'Invalid JSON payload received. Unknown name "dimensions": Cannot find field.'
+    )

@@ -279,7 +279,11 @@ async def test_bad_base64_is_1007(emulator: Emulator) -> None:
         await ws.send(
             json.dumps({"realtimeInput": {"audio": {"data": "@@@", "mimeType": "audio/pcm"}}})
         )
-        assert (await expect_close(ws))[0] == 1007
+        assert await expect_close(ws) == (
+            1007,
+            "Invalid value at 'realtime_input.audio.data' (TYPE_BYTES), "
+            'Base64 decoding failed for "@@@"',
+        )
 
 
 async def test_wrong_key_is_1008(make_emulator: MakeEmulator) -> None:
@@ -648,3 +652,22 @@ async def test_control_hooks_go_away_and_close(emulator: Emulator) -> None:
     await asyncio.sleep(0.05)
     assert emulator.live_session_count == 0
     assert emulator.stats.ws_close_codes == {1012: 1}
+
+
+async def test_3_1_flash_live_sends_audio_and_transcription_in_one_event(
+    emulator: Emulator,
+) -> None:
+    # https://ai.google.dev/gemini-api/docs/models/gemini-3.1-flash-live-preview: one
+    # server event can carry several parts (audio and transcription together).
+    async with await connect(emulator) as ws:
+        await setup(
+            ws,
+            model="models/gemini-3.1-flash-live-preview",
+            generationConfig={"maxOutputTokens": 2},
+        )
+        await send_text(ws, "echo: two words")
+        messages = await collect_turn(ws)
+    chunks = [m["serverContent"] for m in messages if "modelTurn" in m.get("serverContent", {})]
+    assert [c["outputTranscription"]["text"] for c in chunks] == ["two ", "words"]
+    assert all(c["modelTurn"]["parts"][0]["inlineData"]["data"] for c in chunks)
+    assert chunks[-1]["outputTranscription"]["finished"] is True

@@ -125,8 +125,8 @@ async def test_text_on_3_1_flash_live_is_1011(emulator: Emulator) -> None:
         "model": "models/gemini-3.1-flash-live-preview",
         "generationConfig": {"responseModalities": ["TEXT"]},
     }
-    code, _ = await close_of(emulator, {"setup": setup})
-    assert code == 1011
+    # googleapis/python-genai#2238
+    assert await close_of(emulator, {"setup": setup}) == (1011, "Internal error encountered.")
 
 
 async def test_retired_models_are_unknown(emulator: Emulator) -> None:
@@ -176,3 +176,27 @@ async def test_http_unknown_field_400_with_details(emulator: Emulator) -> None:
             ],
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking", "accepted"),
+    [
+        ("gemini-3.8-live-extended-thinking", {"thinkingLevel": "HIGH"}, True),
+        ("gemini-3.8-live-extended-thinking", {"thinkingBudget": 512}, False),
+        ("gemini-3.1-flash-live-preview", {"thinkingLevel": "MINIMAL"}, True),
+        ("gemini-2.5-flash-native-audio-preview-12-2025", {"thinkingBudget": 512}, True),
+        ("gemini-2.5-flash-native-audio-preview-12-2025", {"thinkingLevel": "LOW"}, False),
+    ],
+)
+async def test_thinking_by_model(
+    emulator: Emulator, model: str, thinking: dict[str, Any], accepted: bool
+) -> None:
+    setup = {"model": f"models/{model}", "generationConfig": {"thinkingConfig": thinking}}
+    async with websockets.connect(emulator.live_url()) as ws:
+        await ws.send(json.dumps({"setup": setup}))
+        if accepted:
+            assert json.loads(await ws.recv()) == {"setupComplete": {}}
+            return
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1007

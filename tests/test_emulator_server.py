@@ -237,6 +237,18 @@ def test_main_reuses_the_parser() -> None:
     assert main(["--tokens-per-chunk", "0"]) == 2
 
 
+def test_command_line_lifetimes_and_time_scale() -> None:
+    # The service's durations by default; --time-scale shrinks them all.
+    default = config_from_args(build_parser().parse_args([]))
+    assert (default.live_connection_lifetime, default.go_away_notice) == (600.0, 60.0)
+    assert default.time_scale == 1.0 and default.playback_scale == 1.0
+    args = ["--time-scale", "0.01", "--playback-time-scale", "0", "--live-connection-lifetime", "0"]
+    scaled = config_from_args(build_parser().parse_args(args))
+    assert scaled.time_scale == 0.01
+    assert scaled.playback_scale == 0.0
+    assert scaled.live_connection_lifetime is None  # 0: no limit
+
+
 # -- the deterministic model ---------------------------------------------------------------
 
 

@@ -183,3 +183,18 @@ async def test_context_update_replaces_the_tools(emulator: Emulator) -> None:
         await ws.send(json.dumps({"realtimeInput": {"text": "book_table"}}))
         messages = await turn(ws)
     assert not any("toolCall" in m for m in messages)
+
+
+async def test_context_update_replaces_the_system_instruction(emulator: Emulator) -> None:
+    async def answer(instruction: str, update: str | None) -> str:
+        async with websockets.connect(emulator.live_url()) as ws:
+            await setup(ws, systemInstruction={"parts": [{"text": instruction}]})
+            if update is not None:
+                new = {"systemInstruction": {"parts": [{"text": update}]}}
+                await ws.send(json.dumps({"contextUpdate": new}))
+            await ws.send(json.dumps({"realtimeInput": {"text": "hello"}}))
+            return heard(await turn(ws))
+
+    # The answers are a function of the conversation, system instruction included.
+    assert await answer("be brief", "be kind") == await answer("be kind", None)
+    assert await answer("be brief", "be kind") != await answer("be brief", None)

@@ -25,11 +25,16 @@ SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith(
 
 #: A line each script must print: proof that it did its job, not only exited 0.
 EXPECTED = {
-    "audio.py": re.compile(r"heard: audio of 16000 bytes\n.*\d+ bytes of speech", re.S),
+    # The emulator hears a spoken turn as its duration (docs/emulator-fidelity.md).
+    "audio.py": re.compile(r"heard: audio of \d+ ms\n.*\d+ bytes of speech", re.S),
+    "embeddings.py": re.compile(r"dimensions: 3072\n2 vectors of 256; cosine -?[\d.]+"),
+    "ephemeral_tokens.py": re.compile(r"token: auth_tokens/\.\.\.\nhello with a token\n"),
     "errors.py": re.compile(
         r"NotFoundError: status 404.*RateLimitError: retry after 2\.0 s.*"
-        r"SetupRejectedError: close code 1008.*DisconnectedError: close code 1011 after 3 "
-        r"chunks \(we got 3\).*InvalidRequestError",
+        # close-1011-after-3: three answer chunks, each an audio message and its
+        # transcription, so six events before the close.
+        r"SetupRejectedError: close code 1008.*DisconnectedError: close code 1011 after 6 "
+        r"chunks \(we got 6\).*InvalidRequestError",
         re.S,
     ),
     "health.py": re.compile(r"state READY, ping [\d.]+ ms\n.*goAway deadline: None", re.S),
@@ -40,6 +45,7 @@ EXPECTED = {
     ),
     "pool.py": re.compile(r"from pool: True"),
     "reconnect.py": re.compile(r"reconnected"),
+    "quickstart.py": re.compile(r"^\w+( \w+)+ ?\n$"),
     "stream_control.py": re.compile(
         r"PAUSED: 32 chunks .* buffered.*cancelled after 100 of 2000 chunks: CANCELLED", re.S
     ),
@@ -163,7 +169,7 @@ def test_the_test_file_example_passes() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "5 passed" in done.stdout
+    assert "7 passed" in done.stdout
 
 
 def _python_blocks(text: str) -> list[str]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:
@@ -55,11 +59,23 @@ def test_websocket_call_without_the_extra_names_the_install_command() -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert (
-        lines
-        == [
-            "the WebSocket transport needs the 'websocket' extra: "
-            "pip install 'api-gemini[websocket]'"
-        ]
-        * 2
+    # The package is not on an index: the command installs from this clone, as the
+    # README says (pip install -e '.[websocket]' inside it).
+    command = "pip install -e " + shlex.quote(f"{ROOT}[websocket]")
+    assert lines == [f"the WebSocket transport needs the 'websocket' extra: {command}"] * 2
+
+
+def test_the_emulator_without_its_extra_names_the_install_command() -> None:
+    result = run_python(
+        """
+        import sys
+        sys.modules["aiohttp"] = None  # an environment without the emulator extra
+        try:
+            import api_gemini.emulator
+        except ImportError as exc:
+            print(exc)
+        """
     )
+    assert result.returncode == 0, result.stderr
+    command = "pip install -e " + shlex.quote(f"{ROOT}[emulator]")
+    assert result.stdout.strip() == f"api_gemini.emulator needs the 'emulator' extra: {command}"

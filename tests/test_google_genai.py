@@ -244,3 +244,15 @@ async def test_live_audio_by_default(make_emulator: MakeEmulator, tls_files: Tls
                 transcript += content.output_transcription.text or ""
     assert len(audio) == 4 * 960
     assert len(transcript.split()) == 4
+
+
+async def test_embed_content(emulator: Emulator) -> None:
+    client = make_client(emulator)
+    result = await client.aio.models.embed_content(
+        model="gemini-embedding-001",
+        contents=[types.Content(parts=[types.Part(text=t)]) for t in ("one", "two")],
+        config=types.EmbedContentConfig(output_dimensionality=16),
+    )
+    assert result.embeddings is not None
+    assert [len(e.values or []) for e in result.embeddings] == [16, 16]
+    await client.aio.aclose()

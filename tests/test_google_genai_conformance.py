@@ -278,3 +278,31 @@ async def test_text_modality_refused(make_emulator: MakeEmulator, tls_files: Tls
             await one_turn(session)
     assert refused.value.code == 1007
     assert "Cannot extract voices from a non-audio request." in str(refused.value)
+
+
+@pytest.mark.parametrize("lock_additional_fields", [None, []])
+async def test_ephemeral_token_locked_constraints(
+    make_emulator: MakeEmulator, tls_files: TlsFilesLike, lock_additional_fields: Any
+) -> None:
+    emu = await tls_emulator(make_emulator, tls_files, api_key="server-key")
+    server = client_for(emu, tls_files, key="server-key", version="v1alpha")
+    locked = types.LiveConnectConstraints(
+        model=MODEL,
+        config=types.LiveConnectConfig(
+            response_modalities=[types.Modality.AUDIO],
+            output_audio_transcription=types.AudioTranscriptionConfig(),
+            max_output_tokens=2,
+        ),
+    )
+    token = await server.aio.auth_tokens.create(
+        config=types.CreateAuthTokenConfig(
+            uses=1, live_connect_constraints=locked, lock_additional_fields=lock_additional_fields
+        )
+    )
+    assert token.name is not None
+    browser = client_for(emu, tls_files, key=token.name, version="v1alpha")
+    # The browser asks for a long answer: the token's locked setup wins.
+    asked = BASE.model_copy(update={"max_output_tokens": 50})
+    async with browser.aio.live.connect(model=MODEL, config=asked) as session:
+        await session.send_realtime_input(text="talk")
+        assert len(said(await one_turn(session)).split()) == 2

@@ -11,12 +11,7 @@ server writing raw frames, and the emulator's ``endless`` plan.
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import hashlib
-import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import psutil
 import pytest
@@ -36,79 +31,11 @@ from api_gemini.errors import (
 from api_gemini.settings import WebSocketSettings
 from api_gemini.websocket import LiveSession, ModelTurn, Stream
 from conftest import LeakCheck
+from helpers import Script, chunk, frame, raw_live_server
 
 KEY = "hostile-ws-key-SECRET"
 LIVE_MODEL = "gemini-3.8-live"
-SETUP_COMPLETE = b'{"setupComplete":{}}'
 LIMIT = 64 * 1024
-
-Script = Callable[[asyncio.StreamWriter], Awaitable[None]]
-
-
-def frame(payload: bytes, opcode: int = 0x2, *, fin: bool = True, mask: bool = False) -> bytes:
-    """A server frame (unmasked unless ``mask``), any length."""
-    first = (0x80 if fin else 0) | opcode
-    n = len(payload)
-    if n < 126:
-        length = bytes([n])
-    elif n < 65536:
-        length = bytes([126]) + n.to_bytes(2, "big")
-    else:
-        length = bytes([127]) + n.to_bytes(8, "big")
-    if mask:
-        key = b"\x01\x02\x03\x04"
-        masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-        return bytes([first, length[0] | 0x80]) + length[1:] + key + masked
-    return bytes([first]) + length + payload
-
-
-def chunk(text: str) -> bytes:
-    return frame(b'{"serverContent":{"modelTurn":{"parts":[{"text":"' + text.encode() + b'"}]}}}')
-
-
-@contextlib.asynccontextmanager
-async def raw_live_server(script: Script) -> AsyncIterator[str]:
-    """Accept the upgrade by hand, answer the setup, wait for the request, run ``script``."""
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        tasks.add(task)
-        try:
-            request = await reader.readuntil(b"\r\n\r\n")
-            match = re.search(rb"(?i)sec-websocket-key:\s*(\S+)", request)
-            assert match is not None
-            guid = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-            accept = base64.b64encode(hashlib.sha1(match.group(1) + guid).digest())
-            writer.write(
-                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-            )
-            await reader.read(65536)  # the setup message
-            writer.write(frame(SETUP_COMPLETE))
-            await reader.read(65536)  # the request's content: sent once set up
-            await script(writer)
-            await writer.drain()
-            # Keep the socket open until the client goes (reading what it sends).
-            while await reader.read(65536):
-                pass
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-            tasks.discard(task)
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    finally:
-        server.close()
-        for task in list(tasks):
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
-        await server.wait_closed()
 
 
 def client(url: str, **ws: object) -> AsyncClient:

@@ -25,8 +25,8 @@ from api_gemini.emulator.faults import FaultPlan
 from api_gemini.errors import ApiError, GeminiError, MessageParseError, ResponseParseError
 from api_gemini.http.sse import ServerSentEvent, SSEDecoder
 from api_gemini.http.transport import _chunk_from_event, _feed_decoder
-from api_gemini.live_types import LiveSetup
 from api_gemini.types import GenerateContentResponse
+from api_gemini.websocket.live_types import LiveSetup
 from api_gemini.websocket.protocol import LiveEvent, LiveProtocol, decode_events
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

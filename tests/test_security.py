@@ -170,10 +170,11 @@ async def test_the_key_travels_in_the_header_only_never_in_a_url(emulator: Emula
 async def test_an_ephemeral_token_goes_to_the_constrained_endpoint_as_a_token(
     make_emulator: MakeEmulator,
 ) -> None:
-    token = "auth_tokens/ephemeral-SECRET-1234"
     # With a key configured, the emulator accepts only tokens on the Constrained endpoint.
     emu = await make_emulator(api_key="the-real-key")
-    async with AsyncClient(token, base_url=emu.base_url, api_version="v1alpha") as client:
+    async with AsyncClient("the-real-key", base_url=emu.base_url) as minter:
+        token = (await minter.auth_tokens.create()).name
+    async with AsyncClient(token, base_url=emu.base_url) as client:
         model = client.models().by_name(LIVE_MODEL)
         async with await model.connect() as session:
             await session.send_text("echo: constrained")

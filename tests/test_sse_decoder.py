@@ -108,3 +108,56 @@ def test_chunking_never_changes_the_result(lines: list[bytes], eol: bytes, chunk
 def test_any_bytes_give_events_never_another_exception(data: bytes, chunk_size: int) -> None:
     for event in decode_all(data, chunk_size):
         assert isinstance(event.data, str)
+
+
+def test_a_data_field_without_colon_is_an_empty_data_line() -> None:
+    # The spec: a line with no colon is a field name with the empty string as value.
+    assert datas(b"data: a\ndata\ndata: b\n\ndata\n\n") == ["a\n\nb", ""]
+
+
+def _reference(stream: bytes) -> list[ServerSentEvent]:
+    """The WHATWG algorithm, written plainly (whole stream at once, line by line)."""
+    events: list[ServerSentEvent] = []
+    data: list[str] = []
+    event, last_id, retry = "", None, None
+    lines = stream.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    for raw in [*lines, b""]:  # the end of the stream dispatches an open event (ours)
+        line = raw.decode("utf-8", "replace")
+        if not line:
+            if data:
+                events.append(ServerSentEvent("\n".join(data), event or "message", last_id, retry))
+            data, event = [], ""
+            continue
+        if line.startswith(":"):
+            continue
+        name, sep, value = line.partition(":")
+        value = value[1:] if sep and value.startswith(" ") else value
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event = value
+        elif name == "id" and "\x00" not in value:
+            last_id = value
+        elif name == "retry" and value.isdigit():
+            retry = int(value)
+    return events
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    parts=st.lists(
+        st.one_of(
+            st.sampled_from([b"data:", b"data: ", b"data", b"event: e", b"id: 7", b": c"]),
+            st.sampled_from([b"\n", b"\r\n", b"\r", b"\r\r\n", b"\n\r"]),
+            st.binary(max_size=12),
+        ),
+        max_size=30,
+    ),
+    chunk_size=st.integers(min_value=1, max_value=23),
+)
+def test_any_chunking_of_mixed_line_ends_matches_the_reference(
+    parts: list[bytes], chunk_size: int
+) -> None:
+    stream = b"".join(parts)
+    assert decode_all(stream, chunk_size) == _reference(stream)
+    assert decode_all(stream) == _reference(stream)

@@ -69,7 +69,7 @@ def test_sync_stream_matches_http_and_supports_control(emulator_process: str) ->
 def test_sync_session_spans_turns_and_keeps_context(emulator_process: str) -> None:
     with Client(base_url=emulator_process) as client:
         model = client.models().by_name(LIVE_MODEL)
-        config = {"sessionResumption": {}}
+        config: dict[str, Any] = {"sessionResumption": {}}
         with model.connect(config) as session:
             session.send_text("echo: first words")
             first = [e for e in session.receive_turn() if isinstance(e, OutputTranscription)]
@@ -112,7 +112,7 @@ async def test_sync_api_works_from_a_thread_with_a_running_loop(emulator_process
 # reconnection, sync. The emulator runs in-process (its counters and hooks are what the
 # tests check) on the test's loop, and the sync code runs in a worker thread.
 
-RESUMABLE = {"sessionResumption": {}}
+RESUMABLE: dict[str, Any] = {"sessionResumption": {}}
 
 
 class OnLoop:

@@ -25,7 +25,6 @@ from api_gemini.errors import (
     SetupRejectedError,
 )
 from api_gemini.models import AsyncModel, AsyncModels, Model, Models
-from api_gemini.sync_live import SyncLiveSession, SyncStream
 from api_gemini.types import (
     Content,
     FunctionDeclaration,
@@ -48,6 +47,7 @@ from api_gemini.websocket import (
     ToolCall,
     TurnComplete,
 )
+from api_gemini.websocket.sync_live import SyncLiveSession, SyncStream
 
 LIVE = "gemini-3.8-live"
 

@@ -33,11 +33,12 @@ from api_gemini.errors import (
     SetupRejectedError,
     WebSocketConnectionError,
 )
-from api_gemini.live_types import LiveSetup
 from api_gemini.settings import ClientSettings, SecretKey, WebSocketSettings
 from api_gemini.types import Content, GenerateContentRequest
 from api_gemini.websocket import open_stream
-from api_gemini.websocket.connection import LiveConnection, live_endpoint
+from api_gemini.websocket.connection import LiveConnection
+from api_gemini.websocket.live_types import LiveSetup
+from api_gemini.websocket.transport import live_endpoint
 
 KEY = "AIzaSy-test-SECRET-key-0123456789"
 LIVE_MODEL = "gemini-3.8-live"

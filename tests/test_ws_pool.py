@@ -164,7 +164,7 @@ async def test_a_session_can_start_on_a_warm_connection(
     emulator: Emulator, client: AsyncClient
 ) -> None:
     model = client.models().by_name(LIVE_MODEL)
-    config = {"sessionResumption": {}}
+    config: dict[str, Any] = {"sessionResumption": {}}
     assert await model.prewarm_live(config, count=1) == 1
     async with await model.connect(config) as session:
         assert isinstance(session, LiveSession)
@@ -337,3 +337,20 @@ async def test_a_warm_connection_the_network_dropped_is_never_used(
         assert await proxy.reset_all() == 1
         assert await text_of_stream(client, "echo: fresh one") == ("fresh one", False)
         assert client.pool_metrics().discarded == {"server_closed": 1}
+
+
+async def test_a_hit_does_not_pay_for_its_own_refill(make_emulator: MakeEmulator) -> None:
+    """Issue 13, item 6: the replacement's TCP and TLS handshake ran on the loop while
+    the hit's first chunk was on its way. The refill now starts after the first chunk
+    (or when the stream ends without one)."""
+    emu = await make_emulator(time_to_first_token=30.0)  # no first chunk during the test
+    async with client_for(emu, refill=True) as client:
+        model = client.models().by_name(LIVE_MODEL)
+        await model.prewarm(count=1)
+        stream = await model.stream_generate_content_websocket("echo: slow answer")
+        assert stream.metrics.from_pool
+        metrics = client.pool_metrics()
+        assert (metrics.hits, metrics.opening, metrics.opened) == (1, 0, 1)
+        await stream.cancel()  # ended without a chunk: the refill starts now
+        metrics = await until(client.pool, lambda m: m.opening == 0 and m.idle == 1)
+        assert metrics.opened == 2

@@ -19,7 +19,15 @@ from api_gemini.errors import (
     SessionStateError,
     SetupRejectedError,
 )
-from api_gemini.live_types import (
+from api_gemini.types import (
+    Blob,
+    Content,
+    FunctionResponse,
+    GenerationConfig,
+    GroundingMetadata,
+    Part,
+)
+from api_gemini.websocket.live_types import (
     ContextWindowCompressionConfig,
     LiveConnectConfig,
     LiveSetup,
@@ -28,14 +36,6 @@ from api_gemini.live_types import (
     SessionResumptionConfig,
     SlidingWindow,
     coerce_live_config,
-)
-from api_gemini.types import (
-    Blob,
-    Content,
-    FunctionResponse,
-    GenerationConfig,
-    GroundingMetadata,
-    Part,
 )
 from api_gemini.websocket.protocol import (
     ACTIVITY_END,

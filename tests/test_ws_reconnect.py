@@ -42,7 +42,7 @@ from helpers import eventually, our_tasks
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 KEY = "reconnect-key-SECRET-777"
 LIVE_MODEL = "gemini-3.8-live"
-RESUMABLE = {"sessionResumption": {}}
+RESUMABLE: dict[str, Any] = {"sessionResumption": {}}
 QUICK = ReconnectPolicy(initial_backoff=0.01, max_backoff=0.05)
 WAIT = 5.0
 
@@ -567,7 +567,7 @@ async def test_a_cancelled_reconnect_fails_the_send_it_was_flushing(
         entered, _ = _hold_sends(monkeypatch)
         reconnecting = asyncio.create_task(session.reconnect())
         await asyncio.sleep(0)  # one step: the reconnect is now opening its connection
-        assert session._reconnecting
+        assert session._reconnector.reconnecting
         sender = asyncio.create_task(session.send_text("echo: queued"))
         await entered.wait()  # the flush popped the send and is sending it
         reconnecting.cancel()  # say, the caller's timeout
@@ -596,7 +596,7 @@ async def test_a_send_after_an_unseen_drop_raises_instead_of_waiting(
         await finished_turn(session, "echo: base")
         await session.send_text("Tell me a long story")
         # Nobody reads: the buffer fills and the reader waits for room, blind to drops.
-        await eventually(lambda: session._room is not None)
+        await eventually(lambda: session._buffer.reader_waiting)
         await emu.close_live_sessions(1011)
         accepted = 0
         with pytest.raises(DisconnectedError) as caught:
@@ -630,7 +630,7 @@ async def test_no_chunk_of_the_old_connection_follows_reconnected(
         await finished_turn(session, "echo: base")
         await session.send_text("Tell me a long story")
         # The buffer is full and the reader holds one more message of the old turn.
-        await eventually(lambda: session._room is not None)
+        await eventually(lambda: session._buffer.reader_waiting)
         await session.reconnect()
         before = await events_until(session, lambda e: isinstance(e, Reconnected))
         assert any(isinstance(e, ModelTurn) for e in before)  # the buffered ones
@@ -662,7 +662,7 @@ async def test_a_send_in_flight_during_reconnect_is_counted_unconfirmed(
         await sender  # the old connection refused it: it went out on the new one
         answer = await events_until(session, lambda e: isinstance(e, TurnComplete))
         assert text_of(answer).split() == ["in", "flight"]
-        assert session._sent_since_handle <= 1  # counted once, on the new connection
+        assert session._rules.sent_since_handle <= 1  # counted once, on the new connection
     await leak_check.assert_clean()
 
 
@@ -677,7 +677,7 @@ async def test_cancelling_close_during_a_stalled_reconnect_is_not_swallowed(
         await eventually(lambda: session.resumption_handle is not None)
         emulator.default_fault = FaultPlan.parse("stall-at-setup")  # the new setup stalls
         await emulator.close_live_sessions(1011)
-        await eventually(lambda: session._reconnecting)
+        await eventually(lambda: session._reconnector.reconnecting)
         closing = asyncio.create_task(session.close())
         await asyncio.sleep(0)  # close() has cancelled the reader and waits for it
         closing.cancel()

@@ -19,14 +19,13 @@ from api_gemini.errors import (
     SessionStateError,
     SetupRejectedError,
 )
-from api_gemini.live_types import LiveConnectConfig, SessionResumptionConfig
 from api_gemini.settings import ClientSettings, WebSocketSettings
 from api_gemini.types import Content, FunctionDeclaration, FunctionResponse, Tool
 from api_gemini.websocket import (
     GenerationComplete,
-    InteractionStatus,
     GoAway,
     InputTranscription,
+    InteractionStatus,
     Interrupted,
     LiveEvent,
     LiveSession,
@@ -42,6 +41,7 @@ from api_gemini.websocket import (
     UsageUpdate,
     connect_live,
 )
+from api_gemini.websocket.live_types import LiveConnectConfig, SessionResumptionConfig
 from helpers import our_tasks
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from api_gemini import AsyncClient
 from api_gemini.emulator import Emulator
-from api_gemini.websocket.connection import TLS_READ_BUFFER
+from api_gemini.websocket.transport import TLS_READ_BUFFER
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 

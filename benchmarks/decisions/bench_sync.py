@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import websockets.version
 from websockets.asyncio.client import connect as async_connect
@@ -37,7 +38,6 @@ from websockets.sync.client import connect as sync_connect
 
 from api_gemini import AsyncClient, Client
 from api_gemini._portal import LoopPortal
-from api_gemini.live_types import ServerMessage
 from api_gemini.settings import ClientSettings
 from api_gemini.types import (
     Candidate,
@@ -48,6 +48,7 @@ from api_gemini.types import (
     encode_json,
 )
 from api_gemini.websocket import live_endpoint
+from api_gemini.websocket.live_types import ServerMessage
 from api_gemini.websocket.protocol import decode_server_message
 
 MODEL = "gemini-3.8-live"
@@ -66,7 +67,7 @@ def pin(pid: int, cpu: int) -> None:
 def start_emulator() -> tuple[subprocess.Popen[str], str]:
     """The emulator as a process on CPU 1; returns it and its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api_gemini.emulator", "--port", "0"],
+        [sys.executable, "-m", "api_gemini.emulator", "--port", "0", "--playback-time-scale", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -77,7 +78,7 @@ def start_emulator() -> tuple[subprocess.Popen[str], str]:
 
 
 def setup_message(max_tokens: int) -> bytes:
-    config = {"maxOutputTokens": max_tokens}
+    config: dict[str, Any] = {"maxOutputTokens": max_tokens}
     return encode_json({"setup": {"model": f"models/{MODEL}", "generationConfig": config}})
 
 
@@ -199,7 +200,7 @@ def native_sync_sends(settings: ClientSettings) -> float:
 
 async def async_sends(base_url: str) -> float:
     async with AsyncClient(base_url=base_url) as client:
-        config = {}
+        config: dict[str, Any] = {}
         async with await client.models().by_name(MODEL).connect(config) as session:
             started = time.perf_counter()
             for i in range(N_SENDS):
@@ -209,7 +210,7 @@ async def async_sends(base_url: str) -> float:
 
 def sync_sends(base_url: str) -> float:
     with Client(base_url=base_url) as client:
-        config = {}
+        config: dict[str, Any] = {}
         with client.models().by_name(MODEL).connect(config) as session:
             started = time.perf_counter()
             for i in range(N_SENDS):

@@ -159,9 +159,7 @@ class ApiWs:
 
     async def open_warm(self) -> None:
         """An open Live session: the WebSocket analogue of a kept-alive connection."""
-        self.session = await self.model.connect(
-            {"generationConfig": {"maxOutputTokens": 4}}
-        )
+        self.session = await self.model.connect({"generationConfig": {"maxOutputTokens": 4}})
 
     async def first_chunk_warm(self, tokens: int) -> float:
         """A new turn on the open session, to its first ``ModelTurn``."""
@@ -285,6 +283,22 @@ class ApiSse(_SseOnly):
 # --------------------------------------------------------------------------- google-genai
 
 
+def _spoken(message: Any) -> str | None:
+    """The output transcription text of a google-genai ``LiveServerMessage``."""
+    content = message.server_content
+    spoken = content.output_transcription if content is not None else None
+    return spoken.text if spoken is not None else None
+
+
+def _first_content(message: Any) -> bool:
+    """True for a message with the model's answer (audio or its transcription): what
+    every client's time to first chunk counts to."""
+    content = message.server_content
+    return content is not None and (
+        content.model_turn is not None or content.output_transcription is not None
+    )
+
+
 class SdkLive:
     """The official SDK's Live client, one session per turn, as its docs show."""
 
@@ -299,7 +313,13 @@ class SdkLive:
         self._stack = contextlib.AsyncExitStack()
 
     def _config(self, tokens: int, audio: bool = False) -> Any:
-        return {"response_modalities": ["AUDIO" if audio else "TEXT"], "max_output_tokens": tokens}
+        # Today's Live models answer in AUDIO only; the text is the output transcription
+        # (asked for in both modes, as api_gemini's one-shot stream does: same frames).
+        return {
+            "response_modalities": ["AUDIO"],
+            "output_audio_transcription": {},
+            "max_output_tokens": tokens,
+        }
 
     async def _send(self, session: Any) -> None:
         from google.genai import types
@@ -325,7 +345,7 @@ class SdkLive:
                             trace(len(data))
             else:
                 async for message in session.receive():
-                    text = message.text
+                    text = _spoken(message)
                     if text:
                         total += len(text)
                         chunks += 1
@@ -341,7 +361,7 @@ class SdkLive:
         async with self.client.aio.live.connect(model=LIVE_MODEL, config=config) as session:
             await self._send(session)
             async for message in session.receive():
-                if elapsed is None and message.text:
+                if elapsed is None and _first_content(message):
                     elapsed = time.perf_counter() - started
         assert elapsed is not None
         return elapsed
@@ -358,7 +378,7 @@ class SdkLive:
         elapsed = None
         await self._send(self.session)
         async for message in self.session.receive():
-            if elapsed is None and message.text:
+            if elapsed is None and _first_content(message):
                 elapsed = time.perf_counter() - started
         assert elapsed is not None
         return elapsed
@@ -496,10 +516,10 @@ class Floor:
         setup = {
             "setup": {
                 "model": f"models/{LIVE_MODEL}",
-                "generationConfig": {
-                    "responseModalities": ["AUDIO" if audio else "TEXT"],
-                    "maxOutputTokens": tokens,
-                },
+                "generationConfig": {"responseModalities": ["AUDIO"], "maxOutputTokens": tokens},
+                # The text of an answer is the output transcription (today's models
+                # answer in AUDIO only); asked for in both modes, as the others do.
+                "outputAudioTranscription": {},
             }
         }
         await ws.send(self._dumps(setup), text=True)
@@ -529,12 +549,13 @@ class Floor:
                 if content is None:
                     continue
                 turn = content.get("modelTurn")
-                if turn is not None:
-                    part = turn["parts"][0]
-                    if audio:
-                        n = len(base64.b64decode(part["inlineData"]["data"]))
-                    else:
-                        n = len(part["text"])
+                spoken = content.get("outputTranscription")
+                n = 0
+                if audio and turn is not None:
+                    n = len(base64.b64decode(turn["parts"][0]["inlineData"]["data"]))
+                elif not audio and spoken is not None:
+                    n = len(spoken.get("text", ""))
+                if n:
                     total += n
                     chunks += 1
                     if trace is not None:
@@ -549,7 +570,7 @@ class Floor:
         elapsed = None
         while True:
             content = self._loads(await ws.recv(decode=False)).get("serverContent", {})
-            if elapsed is None and "modelTurn" in content:
+            if elapsed is None and ("modelTurn" in content or "outputTranscription" in content):
                 elapsed = time.perf_counter() - started
             if content.get("turnComplete"):
                 assert elapsed is not None

@@ -332,25 +332,23 @@ def decode_response(data: bytes | str, decoder: msgspec.json.Decoder[R], struct:
 _any_decoder: Final = msgspec.json.Decoder()
 
 
-class Frame:
+class Frame(msgspec.Struct):
     """The frame (JSON text) a response, chunk or event was decoded from.
 
-    Decoded into a dict on first use only (the per-chunk path stores a reference and
-    nothing more). Provenance, not value: two frames always compare equal, so events
-    and responses compare by their typed fields.
+    Decoded into a dict on first use only: the per-chunk path makes this small object
+    (a msgspec struct, cheap to create) and nothing more. Provenance, not value: two
+    frames always compare equal, so events and responses compare by their typed
+    fields.
     """
 
-    __slots__ = ("_data", "_dict")
-
-    def __init__(self, data: bytes | str | Mapping[str, Any]) -> None:
-        self._data = data
-        self._dict: dict[str, Any] | None = None
+    data: Any
+    cached: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         """The frame as a dict (decoded once; a non-object frame gives ``{}``)."""
-        result = self._dict
+        result: dict[str, Any] | None = self.cached
         if result is None:
-            data = self._data
+            data = self.data
             if isinstance(data, Mapping):
                 decoded: Any = dict(data)
             else:
@@ -359,7 +357,7 @@ class Frame:
                 except (msgspec.DecodeError, RecursionError):
                     # Numbers beyond a double (1e999): Python's parser gives inf.
                     decoded = json.loads(data)
-            result = self._dict = decoded if isinstance(decoded, dict) else {}
+            result = self.cached = decoded if isinstance(decoded, dict) else {}
         return result
 
     def __eq__(self, other: object) -> bool:
@@ -369,7 +367,7 @@ class Frame:
         return 0
 
     def __repr__(self) -> str:
-        data = self._data
+        data = self.data
         return f"Frame({len(data)} bytes)" if isinstance(data, bytes | str) else "Frame(dict)"
 
 

@@ -5,6 +5,8 @@
     api-gemini stream "Why is the sky blue?"            # over WebSocket (Live API)
     api-gemini stream --transport sse "..."             # over HTTP SSE
     api-gemini stream --emulator "..."                  # against a local emulator, offline
+    echo "..." | api-gemini stream -                    # the prompt from stdin
+    api-gemini stream --stats --json "..."              # figures as JSON on stderr
     api-gemini chat                                     # an interactive Live session
     api-gemini talk                                     # a spoken one (see api_gemini.talk)
     api-gemini models                                   # the model catalog
@@ -21,6 +23,13 @@ cancellation is pending leaves the program. ``/exit``, ``/quit`` or Ctrl-D at th
 leave with a close handshake. The session asks for resumption handles and reconnects by
 itself on a ``goAway`` or a dropped connection (a note on stderr says so), so a long
 chat outlives the service's ~10-minute connection cap.
+
+Manners: one ``error: Type: message`` line per failure (the server's URL for connection
+failures, a hint for a refused key, an unknown model or a rate limit; never the key),
+exit status 0 on success, 1 for an API or connection error, 2 for a usage error
+(refused before anything is sent), 130 on Ctrl-C, 141 when stdout's reader goes away
+(``| head``) ; ``--timeout`` bounds every wait for the server; while the first token is
+awaited, a note on stderr when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import logging
 import os
 import signal
 import sys
@@ -38,9 +49,14 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from . import _cli_support as manners
+from ._cli_support import CliParser, UsageError, positive_int, positive_seconds
+from ._install import install_command
+from ._logging import enable_cli_logging
+from ._version import __version__
 from .client import AsyncClient, Client
 from .errors import ConfigurationError, GeminiError
-from .settings import ReconnectPolicy
+from .settings import DEFAULT_BASE_URL, ReconnectPolicy, Timeouts, WebSocketSettings
 from .types import (
     Content,
     GenerateContentRequest,
@@ -51,7 +67,7 @@ from .types import (
 
 if TYPE_CHECKING:
     from .emulator import Emulator
-    from .sync_live import SyncLiveSession
+    from .websocket.sync_live import SyncLiveSession
 
 __all__ = ["StreamStats", "main"]
 
@@ -71,6 +87,12 @@ _EMULATOR_PACE: dict[str, Any] = {
     "tokens_per_second": 40.0,
     "tokens_per_chunk": 2,
 }
+
+# By name: run as `python -m api_gemini.cli`, __name__ would be "__main__".
+logger = logging.getLogger("api_gemini.cli")
+
+#: ``--timeout`` when not given: the longest wait for the server, in seconds.
+DEFAULT_TIMEOUT = 60.0
 
 CHAT_PROMPT = "you> "
 CHAT_ANSWER = "gemini> "
@@ -109,6 +131,47 @@ class StreamStats:
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
 
+    def as_dict(self, transport: str, model: str) -> dict[str, Any]:
+        """The same figures for ``--json``: times in milliseconds, None when unknown."""
+        ended = self.ended or time.perf_counter()
+
+        def ms(at: float | None) -> float | None:
+            return None if at is None else round((at - self.started) * 1e3, 1)
+
+        rate = None
+        if self.tokens is not None and self.first_chunk is not None and ended > self.first_chunk:
+            rate = round(self.tokens / (ended - self.first_chunk), 1)
+        return {
+            "transport": transport,
+            "model": model,
+            "connect_ms": ms(self.connected),
+            "time_to_first_chunk_ms": ms(self.first_chunk),
+            "chunks": self.chunks,
+            "total_ms": ms(ended),
+            "tokens": self.tokens,
+            "tokens_per_second": rate,
+        }
+
+
+def _client_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Client settings from ``--timeout``: it bounds every wait for the server."""
+    seconds = args.timeout
+    return {
+        "timeouts": Timeouts(connect=seconds, read=seconds, write=seconds, pool=seconds),
+        "websocket": WebSocketSettings(open_timeout=seconds, stream_idle_timeout=seconds),
+    }
+
+
+def _need_emulator_extra() -> None:
+    """Raise a one-line ConfigurationError naming the install command if the emulator's
+    extra (aiohttp) is missing."""
+    try:
+        import aiohttp  # noqa: F401  (only checks that the extra is installed)
+    except ImportError:
+        raise ConfigurationError(
+            f"the emulator needs the 'emulator' extra: {install_command('emulator')}"
+        ) from None
+
 
 def _build_request(args: argparse.Namespace) -> GenerateContentRequest:
     return GenerateContentRequest(
@@ -142,33 +205,52 @@ async def _stream(args: argparse.Namespace, out: TextIO) -> int:
     base_url = args.base_url
     async with contextlib.AsyncExitStack() as stack:
         if args.emulator:
+            _need_emulator_extra()
             from .emulator import Emulator, EmulatorConfig
 
             emulator = await stack.enter_async_context(
                 Emulator(EmulatorConfig(port=0, **_EMULATOR_PACE))
             )
-            base_url = emulator.base_url
-        client = await stack.enter_async_context(AsyncClient(base_url=base_url))
+            base_url = args.server_url = emulator.base_url
+            logger.info("started an emulator at %s", base_url)
+        client = await stack.enter_async_context(
+            AsyncClient(base_url=base_url, **_client_options(args))
+        )
         stats = StreamStats()
-        async for chunk in _chunks(client, args, stats):
-            if stats.first_chunk is None:
-                stats.first_chunk = time.perf_counter()
-            stats.chunks += 1
-            if chunk.usage_metadata is not None:
-                stats.tokens = chunk.usage_metadata.candidates_token_count
-            text = chunk.text
-            if text:
-                out.write(text)
+        note = await stack.enter_async_context(
+            manners.waiting_note(sys.stderr, f"waiting for {args.model}")
+        )
+        line_open = False
+        try:
+            async for chunk in _chunks(client, args, stats):
+                if stats.first_chunk is None:
+                    stats.first_chunk = time.perf_counter()
+                    note.arrived()
+                stats.chunks += 1
+                if chunk.usage_metadata is not None:
+                    stats.tokens = chunk.usage_metadata.candidates_token_count
+                text = chunk.text
+                if text:
+                    line_open = True
+                    out.write(text)
+                    out.flush()
+        except GeminiError:
+            if line_open:  # end the answer's line, so the error line stands alone
+                out.write("\n")
                 out.flush()
+            raise
         stats.ended = time.perf_counter()
         out.write("\n")
-        if args.stats:
+        out.flush()
+        if args.json:
+            print(json.dumps(stats.as_dict(args.transport, args.model)), file=sys.stderr)
+        elif args.stats:
             print(stats.table(args.transport), file=sys.stderr)
     return 0
 
 
 async def _models(args: argparse.Namespace, out: TextIO) -> int:
-    async with AsyncClient(base_url=args.base_url) as client:
+    async with AsyncClient(base_url=args.base_url, **_client_options(args)) as client:
         for info in await client.models().list():
             methods = ", ".join(info.supported_generation_methods)
             out.write(f"{info.name.removeprefix('models/'):40} {methods}\n")
@@ -202,12 +284,15 @@ def _emulator_in_thread() -> Iterator[str]:
 class _AnswerCanceller:
     """Turns Ctrl-C during an answer into an interruption of that answer.
 
-    While armed, SIGINT does not raise: it asks the server to stop (an empty
-    ``clientContent`` is new input, which interrupts the model) and the answer loop
-    stops printing. The send happens on a short-lived thread because a signal handler
-    runs inside the main thread's wait and must not block it. A second Ctrl-C while the
-    interruption is pending raises ``KeyboardInterrupt``, so a server that never
-    answers cannot trap the user.
+    While armed, SIGINT does not raise: it stops the answer and the answer loop stops
+    printing. The Live API has no "stop" message, and on today's models new input
+    interrupts only to start another answer (``clientContent`` without ``turnComplete``
+    waits for more), so the session moves to a new connection resumed with its newest
+    handle (:meth:`reconnect`): the server drops the answer with the old connection, and
+    the conversation goes on without it. That happens on a short-lived thread because a
+    signal handler runs inside the main thread's wait and must not block it. A second
+    Ctrl-C while the interruption is pending raises ``KeyboardInterrupt``, so a server
+    that never answers cannot trap the user.
     """
 
     def __init__(self, session: SyncLiveSession) -> None:
@@ -225,9 +310,9 @@ class _AnswerCanceller:
         self._sender.start()
 
     def _interrupt(self) -> None:
-        # A session that just ended refuses the send; the answer loop reports why.
+        # A session that just ended refuses; the answer loop reports why.
         with contextlib.suppress(GeminiError):
-            self._session.send_content([], turn_complete=False)
+            self._session.reconnect()
 
     @contextlib.contextmanager
     def armed(self) -> Iterator[None]:
@@ -262,6 +347,24 @@ class _TurnStats:
             parts.append(f"{self.tokens / (ended - self.first_chunk):.1f} tokens/s")
         return "(" + ", ".join(parts) + ")"
 
+    def as_dict(self, model: str) -> dict[str, Any]:
+        """The same figures for ``--json``: times in milliseconds, None when unknown."""
+        ended = self.ended or time.perf_counter()
+        first = self.first_chunk
+        rate = None
+        if self.tokens is not None and first is not None and self.chunks > 1 and ended > first:
+            rate = round(self.tokens / (ended - first), 1)
+        return {
+            "model": model,
+            "time_to_first_chunk_ms": None
+            if first is None
+            else round((first - self.sent) * 1e3, 1),
+            "chunks": self.chunks,
+            "total_ms": round((ended - self.sent) * 1e3, 1),
+            "tokens": self.tokens,
+            "tokens_per_second": rate,
+        }
+
 
 def _answer(
     session: SyncLiveSession, text: str, out: TextIO, skip_stale_end: bool
@@ -272,7 +375,14 @@ def _answer(
     ``skip_stale_end``: the previous answer was interrupted, so a ``TurnComplete``
     arriving before anything of this answer belongs to it and is skipped.
     """
-    from .websocket import Interrupted, ModelTurn, Reconnected, TurnComplete, UsageUpdate
+    from .websocket import (
+        Interrupted,
+        ModelTurn,
+        OutputTranscription,
+        Reconnected,
+        TurnComplete,
+        UsageUpdate,
+    )
 
     canceller = _AnswerCanceller(session)
     stats = _TurnStats()
@@ -283,12 +393,13 @@ def _answer(
     with canceller.armed():
         session.send_text(text)
         for event in session:
-            if isinstance(event, ModelTurn):
+            if isinstance(event, ModelTurn | OutputTranscription):
+                # AUDIO answers (today's Live models): the text is the transcription.
                 skip_stale_end = False
                 if stats.first_chunk is None:
                     stats.first_chunk = time.perf_counter()
-                stats.chunks += 1
-                if not canceller.requested:
+                stats.chunks += isinstance(event, ModelTurn)
+                if not canceller.requested and event.text:
                     out.write(event.text)
                     out.flush()
             elif isinstance(event, UsageUpdate):
@@ -304,6 +415,8 @@ def _answer(
             elif isinstance(event, Reconnected):
                 # The session moved to a new connection (a goAway, or a drop). Between
                 # turns nothing is lost; in the middle of one, that answer is.
+                if canceller.requested:
+                    break  # the cancellation itself (see _AnswerCanceller)
                 notes.append("(reconnected: the conversation goes on on a new connection)")
                 if event.turn_lost:
                     notes.append("(that answer was cut short by the reconnect: ask again)")
@@ -335,8 +448,9 @@ def _chat(args: argparse.Namespace, out: TextIO, read_line: Callable[[str], str]
     with contextlib.ExitStack() as stack:
         base_url = args.base_url
         if args.emulator:
-            base_url = stack.enter_context(_emulator_in_thread())
-        client = stack.enter_context(Client(base_url=base_url))
+            _need_emulator_extra()
+            base_url = args.server_url = stack.enter_context(_emulator_in_thread())
+        client = stack.enter_context(Client(base_url=base_url, **_client_options(args)))
         session = stack.enter_context(
             client.models()
             .by_name(args.model)
@@ -361,9 +475,16 @@ def _chat(args: argparse.Namespace, out: TextIO, read_line: Callable[[str], str]
             if text.startswith("/"):
                 out.write(f"unknown command {text.split()[0]!r}. {_CHAT_HELP}\n")
                 continue
-            interrupted, stats = _answer(session, text, out, skip_stale_end)
+            try:
+                interrupted, stats = _answer(session, text, out, skip_stale_end)
+            except GeminiError:
+                out.write("\n")  # end the answer's line, so the error line stands alone
+                out.flush()
+                raise
             skip_stale_end = interrupted
-            if args.stats:
+            if args.json:
+                print(json.dumps(stats.as_dict(args.model)), file=sys.stderr)
+            elif args.stats:
                 print(stats.line(), file=sys.stderr)
         out.flush()
     return 0
@@ -377,21 +498,59 @@ def _add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--emulator", action="store_true", help="start a local emulator and talk to it"
     )
+    _add_timeout(parser)
+    _add_verbose(parser)
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log to stderr: -v what api_gemini does, -vv also the network libraries "
+        "(the key is never shown)",
+    )
+
+
+def _add_timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"longest wait for the server: to connect, and for each piece of an answer "
+        f"(default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def _add_stats_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--stats", action="store_true", help=f"print {what} to stderr")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="the --stats figures as one JSON object per line on stderr (implies --stats)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="api-gemini", description="Stream from the Gemini API, or run a local emulator."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"api-gemini {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CliParser)
 
     stream = sub.add_parser("stream", help="stream one answer as it is generated")
-    stream.add_argument("prompt")
+    stream.add_argument(
+        "prompt", nargs="?", help="the prompt; '-' (or nothing, with a pipe) reads stdin"
+    )
     stream.add_argument("--model", default=None, help="model name (default depends on transport)")
     stream.add_argument("--transport", choices=("ws", "sse"), default="ws")
     stream.add_argument("--system", default=None, help="a system instruction")
-    stream.add_argument("--max-tokens", type=int, default=None, help="maxOutputTokens")
-    stream.add_argument("--stats", action="store_true", help="print timing figures to stderr")
+    stream.add_argument(
+        "--max-tokens", type=positive_int, default=None, metavar="N", help="maxOutputTokens"
+    )
+    _add_stats_options(stream, "timing figures")
     _add_service_options(stream)
 
     chat = sub.add_parser(
@@ -401,8 +560,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--model", default=DEFAULT_MODEL, help=f"a Live model ({DEFAULT_MODEL})")
     chat.add_argument("--system", default=None, help="a system instruction")
-    chat.add_argument("--max-tokens", type=int, default=None, help="maxOutputTokens per answer")
-    chat.add_argument("--stats", action="store_true", help="print figures after each answer")
+    chat.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="maxOutputTokens per answer",
+    )
+    _add_stats_options(chat, "figures after each answer")
     _add_service_options(chat)
 
     from .talk import add_talk_parser  # a spoken conversation (api_gemini.talk)
@@ -410,7 +575,9 @@ def _parser() -> argparse.ArgumentParser:
     add_talk_parser(sub, _add_service_options)
 
     models = sub.add_parser("models", help="list the models of the catalog")
-    models.add_argument("--base-url", default=None)
+    models.add_argument("--base-url", default=None, help="server root (else GEMINI_BASE_URL)")
+    _add_timeout(models)
+    _add_verbose(models)
 
     emulator = sub.add_parser(
         "emulator",
@@ -421,18 +588,67 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _emulator_command(argv: list[str]) -> int:
+    """``api-gemini emulator ...``: the emulator's own command, under this name."""
+    try:
+        from .emulator.__main__ import build_parser, config_from_args, serve
+    except ImportError:
+        print(
+            f"error: the emulator needs the 'emulator' extra: {install_command('emulator')}",
+            file=sys.stderr,
+        )
+        return 2
+    parser = build_parser(prog="api-gemini emulator")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log to stderr (-vv: every request)"
+    )
+    args = parser.parse_args(argv)
+    enable_cli_logging(args.verbose, ())
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(config))
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _key_in_use() -> str | None:
+    key = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+    # Masking a very short key would mangle the line more than it protects.
+    return key if key and len(key) >= 8 else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader of stdout went away (``| head -c 30``): stop quietly, as Unix
+        # tools do, with the status a shell gives a command SIGPIPE ended.
+        manners.silence_stdout()
+        return manners.EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["emulator"]:
         # Handed over whole: argparse's REMAINDER would not pass on leading options
         # such as --port to the emulator's own parser.
-        from .emulator.__main__ import main as emulator_main
-
-        return emulator_main(argv[1:])
+        return _emulator_command(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "stream" and args.model is None:
         args.model = DEFAULT_MODEL if args.transport == "ws" else DEFAULT_HTTP_MODEL
+    try:
+        if args.command == "stream":
+            args.prompt = manners.read_prompt(args.prompt, sys.stdin)
+    except UsageError as exc:
+        print(f"error: api-gemini {args.command}: {exc}", file=sys.stderr)
+        return 2
     if (
         not getattr(args, "emulator", False)
         and not args.base_url
@@ -441,6 +657,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         print(_NO_SERVICE_HINT, file=sys.stderr)
         return 2
+    args.server_url = args.base_url or os.environ.get("GEMINI_BASE_URL") or DEFAULT_BASE_URL
+    enable_cli_logging(args.verbose, tuple(filter(None, (_key_in_use(),))))
+    if not getattr(args, "emulator", False):
+        logger.info("%s: server %s", args.command, manners.display_url(args.server_url))
     try:
         if args.command == "chat":
             return _chat(args, sys.stdout)
@@ -450,12 +670,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_talk(args)
         runner = _stream if args.command == "stream" else _models
         return asyncio.run(runner(args, sys.stdout))
-    except ConfigurationError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
     except GeminiError as exc:
-        print(f"\nerror: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        print(manners.describe_error(exc, args.server_url, _key_in_use()), file=sys.stderr)
+        return 2 if isinstance(exc, ConfigurationError) else 1
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130

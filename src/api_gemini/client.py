@@ -13,11 +13,14 @@ Both are context managers and close what they opened::
 
 from __future__ import annotations
 
+import os
+import threading
+import weakref
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from .errors import ConfigurationError
+from .errors import ClientClosedError
 from .models import AsyncModels, Models
 from .settings import (
     ClientSettings,
@@ -30,9 +33,10 @@ from .settings import (
 
 if TYPE_CHECKING:
     from ._portal import LoopPortal
+    from .auth_tokens import AsyncAuthTokens, AuthTokens
     from .http.transport import AsyncHttpTransport, SyncHttpTransport
-    from .sync_live import SyncPool
     from .websocket.pool import LivePool, PoolMetrics
+    from .websocket.sync_live import SyncPool
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -91,6 +95,10 @@ class _ClientBase:
         )
         self._closed = False
         self._live_pool: LivePool | None = None
+        # Guards starting and stopping what the client owns (the sync client's loop
+        # thread and pool), which threads may race to do on first use and on close.
+        self._lock = threading.Lock()
+        _clients.add(self)
 
     def _pool(self) -> LivePool:
         """The warm pool of Live connections, created on first WebSocket use."""
@@ -115,9 +123,14 @@ class _ClientBase:
         """The resolved settings (the key inside is never shown by ``repr``)."""
         return self._settings
 
+    def _after_fork_in_child(self) -> None:
+        """Called in a child of ``os.fork()``: a lock held by a thread of the parent at the
+        fork would stay held here forever."""
+        self._lock = threading.Lock()
+
     def _check_open(self) -> None:
         if self._closed:
-            raise ConfigurationError("this client is closed")
+            raise ClientClosedError("this client is closed")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._settings!r})"
@@ -166,6 +179,13 @@ class AsyncClient(_ClientBase):
         """The models resource: ``list``, ``get`` and ``by_name``."""
         return AsyncModels(self._settings, self._transport(), self._pool)
 
+    @property
+    def auth_tokens(self) -> AsyncAuthTokens:
+        """Ephemeral tokens for the Live API: ``await client.auth_tokens.create(...)``."""
+        from .auth_tokens import AsyncAuthTokens
+
+        return AsyncAuthTokens(self._transport())
+
     async def aclose(self) -> None:
         """Close the HTTP connection pool and the warm Live pool (every warm connection
         is closed with a handshake); safe to call twice."""
@@ -190,7 +210,13 @@ class AsyncClient(_ClientBase):
 
 
 class Client(_ClientBase):
-    """The synchronous client; same arguments as :class:`AsyncClient`."""
+    """The synchronous client; same arguments as :class:`AsyncClient`.
+
+    Safe to share between threads: the WebSocket work of all of them runs on one private
+    event loop thread, started with one warm pool on first use, stopped by :meth:`close`.
+    In a child process made by ``os.fork()`` the client starts a fresh loop thread and
+    pool on first WebSocket use (see ``docs/decisions.md``).
+    """
 
     _http: SyncHttpTransport | None = None
     _loop_portal: LoopPortal | None = None
@@ -203,14 +229,37 @@ class Client(_ClientBase):
             self._http = SyncHttpTransport(self._settings)
         return self._http
 
+    def _live(self) -> tuple[LoopPortal, LivePool]:
+        """The loop thread and the warm pool, started together on first WebSocket use:
+        exactly one of each per client, however many threads get here at once."""
+        portal, pool = self._loop_portal, self._live_pool
+        if portal is None or pool is None or self._closed:
+            with self._lock:
+                self._check_open()
+                portal, pool = self._loop_portal, self._live_pool
+                if portal is None or pool is None:
+                    pool = _new_pool(self._settings)  # may raise: nothing is started yet
+                    from ._portal import LoopPortal
+
+                    portal = LoopPortal()
+                    self._live_pool, self._loop_portal = pool, portal
+        return portal, pool
+
     def _portal(self) -> LoopPortal:
         """The private event loop thread that runs WebSocket work; started on first use."""
-        self._check_open()
-        if self._loop_portal is None:
-            from ._portal import LoopPortal
+        return self._live()[0]
 
-            self._loop_portal = LoopPortal()
-        return self._loop_portal
+    def _pool(self) -> LivePool:
+        return self._live()[1]
+
+    def pool_metrics(self) -> PoolMetrics:
+        """Hits, misses, opens, discards by reason, idle and opening connections of
+        the warm Live pool (see :class:`~api_gemini.settings.PoolSettings`); read on the
+        loop thread that changes them."""
+        portal, pool = self._loop_portal, self._live_pool
+        if portal is None or pool is None:
+            return super().pool_metrics()
+        return portal.read(pool.metrics)
 
     @property
     def pool(self) -> SyncPool:
@@ -218,29 +267,52 @@ class Client(_ClientBase):
         ``health()``, ``wait_until(...)``. Warm it with ``model.prewarm()``.
 
         Raises:
-            ConfigurationError: the client is closed, or the websocket extra is missing.
+            ConfigurationError: the websocket extra is missing.
+            ClientClosedError: the client is closed.
         """
-        from .sync_live import SyncPool
+        from .websocket.sync_live import SyncPool
 
-        return SyncPool(self._pool(), self._portal())
+        portal, pool = self._live()
+        return SyncPool(pool, portal)
 
     def models(self) -> Models:
         """The models resource: ``list``, ``get`` and ``by_name``."""
-        return Models(self._settings, self._transport(), self._portal, self._pool)
+        with self._lock:  # one HTTP transport, however many threads ask for it first
+            http = self._transport()
+        return Models(self._settings, http, self._portal, self._pool)
+
+    @property
+    def auth_tokens(self) -> AuthTokens:
+        """Ephemeral tokens for the Live API: ``client.auth_tokens.create(...)``."""
+        from .auth_tokens import AuthTokens
+
+        return AuthTokens(self._transport())
 
     def close(self) -> None:
         """Close the HTTP connection pool, the warm Live pool, and stop the WebSocket
-        loop thread (closing any session still open on it); safe to call twice."""
-        self._closed = True
-        pool = self._live_pool
-        if pool is not None and not pool.closed and self._loop_portal is not None:
-            self._loop_portal.run(pool.aclose())
-        if self._http is not None:
+        loop thread (closing any stream or session still open on it); safe to call twice
+        and from any thread. Calls running in other threads end with
+        :class:`~api_gemini.errors.ClientClosedError`, as does any later call."""
+        with self._lock:
+            self._closed = True
+            portal, pool = self._loop_portal, self._live_pool
             http, self._http = self._http, None
+        # The portal stays referenced (closed): pool_metrics() still reads the last counts.
+        if portal is not None and pool is not None:
+            portal.close(first=pool.aclose)
+        if http is not None:
             http.close()
+
+    def _after_fork_in_child(self) -> None:
+        # The loop thread was not copied into this process, and the loop's epoll fd and
+        # the pool's sockets are shared with the parent: never run, close or read them
+        # here. They are kept (not collected, which would log pending tasks) and the
+        # next WebSocket call starts a fresh loop and pool in this process.
+        super()._after_fork_in_child()
         if self._loop_portal is not None:
-            portal, self._loop_portal = self._loop_portal, None
-            portal.close()
+            _inherited.append((self._loop_portal, self._live_pool))
+            self._loop_portal = None
+            self._live_pool = None
 
     def __enter__(self) -> Self:
         return self
@@ -252,3 +324,17 @@ class Client(_ClientBase):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+# Clients alive in this process, so that a fork can reset them in the child; and what a
+# child inherited from its parent (kept, never used: see Client._after_fork_in_child).
+_clients: weakref.WeakSet[_ClientBase] = weakref.WeakSet()
+_inherited: list[tuple[LoopPortal, LivePool | None]] = []
+
+
+def _reset_clients_after_fork() -> None:
+    for client in list(_clients):
+        client._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_reset_clients_after_fork)

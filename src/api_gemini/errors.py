@@ -7,7 +7,10 @@ No message, ``repr`` or attribute of these exceptions ever contains the API key.
 
     GeminiError
     ├── ConfigurationError          bad or missing settings (no API key: the message says
-    │                               which variable to set; a missing optional extra)
+    │   │                           which variable to set; a missing optional extra)
+    │   └── ClientClosedError         a call on a closed client, or a stream or session
+    │                                 that another thread's ``close()`` ended (never
+    │                                 retryable: the same call fails the same way)
     ├── InvalidRequestError         a request the caller built is malformed (raised
     │                               before anything is sent; also a ``ValueError``)
     ├── ApiError                    the server answered with a Google JSON error
@@ -26,21 +29,37 @@ No message, ``repr`` or attribute of these exceptions ever contains the API key.
     │                               shape (bad JSON, wrong types, SSE garbage)
     └── WebSocketError              the Live API (``BidiGenerateContent``) family
         ├── WebSocketConnectionError  the upgrade failed (``http_status`` when refused)
+        │   └── OpenTimeoutError        not ready within ``open_timeout`` (also a
+        │                               ``TimeoutError``)
         ├── SetupRejectedError        the server closed during setup (1007, 1008, ...)
         ├── DisconnectedError         the connection ended mid-session (``close_code``,
         │   │                         ``reason``, ``chunks_received``, ``resumption_handle``)
-        │   ├── KeepaliveTimeoutError   no pong within the keepalive bound
+        │   ├── KeepaliveTimeoutError   no pong within the keepalive bound (also a
+        │   │                           ``TimeoutError``)
+        │   ├── WriteTimeoutError       our writes did not drain: the peer stopped
+        │   │                           reading (also a ``TimeoutError``)
         │   └── ReconnectFailedError    a reconnect policy gave up (``attempts``,
         │                               ``last_error``; the handle is still there)
         ├── ProtocolViolationError    the peer broke the protocol (content before
         │                             setup complete, ...)
         ├── SessionStateError         a call that the session's state does not allow
-        │                             (send after close, a second receiver, ...)
+        │   │                         (setup twice, reconnect without a handle, ...)
+        │   ├── SessionClosedError      the session, stream or connection is closed
+        │   ├── SecondReceiverError     another task is already receiving (concurrency)
+        │   ├── SendQueueFullError      ``max_pending_sends`` sends already wait for a
+        │   │                           reconnect
+        │   ├── PoolClosedError         the warm pool is closed (its client was closed)
+        │   └── WrongEventLoopError     objects of another event loop
         ├── MessageParseError         a frame that is not a JSON object of known shape
         ├── MessageTooBigError        a frame over ``max_message_size``
         ├── StreamPausedTooLongError  a pause outlived its ``pause_timeout``
         └── StreamIdleTimeoutError    a one-shot stream heard nothing from the server
                                       for ``stream_idle_timeout`` (also a ``TimeoutError``)
+
+Timeouts are all ``TimeoutError`` subclasses: :class:`RequestTimeoutError`,
+:class:`OpenTimeoutError`, :class:`KeepaliveTimeoutError`, :class:`WriteTimeoutError`,
+:class:`StreamIdleTimeoutError`. The split of :class:`SessionStateError` keeps the old
+class as the base, so ``except SessionStateError`` still catches every one.
 
 Errors that are retryable by their nature carry ``retryable = True`` as a hint; nothing
 in this library retries on its own unless a caller configured it to.
@@ -51,10 +70,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._close_codes import RETRYABLE_CLOSE_CODES
+
 __all__ = [
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConnectError",
     "DisconnectedError",
@@ -64,14 +86,19 @@ __all__ = [
     "MessageParseError",
     "MessageTooBigError",
     "NotFoundError",
+    "OpenTimeoutError",
+    "PoolClosedError",
     "ProtocolViolationError",
     "RateLimitError",
     "ReadError",
     "ReconnectFailedError",
     "RequestTimeoutError",
     "ResponseParseError",
+    "SecondReceiverError",
+    "SendQueueFullError",
     "ServerError",
     "ServiceUnavailableError",
+    "SessionClosedError",
     "SessionStateError",
     "SetupRejectedError",
     "StreamIdleTimeoutError",
@@ -79,6 +106,8 @@ __all__ = [
     "TransportError",
     "WebSocketConnectionError",
     "WebSocketError",
+    "WriteTimeoutError",
+    "WrongEventLoopError",
     "api_error_from_response",
 ]
 
@@ -92,6 +121,16 @@ class GeminiError(Exception):
 
 class ConfigurationError(GeminiError):
     """Settings are missing or invalid, or an optional extra is not installed."""
+
+
+class ClientClosedError(ConfigurationError):
+    """The client is closed: the call was made on it after ``close()``, or a stream,
+    session or call in flight was ended because another thread closed the client.
+
+    Not retryable (``retryable`` is ``False``): the same call on the same client fails
+    the same way, so a retry loop must open a new client instead. A subclass of
+    :class:`ConfigurationError`, which a closed client raised before this class existed.
+    """
 
 
 class InvalidRequestError(GeminiError, ValueError):
@@ -289,6 +328,10 @@ class WebSocketConnectionError(WebSocketError):
         super().__init__(message)
 
 
+class OpenTimeoutError(WebSocketConnectionError, TimeoutError):
+    """TCP, TLS, the upgrade and ``setup`` did not complete within ``open_timeout``."""
+
+
 class _CloseInfoMixin:
     """Close code and reason, shared by the errors that end a connection."""
 
@@ -338,12 +381,22 @@ class DisconnectedError(WebSocketError, _CloseInfoMixin):
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]
-        """True for codes that a reconnect may cure (1001, 1006, 1011, 1012, 1013)."""
-        return self.close_code in {1001, 1006, 1011, 1012, 1013}
+        """True for codes that a reconnect may cure (1001, 1006, 1011, 1012, 1013:
+        :data:`~api_gemini._close_codes.RETRYABLE_CLOSE_CODES`)."""
+        return self.close_code in RETRYABLE_CLOSE_CODES
 
 
-class KeepaliveTimeoutError(DisconnectedError):
-    """No pong arrived within the keepalive timeout: the peer is presumed dead."""
+class KeepaliveTimeoutError(DisconnectedError, TimeoutError):
+    """No pong arrived within the keepalive timeout (the ping's own write included):
+    the peer is presumed dead, and the connection was dropped."""
+
+
+class WriteTimeoutError(DisconnectedError, TimeoutError):
+    """Our writes stopped draining: a send waited longer than ``write_timeout`` for the
+    socket to take it, or the peer kept sending pings while leaving their pongs unread
+    (more than :data:`~api_gemini.websocket.connection.UNREAD_REPLIES_LIMIT` bytes).
+    The peer, or the network toward it, stopped reading; the connection was dropped
+    (``close_code`` 1006), and a send that raises this may or may not have arrived."""
 
 
 class ReconnectFailedError(DisconnectedError):
@@ -381,7 +434,29 @@ class ProtocolViolationError(WebSocketError):
 
 
 class SessionStateError(WebSocketError):
-    """The call is not allowed in the session's current state."""
+    """The call is not allowed in the session's current state (the base of the more
+    precise errors below; raised itself for misuse: setup twice, a send before setup,
+    a reconnect without a resumption handle)."""
+
+
+class SessionClosedError(SessionStateError):
+    """The session, stream or connection is closed (or closing): nothing can be sent."""
+
+
+class SecondReceiverError(SessionStateError):
+    """Another task is already receiving from this stream or session: one at a time."""
+
+
+class SendQueueFullError(SessionStateError):
+    """The session is reconnecting and ``max_pending_sends`` sends already wait."""
+
+
+class PoolClosedError(SessionStateError):
+    """The warm pool is closed (its client was closed)."""
+
+
+class WrongEventLoopError(SessionStateError):
+    """The object belongs to another event loop (use one async client per loop)."""
 
 
 class MessageParseError(WebSocketError):

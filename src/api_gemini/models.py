@@ -11,23 +11,28 @@
 - ``prewarm`` / ``prewarm_live``: open warm Live connections in the client's pool, so
   that the next WebSocket request or session with the same setup skips connect and
   setup (see :class:`~api_gemini.settings.PoolSettings`);
-- ``count_tokens``.
+- ``count_tokens``;
+- ``embed_content`` / ``batch_embed_contents``: embedding vectors (HTTP).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError, InvalidRequestError
 from .types import (
+    BatchEmbedContentsResponse,
     CountTokensResponse,
+    EmbedContentResponse,
+    EmbedLike,
     GenerateContentRequest,
     GenerateContentResponse,
     ListModelsResponse,
     ModelInfo,
     RequestLike,
+    coerce_embed_request,
     coerce_request,
     encode_json,
 )
@@ -36,8 +41,8 @@ if TYPE_CHECKING:
     from ._portal import LoopPortal
     from .http.transport import AsyncHttpTransport, AsyncSSEStream, SSEStream, SyncHttpTransport
     from .settings import ClientSettings, ReconnectPolicy
-    from .sync_live import SyncLiveSession, SyncStream
     from .websocket import LiveConnectConfig, LivePool, LiveSession, Stream
+    from .websocket.sync_live import SyncLiveSession, SyncStream
 
 __all__ = ["AsyncModel", "AsyncModels", "Model", "Models", "model_path_segment"]
 
@@ -70,14 +75,27 @@ def _count_tokens_body(model_id: str, request: GenerateContentRequest) -> bytes:
     return encode_json({"generateContentRequest": wire})
 
 
+def _embed_body(request: EmbedLike) -> bytes:
+    # The model is in the URL; a single request's body need not repeat it.
+    return encode_json(coerce_embed_request(request))
+
+
+def _batch_embed_body(model_id: str, requests: Sequence[EmbedLike]) -> bytes:
+    if isinstance(requests, str) or not requests:
+        raise InvalidRequestError("batch_embed_contents takes a non-empty list of inputs")
+    name = f"models/{model_id}"
+    return encode_json({"requests": [coerce_embed_request(r, name) for r in requests]})
+
+
 def _websocket_module() -> Any:
     """Import the WebSocket layer, or say which extra installs it."""
     try:
         import websockets  # noqa: F401  (only checks that the extra is installed)
     except ImportError:
+        from ._install import install_command
+
         raise ConfigurationError(
-            "the WebSocket transport needs the 'websocket' extra: "
-            "pip install 'api-gemini[websocket]'"
+            f"the WebSocket transport needs the 'websocket' extra: {install_command('websocket')}"
         ) from None
     from . import websocket
 
@@ -178,6 +196,23 @@ class AsyncModel:
         body = _count_tokens_body(self.model_id, coerce_request(request))
         return await self._http.request(
             "POST", f"{self._base}:countTokens", CountTokensResponse, body=body
+        )
+
+    async def embed_content(self, request: EmbedLike) -> EmbedContentResponse:
+        """The embedding of a text (or Content, or ``EmbedContentRequest`` / its dict
+        with ``task_type``, ``title``, ``output_dimensionality``): ``.embedding.values``.
+        """
+        return await self._http.request(
+            "POST", f"{self._base}:embedContent", EmbedContentResponse, body=_embed_body(request)
+        )
+
+    async def batch_embed_contents(
+        self, requests: Sequence[EmbedLike]
+    ) -> BatchEmbedContentsResponse:
+        """Embeddings of several inputs in one call, in order: ``.embeddings``."""
+        body = _batch_embed_body(self.model_id, requests)
+        return await self._http.request(
+            "POST", f"{self._base}:batchEmbedContents", BatchEmbedContentsResponse, body=body
         )
 
     async def stream_generate_content_websocket(self, request: RequestLike) -> Stream:
@@ -343,18 +378,34 @@ class Model:
             "POST", f"{self._base}:countTokens", CountTokensResponse, body=body
         )
 
+    def embed_content(self, request: EmbedLike) -> EmbedContentResponse:
+        """As :meth:`AsyncModel.embed_content`."""
+        return self._http.request(
+            "POST", f"{self._base}:embedContent", EmbedContentResponse, body=_embed_body(request)
+        )
+
+    def batch_embed_contents(self, requests: Sequence[EmbedLike]) -> BatchEmbedContentsResponse:
+        """As :meth:`AsyncModel.batch_embed_contents`."""
+        body = _batch_embed_body(self.model_id, requests)
+        return self._http.request(
+            "POST", f"{self._base}:batchEmbedContents", BatchEmbedContentsResponse, body=body
+        )
+
     def stream_generate_content_websocket(self, request: RequestLike) -> SyncStream:
         """Stream the answer over the Live API: ``for chunk in stream``; ``pause()``,
         ``resume()``, ``cancel()``; a context manager."""
-        from .sync_live import SyncStream
+        from .websocket.sync_live import SyncStream
 
         websocket = _websocket_module()
         portal = self._portal()
         pool = self._pool() if self._pool is not None else None
-        stream: Stream = portal.run(
-            websocket.open_stream(self._settings, self.model_id, coerce_request(request), pool)
+        # open(): remembered on the loop as it opens, so a close() from another thread
+        # closes it; interrupted just after it opened, it is closed at once.
+        stream: Stream = portal.open(
+            websocket.open_stream(self._settings, self.model_id, coerce_request(request), pool),
+            websocket.Stream.cancel,
         )
-        return SyncStream(portal.adopt(stream, websocket.Stream.cancel), portal)
+        return SyncStream(stream, portal)
 
     def connect(
         self,
@@ -364,15 +415,16 @@ class Model:
     ) -> SyncLiveSession:
         """Open a bidirectional Live session: ``with model.connect() as session``.
         ``reconnect`` as on :meth:`AsyncModel.connect`."""
-        from .sync_live import SyncLiveSession
+        from .websocket.sync_live import SyncLiveSession
 
         websocket = _websocket_module()
         portal = self._portal()
         pool = self._pool() if self._pool is not None else None
-        session: LiveSession = portal.run(
-            websocket.connect_live(self._settings, self.model_id, config, pool, reconnect)
+        session: LiveSession = portal.open(
+            websocket.connect_live(self._settings, self.model_id, config, pool, reconnect),
+            websocket.LiveSession.close,
         )
-        return SyncLiveSession(portal.adopt(session, websocket.LiveSession.close), portal)
+        return SyncLiveSession(session, portal)
 
     def prewarm(self, request: RequestLike | None = None, *, count: int | None = None) -> int:
         """As :meth:`AsyncModel.prewarm`: warm connections for WebSocket streams."""

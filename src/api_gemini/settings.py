@@ -11,16 +11,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._close_codes import FATAL_CLOSE_CODES, RETRYABLE_CLOSE_CODES
 from .errors import ConfigurationError
-
-#: Close codes that a new connection cannot cure (1007 invalid argument, 1008 policy:
-#: bad key, unknown model): a :class:`ReconnectPolicy` never retries them.
-FATAL_CLOSE_CODES = frozenset({1007, 1008})
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -97,7 +94,14 @@ class WebSocketSettings:
             connection with :class:`~api_gemini.errors.MessageTooBigError`.
         compression: permessage-deflate; off by default (see ``docs/decisions.md``).
         open_timeout: seconds for TCP + TLS + upgrade + setup to complete.
-        close_timeout: seconds to wait for the peer's close frame before dropping TCP.
+        close_timeout: seconds to wait for the peer's close frame before dropping TCP;
+            it bounds the whole of ``close()``, however much unsent data is queued.
+        write_timeout: seconds a send may wait for the socket to take its frame (the
+            peer, or the network toward it, not reading) before the connection is
+            dropped and the send fails with :class:`~api_gemini.errors.WriteTimeoutError`
+            (``None``: no limit; keepalive still detects a peer that stops reading).
+            30 s, as HTTP's write timeout: a healthy link drains a Live message in
+            milliseconds, so only a stall waits that long.
         allow_insecure_ws: allow ``ws://`` to hosts other than loopback.
         buffer_max_chunks: chunks held between the socket and a slow or paused reader.
         buffer_max_bytes: bytes held there; whichever limit is hit first stops reading,
@@ -114,6 +118,11 @@ class WebSocketSettings:
             ends an SSE one. Time the reader spends waiting for a slow or paused
             consumer does not count. Live sessions are exempt: they may idle between
             turns for as long as the caller likes.
+        connector: the transport seam: ``await connector(endpoint, settings)`` opens
+            the WebSocket (TCP, TLS, upgrade) of every Live connection and returns it
+            open (a ``websockets`` ``ClientConnection``). ``None``: websockets'
+            client (:func:`~api_gemini.websocket.transport.open_websocket`). For tests
+            that route or script connections, fault injection, or another transport.
     """
 
     keepalive_interval: float | None = 20.0
@@ -122,14 +131,18 @@ class WebSocketSettings:
     compression: bool = False
     open_timeout: float = 15.0
     close_timeout: float = 5.0
+    write_timeout: float | None = 30.0
     allow_insecure_ws: bool = False
     buffer_max_chunks: int = 256
     buffer_max_bytes: int = 8 * 1024 * 1024
     pause_timeout: float | None = 60.0
     stream_idle_timeout: float | None = 120.0
+    # Typed loosely here so that settings (below the WebSocket layer) import nothing
+    # of it: the precise type is api_gemini.websocket.WebSocketConnector.
+    connector: Callable[[Any, Any], Awaitable[Any]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("pause_timeout", "stream_idle_timeout"):
+        for name in ("pause_timeout", "stream_idle_timeout", "write_timeout"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigurationError(f"{name} must be > 0 seconds, or None for no limit")
@@ -217,7 +230,7 @@ class ReconnectPolicy:
 
     max_attempts: int = 3
     on_go_away: bool = True
-    retry_on: frozenset[int] = frozenset({1001, 1006, 1011, 1012, 1013})
+    retry_on: frozenset[int] = RETRYABLE_CLOSE_CODES
     initial_backoff: float = 0.5
     max_backoff: float = 8.0
     multiplier: float = 2.0

@@ -26,12 +26,17 @@ from ._wire import RawFrame, WireStruct, convert, encode
 from .errors import InvalidRequestError
 
 __all__ = [
+    "BatchEmbedContentsResponse",
     "Blob",
     "Candidate",
     "CodeExecutionResult",
     "Content",
+    "ContentEmbedding",
     "CountTokensRequest",
     "CountTokensResponse",
+    "EmbedContentRequest",
+    "EmbedContentResponse",
+    "EmbedLike",
     "ExecutableCode",
     "FileData",
     "FunctionCall",
@@ -56,6 +61,7 @@ __all__ = [
     "UrlMetadata",
     "UsageMetadata",
     "VoiceConfig",
+    "coerce_embed_request",
     "coerce_request",
     "decode_json",
     "encode_json",
@@ -91,13 +97,16 @@ class FunctionResponse(_Wire):
     """The caller's answer to a :class:`FunctionCall`.
 
     For a ``NON_BLOCKING`` function (Live API), ``scheduling`` says what the model does
-    with the answer: ``"INTERRUPTED"`` (speak about it now), ``"WHEN_IDLE"`` (after the
-    current answer) or ``"SILENT"`` (only add it to the context); ``will_continue=True``
+    with the answer: ``"INTERRUPT"`` (speak about it now; the docs' prose calls it
+    INTERRUPTED, the wire enum of google-genai 3.6.1 is ``INTERRUPT``), ``"WHEN_IDLE"``
+    (after the current answer) or ``"SILENT"`` (only add it to the context); ``will_continue=True``
     says more responses to the same call follow (an empty one with ``False`` ends it).
     """
 
     name: str
-    response: dict[str, Any] = msgspec.field(default_factory=dict)
+    # None, not {}, as the default: an empty response ({} with will_continue=False
+    # ends a NON_BLOCKING call) must still be sent, and msgspec omits defaults.
+    response: dict[str, Any] | None = None
     id: str | None = None
     will_continue: bool | None = None
     scheduling: str | None = None
@@ -407,6 +416,64 @@ class ListModelsResponse(_Wire, RawFrame, dict=True):
 
     models: list[ModelInfo] = msgspec.field(default_factory=list)
     next_page_token: str | None = None
+
+
+class EmbedContentRequest(_Wire):
+    """The body of ``embedContent`` (and one entry of ``batchEmbedContents``, with its
+    ``model``): https://ai.google.dev/api/embeddings. ``task_type`` such as
+    ``"RETRIEVAL_DOCUMENT"``; ``title`` for that task; ``output_dimensionality`` cuts
+    the vector."""
+
+    content: Content
+    model: str | None = None
+    task_type: str | None = None
+    title: str | None = None
+    output_dimensionality: int | None = None
+
+
+class ContentEmbedding(_Wire):
+    """One embedding vector."""
+
+    values: list[float] = msgspec.field(default_factory=list)
+
+
+class EmbedContentResponse(_Wire, RawFrame, dict=True):
+    """The answer of ``embedContent``."""
+
+    embedding: ContentEmbedding | None = None
+
+
+class BatchEmbedContentsResponse(_Wire, RawFrame, dict=True):
+    """The answer of ``batchEmbedContents``: one embedding per request, in order."""
+
+    embeddings: list[ContentEmbedding] = msgspec.field(default_factory=list)
+
+
+#: What the embedding methods accept: a text, a Content, a request, or its dict.
+EmbedLike: TypeAlias = "EmbedContentRequest | Content | Mapping[str, Any] | str"
+
+
+def coerce_embed_request(value: EmbedLike, model: str | None = None) -> EmbedContentRequest:
+    """A text, a :class:`Content`, a dict (either spelling) or a request as a request
+    (``model``, ``models/...``, set when given: batch entries need it).
+
+    Raises:
+        InvalidRequestError: another type, or a dict of the wrong shape.
+    """
+    if isinstance(value, str):
+        request = EmbedContentRequest(content=Content(parts=[Part(text=value)]))
+    elif isinstance(value, Content):
+        request = EmbedContentRequest(content=value)
+    elif isinstance(value, EmbedContentRequest | Mapping):
+        request = convert(value, EmbedContentRequest)
+    else:
+        raise InvalidRequestError(
+            f"an embedding input must be a str, Content, EmbedContentRequest or dict, "
+            f"not {type(value).__name__}"
+        )
+    if model is not None and request.model is None:
+        request = msgspec.structs.replace(request, model=model)
+    return request
 
 
 class CountTokensRequest(_Wire):

@@ -10,10 +10,11 @@ https://ai.google.dev/gemini-api/docs/deprecations). ``gemini-2.0-flash-live-001
 request for them gets the unknown-model answer.
 
 TEXT output on an audio model closes 1007 "Cannot extract voices from a non-audio
-request." (livekit/agents#4103, googleapis/python-genai#1780), 1011 on 3.1 Flash Live
-(googleapis/python-genai#2238). The wording of the refusals of ``thinkingConfig``,
-``enableAffectiveDialog`` and ``proactiveAudio: false`` on 3.8 Live is not published
-("returns an error"): the emulator closes 1007 with a reason naming the field.
+request." (jsalsman/gemini-live#2, livekit/agents#4103, googleapis/python-genai#1780),
+1011 on 3.1 Flash Live (googleapis/python-genai#2238). The wording of the refusals
+of ``thinkingConfig``, ``enableAffectiveDialog`` and ``proactiveAudio: false`` on 3.8
+Live is not published ("returns an error"): the emulator closes 1007 with a reason
+naming the field.
 """
 
 from __future__ import annotations
@@ -58,13 +59,16 @@ class LiveRules:
     refused: tuple[str, ...] = ()
     #: ``proactivity.proactiveAudio: false`` is an error (proactive audio always on).
     proactive_audio_required: bool = False
-    #: ``thinkingConfig.thinkingLevel`` values accepted (empty: thinking not configurable
-    #: unless ``thinkingConfig`` is refused anyway).
+    #: ``thinkingConfig.thinkingLevel`` values accepted (empty: no ``thinkingLevel``).
     thinking_levels: tuple[str, ...] = ()
+    #: ``thinkingConfig.thinkingBudget`` accepted (the 2.5 models think by budget).
+    thinking_budget: bool = False
     #: Function declarations without ``behavior`` are NON_BLOCKING.
     non_blocking_default: bool = False
     #: NON_BLOCKING declarations are honoured (else every call blocks).
     async_functions: bool = True
+    #: An answer chunk's audio and its transcription travel in one server event.
+    combined_events: bool = False
     #: Default ``turnCoverage``.
     turn_coverage: str = "TURN_INCLUDES_ONLY_ACTIVITY"
 
@@ -88,8 +92,9 @@ LIVE_RULES: dict[str, LiveRules] = {
         refused=("generationConfig.enableAffectiveDialog", "proactivity"),
         thinking_levels=("MINIMAL", "LOW", "MEDIUM", "HIGH"),
         async_functions=False,
+        combined_events=True,
     ),
-    "gemini-2.5-flash-native-audio-preview-12-2025": LiveRules(),
+    "gemini-2.5-flash-native-audio-preview-12-2025": LiveRules(thinking_budget=True),
 }
 
 
@@ -185,7 +190,7 @@ CATALOG: tuple[dict[str, Any], ...] = (
         "gemini-embedding-001",
         "Gemini Embedding 001",
         "Obtain a distributed representation of a text.",
-        ["embedContent", "countTokens", "asyncBatchEmbedContent"],
+        ["embedContent", "countTextTokens", "countTokens", "asyncBatchEmbedContent"],
         input_limit=2_048,
         output_limit=1,
         sampling=False,

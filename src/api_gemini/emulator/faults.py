@@ -40,7 +40,17 @@ Specs (``N``: chunks sent normally before the fault, default 0). Instead of
                                 error JSON; ``retry-S`` adds ``Retry-After: S`` and a
                                 ``RetryInfo`` detail. Live upgrade: refuse with STATUS.
                                 Live turn: close 1011 with the matching message.
+``first-K-SPEC``                play SPEC on the first K requests that carry this
+                                exact spec, then serve normally: "fail the first K
+                                requests, then succeed", to test retry and reconnect
+                                logic (``first-2-http-503``: two 503s, then an answer).
 ==============================  ===================================================
+
+``first-K-SPEC`` counts per emulator and per spec text (``emulator.fault_counts``), each
+time the inner fault would play: an HTTP request, a Live upgrade (``http-STATUS``), a
+Live ``setup`` (``-at-setup`` plans) or a Live turn. A retried request carries the same
+header or prompt, so it counts as the next one. ``emulator.reset_fault_counts()``
+starts the counts again.
 
 Numbers are plain decimal digits (``S`` may have up to three decimals). A spec comes
 from a header or a prompt, so sizes are capped at 64 MiB, counts at 1,000,000 and
@@ -51,7 +61,7 @@ Live upgrade, or exit status 2 on the command line).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .wire import WireError
@@ -123,6 +133,9 @@ class FaultPlan:
     spec: str = ""
     #: Live: play the fault instead of ``setupComplete``.
     at_setup: bool = False
+    #: ``first-K-SPEC``: play only on the first K requests carrying this spec; None:
+    #: on every one.
+    first: int | None = None
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
@@ -133,6 +146,17 @@ class FaultPlan:
         """
         text = spec.strip().lower()
         words = text.split("-")
+        if words[0] == "first":
+            # A wrapper: "first-K-" then any other spec.
+            if len(words) < 3 or not _INT.fullmatch(words[1]):
+                raise ValueError(f"bad fault spec {spec!r}: expected first-K-SPEC")
+            first = int(words[1])
+            if first > MAX_FAULT_COUNT:
+                raise ValueError(f"bad fault spec {spec!r}: {first} is over {MAX_FAULT_COUNT}")
+            inner = cls.parse("-".join(words[2:]))
+            if inner.first is not None:
+                raise ValueError(f"bad fault spec {spec!r}: first-K- only once")
+            return replace(inner, first=first, spec=text)
         kind = words[0]
         rest = words[1:]
         after = 0

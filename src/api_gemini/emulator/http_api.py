@@ -27,6 +27,7 @@ import msgspec
 from aiohttp import web
 
 from .catalog import CATALOG, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, find_model, supports
+from .embeddings import embed_request
 from .faults import GARBAGE, TRUNCATED_CHUNK, FaultPlan, find_marker, strip_marker
 from .model import Answer, count_tokens, generate_answer
 from .pacing import Pacer
@@ -252,6 +253,8 @@ class HttpApi:
     async def _model_method(self, request: web.Request) -> web.StreamResponse:
         version = self._check(request)
         name, _, method = request.match_info["name"].partition(":")
+        if method in ("embedContent", "batchEmbedContents"):
+            return await self._embed(request, version, name, method)
         if method not in ("generateContent", "streamGenerateContent", "countTokens"):
             raise WireError(404, f"Method {method or '(none)'} is not found.")
         entry = find_model(name)
@@ -262,6 +265,7 @@ class HttpApi:
             request, "CountTokensRequest" if method == "countTokens" else "GenerateContentRequest"
         )
         plan = self._emu.header_fault(request) or _take_marker(body) or self._emu.default_fault
+        plan = self._emu.playing(plan)
         if plan is not None and plan.kind == "http":
             raise plan.http_error()
         if method == "countTokens":
@@ -276,6 +280,28 @@ class HttpApi:
             return await self._unary(name, answer)
         sse = request.query.get("alt") == "sse"
         return await self._stream(request, name, answer, sse=sse, plan=plan)
+
+    async def _embed(
+        self, request: web.Request, version: str, name: str, method: str
+    ) -> web.StreamResponse:
+        """``embedContent`` (one request) or ``batchEmbedContents`` (``requests[]``)."""
+        entry = find_model(name)
+        if entry is None or not supports(entry, "embedContent"):
+            raise _not_found_model(name, version, method)
+        if method == "embedContent":
+            body = await self._body(request, "EmbedContentRequest")
+            return _json_response({"embedding": embed_request(name, body)})
+        body = await self._body(request, "BatchEmbedContentsRequest")
+        requests = body.get("requests") or []
+        if not requests:
+            raise WireError(
+                400, "* BatchEmbedContentsRequest.requests: requests is not specified\n"
+            )
+        embeddings = [
+            embed_request(name, item, f"BatchEmbedContentsRequest.requests[{i}].")
+            for i, item in enumerate(requests)
+        ]
+        return _json_response({"embeddings": embeddings})
 
     def _generate_request(self, body: dict[str, Any]) -> tuple[list[Any], Any, Any, int]:
         contents = body.get("contents")

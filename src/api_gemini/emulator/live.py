@@ -228,13 +228,25 @@ class LiveSession:
         Returns the number of audio bytes sent (for the playback time).
         """
         pcm = pcm_audio_for(chunk)
-        await self.send(_AUDIO_HEAD + base64.b64encode(pcm) + _AUDIO_TAIL)
+        audio = _AUDIO_HEAD + base64.b64encode(pcm) + _AUDIO_TAIL
         settings = self.settings
-        if settings is not None and settings.output_transcription:
+        if settings is None or not settings.output_transcription:
+            await self.send(audio)
+        else:
             transcription: dict[str, Any] = {"text": chunk}
             if last:
                 transcription["finished"] = True
-            await self.send_content({"outputTranscription": transcription})
+            if settings.rules.combined_events:
+                # One event with both parts (3.1 Flash Live, per its model page).
+                model_turn = {
+                    "parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": pcm}}],
+                    "role": "model",
+                }
+                content = {"modelTurn": model_turn, "outputTranscription": transcription}
+                await self.send_content(content)
+            else:
+                await self.send(audio)
+                await self.send_content({"outputTranscription": transcription})
         self.stats.live_chunks += 1
         return len(pcm)
 
@@ -298,7 +310,7 @@ class LiveSession:
         self.turns.configure(settings, record.history if record is not None else [])
         self.lifecycle.start_session(settings, record)
         plan = self.plan or self.emulator.default_fault
-        if plan is not None and plan.at_setup:
+        if plan is not None and plan.at_setup and self.emulator.playing(plan) is not None:
             await play_setup_fault(self, plan)
             return
         self._set_up = True

@@ -14,7 +14,13 @@ from typing import Any
 from .catalog import LIVE_RULES, NO_VOICES, LiveRules, find_model, supports
 from .vad import VadSettings
 
-__all__ = ["LiveRefusal", "SessionSettings", "parse_setup", "unknown_model"]
+__all__ = [
+    "LiveRefusal",
+    "SessionSettings",
+    "non_blocking_functions",
+    "parse_setup",
+    "unknown_model",
+]
 
 INVALID_ARGUMENT = "Request contains an invalid argument."
 _ACTIVITY_HANDLING = ("START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION")
@@ -70,7 +76,12 @@ def _get(body: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def _non_blocking(tools: list[Any], rules: LiveRules) -> dict[str, bool]:
+def non_blocking_functions(tools: list[Any], rules: LiveRules) -> dict[str, bool]:
+    """Function name -> True when calls to it are NON_BLOCKING under ``rules``.
+
+    Raises:
+        LiveRefusal: a declaration without a name.
+    """
     found: dict[str, bool] = {}
     for tool in tools:
         for decl in tool.get("functionDeclarations") or []:
@@ -105,6 +116,9 @@ def parse_setup(setup: dict[str, Any], version: str) -> SessionSettings:
     modalities = gen.get("responseModalities") or ["AUDIO"]
     if modalities != ["AUDIO"]:
         if "TEXT" in modalities:
+            if rules.text_close_code == 1011:
+                # googleapis/python-genai#2238: "1011 Internal error encountered."
+                raise LiveRefusal("Internal error encountered.", 1011)
             raise LiveRefusal(NO_VOICES, rules.text_close_code)
         raise LiveRefusal(
             f"Unsupported response modalities {modalities}: {name} answers in AUDIO only."
@@ -114,13 +128,12 @@ def parse_setup(setup: dict[str, Any], version: str) -> SessionSettings:
             raise LiveRefusal(f"{dotted} is not supported by {name}.")
     if rules.proactive_audio_required and _get(setup, "proactivity.proactiveAudio") is False:
         raise LiveRefusal(f"proactivity.proactiveAudio cannot be false for {name}.")
-    thinking = gen.get("thinkingConfig")
-    if thinking is not None:
-        level = thinking.get("thinkingLevel")
-        if not rules.thinking_levels or (level is not None and level not in rules.thinking_levels):
-            raise LiveRefusal(
-                f"generationConfig.thinkingConfig.thinkingLevel {level} is not supported by {name}."
-            )
+    thinking = gen.get("thinkingConfig") or {}
+    level = thinking.get("thinkingLevel")
+    if level is not None and level not in rules.thinking_levels:
+        raise LiveRefusal(f"thinkingLevel {level} is not supported by {name}.")
+    if thinking.get("thinkingBudget") is not None and not rules.thinking_budget:
+        raise LiveRefusal(f"thinkingBudget is not supported by {name}; use thinkingLevel.")
     max_tokens = gen.get("maxOutputTokens")
     if max_tokens is not None and int(max_tokens) < 0:
         raise LiveRefusal("generationConfig.maxOutputTokens must not be negative.")
@@ -141,7 +154,7 @@ def parse_setup(setup: dict[str, Any], version: str) -> SessionSettings:
         max_output_tokens=None if max_tokens is None else int(max_tokens),
         system_instruction=setup.get("systemInstruction"),
         tools=tools,
-        non_blocking=_non_blocking(tools, rules),
+        non_blocking=non_blocking_functions(tools, rules),
         vad=VadSettings.from_setup(realtime.get("automaticActivityDetection")),
         activity_interrupts=handling == "START_OF_ACTIVITY_INTERRUPTS",
         turn_coverage=coverage,

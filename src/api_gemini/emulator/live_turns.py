@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from .faults import find_marker, strip_marker
 from .live_faults import play_answer_fault
-from .live_setup import LiveRefusal, SessionSettings
+from .live_setup import LiveRefusal, SessionSettings, non_blocking_functions
 from .model import FunctionCallAnswer, generate_answer
 from .pacing import Pacer
 from .vad import VadSettings, VoiceActivityDetector, pcm_rate
@@ -278,9 +278,9 @@ class TurnEngine:
         if "tools" in body:
             self._tools = body["tools"].get("tools") or []
             if self._settings is not None:
-                from .live_setup import _non_blocking
-
-                self._settings.non_blocking = _non_blocking(self._tools, self._settings.rules)
+                self._settings.non_blocking = non_blocking_functions(
+                    self._tools, self._settings.rules
+                )
 
     def _take_marker(self, turn: dict[str, Any]) -> dict[str, Any]:
         """Remove a ``fault:SPEC`` marker from a user turn's text; remember its plan."""
@@ -332,8 +332,12 @@ class TurnEngine:
     async def _start_answer(self, *, continuing: bool = False) -> None:
         self._counter += 1
         # Precedence: the upgrade header, then this turn's marker, then the config.
-        plan = self._session.plan or self._turn_plan or self._session.emulator.default_fault
+        emulator = self._session.emulator
+        plan = self._session.plan or self._turn_plan or emulator.default_fault
+        if plan is not None and plan.at_setup and plan.first is not None:
+            plan = None  # a first-K plan for setups only, whether spent or not
         self._turn_plan = None
+        plan = emulator.playing(plan)
         opening = not self._turn_open
         self._turn_open = True
         if opening and not continuing:

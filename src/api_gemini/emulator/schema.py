@@ -167,7 +167,12 @@ class _Parser:
         if kind == "enum":
             return self.enum(target, value, path)
         if not _scalar_ok(kind, value):
-            self.refuse(path, f"Invalid value at '{path}' ({_PROTO_TYPES[kind]}), {_show(value)}")
+            # The parser's wording for bytes that are not base64 adds the reason.
+            why = (
+                "Base64 decoding failed for " if kind == "bytes" and isinstance(value, str) else ""
+            )
+            where = f"Invalid value at '{path}' ({_PROTO_TYPES[kind]})"
+            self.refuse(path, f"{where}, {why}{_show(value)}")
         return value
 
     def enum(self, names: list[str], value: Any, path: str) -> Any:

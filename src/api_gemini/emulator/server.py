@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import ssl
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -23,6 +24,8 @@ from .tokens import TokenStore
 from .wire import WireError, error_body
 
 __all__ = ["Emulator", "ReceivedRequest"]
+
+logger = logging.getLogger(__name__)
 
 # Bound on the close handshake and on aiohttp's graceful shutdown, so stop() is quick.
 _CLOSE_TIMEOUT = 2.0
@@ -75,6 +78,8 @@ class Emulator:
         self.requests: deque[ReceivedRequest] = deque(maxlen=_MAX_REQUEST_LOG)
         #: The plan of every request without its own (``EmulatorConfig.fault``).
         self.default_fault = FaultPlan.parse(self.config.fault) if self.config.fault else None
+        #: How many times each ``first-K-SPEC`` plan has been played, by spec text.
+        self.fault_counts: dict[str, int] = {}
 
     # -- addresses --------------------------------------------------------------------
 
@@ -138,6 +143,7 @@ class Emulator:
             raise
         self._runner = runner
         self._port = int(runner.addresses[0][1])
+        logger.info("emulator listening on %s", self.base_url)
         return self
 
     @web.middleware
@@ -149,7 +155,10 @@ class Emulator:
                 tuple((k.lower(), v) for k, v in request.headers.items()),
             )
         )
-        return await handler(request)
+        response = await handler(request)
+        # The path only: a query string may carry a key (?key=), headers always do.
+        logger.debug("%s %s -> %d", request.method, request.path, response.status)
+        return response
 
     async def stop(self) -> None:
         """Close every Live socket (1001), cancel handlers, and stop listening."""
@@ -238,6 +247,21 @@ class Emulator:
         except ValueError as exc:
             raise WireError(400, str(exc)) from None
 
+    def playing(self, plan: FaultPlan | None) -> FaultPlan | None:
+        """``plan`` if it plays on this request, counting ``first-K-SPEC`` plans: None
+        once such a plan has played K times (the request is then served normally)."""
+        if plan is None or plan.first is None:
+            return plan
+        played = self.fault_counts.get(plan.spec, 0)
+        if played >= plan.first:
+            return None
+        self.fault_counts[plan.spec] = played + 1
+        return plan
+
+    def reset_fault_counts(self) -> None:
+        """Forget how often ``first-K-SPEC`` plans have played: each fails K more times."""
+        self.fault_counts.clear()
+
     def _live_handler(self, version: str, method: str) -> Any:
         async def handler(request: web.Request) -> web.StreamResponse:
             self.stats.http_requests += 1
@@ -245,7 +269,9 @@ class Emulator:
                 plan = self.header_fault(request)
                 upgrade_plan = plan or self.default_fault
                 if upgrade_plan is not None and upgrade_plan.kind == "http":
-                    raise upgrade_plan.http_error()
+                    if self.playing(upgrade_plan) is not None:
+                        raise upgrade_plan.http_error()
+                    plan = None  # a first-K plan that is spent: a normal session
             except WireError as err:
                 self.stats.http_errors += 1
                 return web.Response(

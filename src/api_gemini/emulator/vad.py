@@ -30,6 +30,7 @@ The knobs of ``realtimeInputConfig.automaticActivityDetection``
 from __future__ import annotations
 
 import math
+import operator
 import sys
 from array import array
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ def rms(samples: array[int]) -> float:
     """Root mean square of 16-bit samples (0.0 for none)."""
     if not samples:
         return 0.0
-    return math.sqrt(sum(s * s for s in samples) / len(samples))
+    return math.sqrt(sum(map(operator.mul, samples, samples)) / len(samples))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ import msgspec
 from .._version import __version__
 from .._wire import decode_response
 from ..errors import (
+    ClientClosedError,
     ConnectError,
     GeminiError,
     ReadError,
@@ -89,6 +90,13 @@ def _client_kwargs(settings: ClientSettings) -> dict[str, Any]:
 @functools.cache
 def _unused_tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
+
+
+def _check_open(client: httpx2.Client | httpx2.AsyncClient) -> None:
+    """A call on a closed client fails typed and not retryable (httpx2 would raise a
+    RuntimeError, which maps to a retryable TransportError: a retry loop would spin)."""
+    if client.is_closed:
+        raise ClientClosedError("this client is closed")
 
 
 def _map_exception(exc: Exception) -> GeminiError:
@@ -237,6 +245,7 @@ class AsyncHttpTransport:
         request = self._client.build_request(
             method, path, content=body, params=params, headers=_json_headers(body)
         )
+        _check_open(self._client)
         try:
             response = await self._client.send(request, stream=True)
         except Exception as exc:
@@ -250,6 +259,7 @@ class AsyncHttpTransport:
     async def stream_sse(self, path: str, body: bytes) -> AsyncSSEStream:
         """Open an SSE stream; raises the API error at once if the server refuses."""
         request = _sse_request(self._client, path, body)
+        _check_open(self._client)
         try:
             response = await self._client.send(request, stream=True)
         except Exception as exc:
@@ -388,6 +398,7 @@ class SyncHttpTransport:
         request = self._client.build_request(
             method, path, content=body, params=params, headers=_json_headers(body)
         )
+        _check_open(self._client)
         try:
             response = self._client.send(request, stream=True)
         except Exception as exc:
@@ -401,6 +412,7 @@ class SyncHttpTransport:
     def stream_sse(self, path: str, body: bytes) -> SSEStream:
         """Open an SSE stream; raises the API error at once if the server refuses."""
         request = _sse_request(self._client, path, body)
+        _check_open(self._client)
         try:
             response = self._client.send(request, stream=True)
         except Exception as exc:

@@ -1,6 +1,6 @@
 """The Live API (``BidiGenerateContent``) over WebSocket: streams, sessions, events.
 
-Needs the ``websocket`` extra (``pip install 'api-gemini[websocket]'``); ``import
+Needs the ``websocket`` extra (``pip install -e '.[websocket]'`` in a clone); ``import
 api_gemini`` does not import this package, the model methods do when first called.
 
 - :func:`open_stream` / :class:`Stream`: one request's answer as
@@ -10,12 +10,23 @@ api_gemini`` does not import this package, the model methods do when first calle
 - :class:`Reconnected`: the event of a session that moved to a new connection
   (:meth:`LiveSession.reconnect`, or a :class:`~api_gemini.settings.ReconnectPolicy`).
 - :class:`LivePool` / :class:`PoolMetrics`: warm, never-reused connections.
-- :mod:`.protocol`: the sans-I/O protocol; :mod:`.connection`: one WebSocket.
+- :data:`WebSocketConnector` / :func:`open_websocket`: the transport seam
+  (``WebSocketSettings(connector=...)``).
+
+Layers, each importing only the ones below it: :mod:`.live_types` (wire types),
+:mod:`.protocol` (sans-I/O: encode, decode, one connection's state machine, close
+codes), :mod:`.rules` (sans-I/O session rules), :mod:`.events`, :mod:`.transport` (the
+seam that opens a WebSocket), :mod:`.connection` (one WebSocket, every wait bounded),
+:mod:`.buffer` (the bounded buffer), :mod:`.receiver` (reader task, pause, cancel),
+:mod:`.stream`, :mod:`.reconnect`, :mod:`.session`, :mod:`.pool`, :mod:`.sync_live`
+(the synchronous twins).
 """
 
 from __future__ import annotations
 
-from ..live_types import (
+from .connection import ConnectionHealth, LiveConnection
+from .events import Reconnected
+from .live_types import (
     AudioTranscriptionConfig,
     AutomaticActivityDetection,
     ContextWindowCompressionConfig,
@@ -26,7 +37,6 @@ from ..live_types import (
     SessionResumptionConfig,
     SlidingWindow,
 )
-from .connection import ConnectionHealth, Endpoint, LiveConnection, live_endpoint
 from .pool import DISCARD_REASONS, LivePool, PoolMetrics
 from .protocol import (
     GenerationComplete,
@@ -51,17 +61,10 @@ from .protocol import (
     VoiceActivity,
     WaitingForInput,
 )
-from .streaming import (
-    LiveSession,
-    Reconnected,
-    Stream,
-    StreamMetrics,
-    StreamState,
-    connect_live,
-    live_setup,
-    open_stream,
-    stream_setup,
-)
+from .receiver import StreamMetrics, StreamState
+from .session import LiveSession, connect_live, live_setup
+from .stream import Stream, open_stream, stream_setup
+from .transport import Endpoint, WebSocketConnector, live_endpoint, open_websocket
 
 __all__ = [
     "DISCARD_REASONS",
@@ -105,9 +108,11 @@ __all__ = [
     "UsageUpdate",
     "VoiceActivity",
     "WaitingForInput",
+    "WebSocketConnector",
     "connect_live",
     "live_endpoint",
     "live_setup",
     "open_stream",
+    "open_websocket",
     "stream_setup",
 ]

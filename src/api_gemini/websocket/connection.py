@@ -1,9 +1,9 @@
-"""One Live API WebSocket: endpoint, opening handshake and setup, sends, receives,
-health, and a proper close on every exit path.
+"""One Live API WebSocket: opening handshake and setup, sends, receives, health, and
+a proper close on every exit path.
 
-The I/O library is ``websockets`` (its asyncio client); everything that touches it goes
-through :func:`open_websocket`, the one seam, and the ``ClientConnection`` it returns.
-Protocol rules live in :mod:`.protocol`; this module only moves bytes and maps the
+The WebSocket itself comes from the transport seam (:mod:`.transport`: websockets'
+asyncio client unless ``WebSocketSettings.connector`` says otherwise). Protocol rules
+live in :mod:`.protocol`; this module only moves bytes, bounds every wait, and maps the
 library's exceptions onto :mod:`api_gemini.errors`.
 """
 
@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as _ws_connect
 from websockets.exceptions import (
     ConnectionClosed,
     InvalidHandshake,
@@ -28,216 +25,29 @@ from websockets.exceptions import (
     InvalidURI,
 )
 from websockets.protocol import State as _WsState
-from websockets.version import version as _websockets_version
 
-from .. import __version__
 from ..errors import (
-    ConfigurationError,
-    SessionStateError,
+    OpenTimeoutError,
+    SessionClosedError,
     SetupRejectedError,
     WebSocketConnectionError,
     WebSocketError,
+    WriteTimeoutError,
 )
-from ..live_types import LiveSetup, RealtimeInput, ServerMessage
-from ..settings import ClientSettings, is_loopback_host
+from ..settings import ClientSettings
 from ..types import Content, FunctionResponse
+from .live_types import LiveSetup, RealtimeInput, ServerMessage
 from .protocol import LiveProtocol, SessionState, UnknownMessage
+from .transport import (
+    STALLED_SEND,
+    BoundedClientConnection,
+    Endpoint,
+    WebSocketConnector,
+    live_endpoint,
+    open_websocket,
+)
 
-__all__ = [
-    "ConnectionHealth",
-    "Endpoint",
-    "LiveConnection",
-    "live_endpoint",
-    "open_websocket",
-]
-
-#: Frames websockets may hold before it stops reading the socket, as (high, low) water
-#: marks. Small on purpose: our own bounded buffer sits above it, and every frame here
-#: may be up to ``max_message_size``, so this bounds the memory outside our buffer.
-WEBSOCKETS_MAX_QUEUE: Final = (4, 1)
-
-_USER_AGENT: Final = f"api-gemini/{__version__} websockets/{_websockets_version}"
-_SERVICE: Final = "GenerativeService"
-
-
-# --------------------------------------------------------------------------- endpoint
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """Where and how to open a Live connection. ``repr`` hides the header values."""
-
-    url: str
-    headers: tuple[tuple[str, str], ...]
-    ssl: ssl.SSLContext | None
-    host: str
-    constrained: bool
-
-    def __repr__(self) -> str:
-        names = ", ".join(name for name, _ in self.headers)
-        return f"Endpoint(url={self.url!r}, headers=[{names}])"
-
-
-def live_endpoint(settings: ClientSettings) -> Endpoint:
-    """The URL, headers and TLS context of the Live endpoint: the ONE place that decides.
-
-    ``https://host`` becomes ``wss://host/ws/google.ai.generativelanguage.{v}.
-    GenerativeService.BidiGenerateContent``; an ephemeral token (``auth_tokens/...``)
-    selects ``BidiGenerateContentConstrained``. Credentials go in headers only
-    (``x-goog-api-key``, or ``Authorization: Token ...``), never in the URL.
-
-    Raises:
-        ConfigurationError: ``ws://`` (no TLS) to a host that is not loopback, unless
-            ``settings.websocket.allow_insecure_ws`` is set.
-    """
-    parts = urlsplit(settings.base_url)
-    host = parts.hostname or ""
-    secure = parts.scheme == "https"
-    if not secure and not is_loopback_host(host) and not settings.websocket.allow_insecure_ws:
-        raise ConfigurationError(
-            f"refusing ws:// (unencrypted) to {host!r}: the API key would travel in clear "
-            "text; use https://, a loopback host, or WebSocketSettings(allow_insecure_ws=True)"
-        )
-    constrained = settings.api_key is not None and settings.api_key.is_ephemeral_token
-    method = "BidiGenerateContentConstrained" if constrained else "BidiGenerateContent"
-    prefix = parts.path.rstrip("/")
-    url = (
-        f"{'wss' if secure else 'ws'}://{parts.netloc}{prefix}/ws/"
-        f"google.ai.generativelanguage.{settings.api_version}.{_SERVICE}.{method}"
-    )
-    headers = {name.lower(): value for name, value in settings.headers.items()}
-    headers.update(settings.auth_headers())  # credentials win over caller headers
-    return Endpoint(
-        url=url,
-        headers=tuple(headers.items()),
-        ssl=settings.ssl_context() if secure else None,
-        host=host,
-        constrained=constrained,
-    )
-
-
-# --------------------------------------------------------------------------- the seam
-
-
-class _Connect(_ws_connect):
-    """websockets' ``connect`` without redirects.
-
-    websockets follows 3xx redirects and strips only ``Authorization`` and cookies on
-    a cross-origin hop; our ``x-goog-api-key`` would follow to the other origin.
-    A Live endpoint never redirects, so a redirect is reported, not followed.
-    """
-
-    def process_redirect(self, exc: Exception) -> Exception | str:
-        return exc
-
-
-class _ClientConnection(ClientConnection):
-    """websockets' connection, plus a timer on the close it waits for.
-
-    After the peer breaks the protocol (a bad frame, a message over ``max_size``) or
-    closes, websockets sends its close frame and waits for the server to drop TCP, but
-    enforces ``close_timeout`` only on a later send or ping: a server that then goes
-    quiet held the receiver until the next keepalive ping (forever without keepalive).
-    Found by ``tests/test_hostile_ws.py``.
-    """
-
-    _close_timer: asyncio.TimerHandle | None = None
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        deadline = self.close_deadline
-        if self._close_timer is None and deadline is not None and self.protocol.close_expected():
-            self._close_timer = self.loop.call_at(deadline, self._close_expired)
-
-    def _close_expired(self) -> None:
-        if self.state is not _WsState.CLOSED:
-            self.transport.abort()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._close_timer is not None:
-            self._close_timer.cancel()
-        super().connection_lost(exc)
-
-
-class _RedactingLogger(logging.LoggerAdapter[logging.Logger]):
-    """websockets' client logger minus credentials: at DEBUG, websockets logs every
-    handshake header, ``x-goog-api-key`` included."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__(logging.getLogger("websockets.client"), {})
-        self._secrets = tuple(s for s in secrets if s)
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        if self.isEnabledFor(level):
-            args = tuple(self._scrub(arg) for arg in args)
-            super().log(level, msg, *args, **kwargs)
-
-    def _scrub(self, arg: object) -> object:
-        if isinstance(arg, str):
-            for secret in self._secrets:
-                if secret in arg:
-                    arg = arg.replace(secret, "***")
-        return arg
-
-
-_CREDENTIAL_HEADERS: Final = frozenset({"x-goog-api-key", "authorization"})
-
-
-async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> ClientConnection:
-    """Open the WebSocket (TCP, TLS, upgrade) with the settings applied.
-
-    The one place that calls the I/O library's ``connect``; tests and alternative
-    transports replace this function.
-    """
-    ws = settings.websocket
-    options: dict[str, Any] = {}
-    if endpoint.ssl is not None:
-        options["ssl"] = endpoint.ssl
-    connection: ClientConnection = await _Connect(
-        endpoint.url,
-        additional_headers=list(endpoint.headers),
-        user_agent_header=_USER_AGENT,
-        compression="deflate" if ws.compression else None,
-        # Environment proxies are for remote hosts; never route loopback through one.
-        proxy=None if is_loopback_host(endpoint.host) else True,
-        open_timeout=None,  # the caller bounds TCP + TLS + upgrade + setup as one
-        ping_interval=ws.keepalive_interval,
-        ping_timeout=ws.keepalive_timeout,
-        close_timeout=ws.close_timeout,
-        max_size=ws.max_message_size,
-        max_queue=WEBSOCKETS_MAX_QUEUE,
-        logger=_RedactingLogger([v for k, v in endpoint.headers if k in _CREDENTIAL_HEADERS]),
-        create_connection=_ClientConnection,
-        **options,
-    )
-    if endpoint.ssl is not None:
-        _trim_tls_read_buffer(connection)
-    return connection
-
-
-#: Bytes asyncio's TLS layer reads at a time on our connections. CPython's SSLProtocol
-#: gives every TLS connection a 256 KiB read buffer for its whole life: most of an
-#: idle Live session's memory (docs/performance.md). A TLS record holds at most 16 KiB
-#: and the Live API's messages are small, so 16 KiB per read costs nothing per chunk.
-TLS_READ_BUFFER: Final = 16 * 1024
-
-
-def _trim_tls_read_buffer(connection: ClientConnection) -> None:
-    """Shrink asyncio's per-connection TLS read buffer to :data:`TLS_READ_BUFFER`.
-
-    These are CPython internals (``asyncio.sslproto``), so the change is guarded: an
-    event loop without them (uvloop) or a future layout is left as it is.
-    """
-    protocol: Any = getattr(connection.transport, "_ssl_protocol", None)
-    buffer = getattr(protocol, "_ssl_buffer", None)
-    if not isinstance(buffer, bytearray) or len(buffer) <= TLS_READ_BUFFER:
-        return
-    with contextlib.suppress(AttributeError, TypeError):
-        smaller = bytearray(TLS_READ_BUFFER)
-        protocol.max_size = TLS_READ_BUFFER  # caps get_buffer() and each SSL read
-        protocol._ssl_buffer = smaller
-        protocol._ssl_buffer_view = memoryview(smaller)
-
+__all__ = ["ConnectionHealth", "LiveConnection"]
 
 # --------------------------------------------------------------------------- health
 
@@ -285,10 +95,15 @@ class LiveConnection:
         protocol: LiveProtocol,
         secret: str | None,
         opened_at: float,
+        *,
+        write_timeout: float | None = None,
+        close_timeout: float | None = None,
     ) -> None:
         self._ws = ws
         self.protocol = protocol
         self._secret = secret
+        self._write_timeout = write_timeout
+        self._close_timeout = close_timeout
         self._send_lock = asyncio.Lock()
         self._closed = False
         self.opened_at = opened_at
@@ -325,6 +140,7 @@ class LiveConnection:
             ConfigurationError: ``ws://`` to a remote host without opting in.
         """
         endpoint = live_endpoint(settings)
+        connect: WebSocketConnector = settings.websocket.connector or open_websocket
         secret = settings.api_key.reveal() if settings.api_key is not None else None
         timeout = settings.websocket.open_timeout
         started = time.monotonic()
@@ -332,7 +148,7 @@ class LiveConnection:
         try:
             async with asyncio.timeout(timeout):
                 try:
-                    ws = await open_websocket(endpoint, settings)
+                    ws = await connect(endpoint, settings)
                 except InvalidStatus as exc:
                     status = exc.response.status_code
                     detail = _scrub(_body_message(exc.response.body), secret)
@@ -350,13 +166,22 @@ class LiveConnection:
                         f"cannot open the WebSocket to {_safe_url(endpoint)}: "
                         f"{type(exc).__name__}: {_scrub(str(exc), secret)}",
                     ) from None
-                conn = cls(ws, LiveProtocol(), secret, started)
+                conn = cls(
+                    ws,
+                    LiveProtocol(),
+                    secret,
+                    started,
+                    write_timeout=settings.websocket.write_timeout,
+                    close_timeout=settings.websocket.close_timeout,
+                )
                 conn.connect_time = time.monotonic() - started
                 early = await conn._setup(setup)
-        except TimeoutError:
+        except TimeoutError as exc:
             if conn is not None:
                 await conn.close(1000)
-            raise WebSocketConnectionError(
+            if isinstance(exc, WebSocketError):  # a write stall or keepalive during setup
+                raise
+            raise OpenTimeoutError(
                 f"the Live connection to {_safe_url(endpoint)} was not ready (TCP, TLS, "
                 f"upgrade and setup) within open_timeout={timeout}s",
             ) from None
@@ -382,18 +207,24 @@ class LiveConnection:
 
     # ---- sending
 
-    async def _send(self, data: bytes, state_before: SessionState | None = None) -> None:
+    async def _send(self, data: bytes) -> None:
         try:
             # A text frame from bytes: no decode/encode round trip (the JSON is UTF-8).
-            await self._ws.send(data, text=True)
+            # Bounded: websockets waits in drain() for as long as the peer does not read.
+            async with asyncio.timeout(self._write_timeout):
+                await self._ws.send(data, text=True)
+        except TimeoutError:
+            # The frame is queued whole in the transport (websockets writes it before
+            # draining), but a peer that took nothing for write_timeout is not reading.
+            self._drop_stalled(STALLED_SEND)
+            raise self._stall_error() from None
         except ConnectionClosed as exc:
-            if state_before is not None and self.protocol.state is not SessionState.CLOSED:
-                # The frame never went out: undo the transition its encoding made, so
-                # that a drop between turns is not taken for a drop in the middle of one.
-                self.protocol.state = state_before
+            # The frame never went out: the protocol forgets the turn it asked for, so
+            # that a drop between turns is not taken for a drop in the middle of one.
+            self.protocol.send_failed()
             closed = self._closed_error(exc)
             if closed is None:  # a clean close that the receiving side has not seen yet
-                closed = SessionStateError("cannot send: the connection is closed")
+                closed = SessionClosedError("cannot send: the connection is closed")
             raise closed from None
         self.messages_out += 1
         self.bytes_out += len(data)
@@ -404,9 +235,8 @@ class LiveConnection:
             if self._ws.state is not _WsState.OPEN and not self._closed:
                 # Closing under us: the frame cannot go out. Say so before the protocol
                 # records a turn that was never requested.
-                raise SessionStateError("cannot send clientContent: the connection is closing")
-            before = self.protocol.state
-            await self._send(self.protocol.send_client_content(turns, turn_complete), before)
+                raise SessionClosedError("cannot send clientContent: the connection is closing")
+            await self._send(self.protocol.send_client_content(turns, turn_complete))
 
     async def send_realtime_input(self, realtime_input: RealtimeInput) -> None:
         """Send ``realtimeInput`` (state-checked)."""
@@ -437,7 +267,7 @@ class LiveConnection:
         try:
             data = await self._ws.recv(decode=False)
         except ConnectionClosed as exc:
-            closed = self._closed_error(exc)
+            closed = self._closed_error(exc, replay=True)
             if closed is None:
                 return None
             raise closed from None
@@ -452,8 +282,32 @@ class LiveConnection:
             self.go_away_at = None if left is None else now + left
         return message, size
 
-    def _closed_error(self, exc: ConnectionClosed) -> WebSocketError | None:
-        """Map websockets' close exception through the protocol's close-code table."""
+    def _drop_stalled(self, why: str) -> None:
+        ws = self._ws
+        if isinstance(ws, BoundedClientConnection):
+            ws.drop_stalled(why)
+        else:  # another transport behind the seam: no stall record, just drop
+            ws.transport.abort()
+
+    def _stall_error(self) -> WriteTimeoutError:
+        why = getattr(self._ws, "stalled", None) or STALLED_SEND
+        self._closed = True
+        if self.state_at_close is None:
+            self.state_at_close = self.protocol.state
+        self.protocol.connection_closed(1006, why)
+        return WriteTimeoutError(
+            f"the connection was dropped: {why} (the peer, or the network toward it, "
+            "stopped reading)",
+            close_code=1006,
+            reason=why,
+            resumption_handle=self.protocol.resumption_handle,
+        )
+
+    def _closed_error(self, exc: ConnectionClosed, replay: bool = False) -> WebSocketError | None:
+        """Map websockets' close exception through the protocol's close-code table
+        (``replay``: also when another party already saw this end)."""
+        if getattr(self._ws, "stalled", None) is not None:
+            return self._stall_error()  # the sender and the receiver both hear of it
         rcvd, sent = exc.rcvd, exc.sent
         if sent is not None and (rcvd is None or not exc.rcvd_then_sent):
             code, reason, by_us = sent.code, sent.reason, True
@@ -464,7 +318,14 @@ class LiveConnection:
         self._closed = True
         if self.state_at_close is None:
             self.state_at_close = self.protocol.state
-        return self.protocol.connection_closed(code, _scrub(reason, self._secret), sent_by_us=by_us)
+        error = self.protocol.connection_closed(
+            code, _scrub(reason, self._secret), sent_by_us=by_us
+        )
+        if error is None and replay:
+            # A sender saw the drop first (the protocol reports an end once): the
+            # receiver must not take it for a clean end.
+            error = self.protocol.end_error()
+        return error
 
     # ---- closing
 
@@ -501,12 +362,22 @@ class LiveConnection:
             with contextlib.suppress(Exception):
                 transport.resume_reading()
         try:
-            await ws.close(code, reason)
+            # Bounded as a whole: websockets' close() first waits in drain() for queued
+            # data to go out, without a timeout, then close_timeout for the peer.
+            async with asyncio.timeout(self._close_timeout):
+                await ws.close(code, reason)
+        except TimeoutError:
+            ws.transport.abort()
         except BaseException:
             ws.transport.abort()
             raise
         finally:
             self.protocol.connection_closed(code, reason, sent_by_us=True)
+
+    async def aclose(self) -> None:
+        """:meth:`close` with a normal closure (the name every async object of this
+        package has)."""
+        await self.close(1000)
 
     def abort(self) -> None:
         """Drop the TCP connection without a handshake (last resort)."""
@@ -521,13 +392,20 @@ class LiveConnection:
         bound the wait with ``asyncio.timeout`` if you need to.
 
         Raises:
-            SessionStateError: the connection is closed, or closed while waiting.
+            SessionClosedError: the connection is closed, or closed while waiting.
         """
         try:
-            waiter = await self._ws.ping()
+            async with asyncio.timeout(self._write_timeout):  # the ping's write only
+                waiter = await self._ws.ping()
+        except TimeoutError:
+            self._drop_stalled(STALLED_SEND)
+            raise self._stall_error() from None
+        except ConnectionClosed:
+            raise SessionClosedError("cannot ping: the connection is closed") from None
+        try:
             return float(await waiter)
         except ConnectionClosed:
-            raise SessionStateError("cannot ping: the connection is closed") from None
+            raise SessionClosedError("cannot ping: the connection is closed") from None
 
     def health(self) -> ConnectionHealth:
         """A snapshot of state, ping RTT, idle time, age, ``goAway`` deadline, traffic."""

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import hashlib
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,14 +35,16 @@ from typing import Final
 from ..errors import (
     DisconnectedError,
     InvalidRequestError,
-    SessionStateError,
+    PoolClosedError,
     SetupRejectedError,
     WebSocketError,
+    WrongEventLoopError,
 )
-from ..live_types import LiveSetup, ServerMessage
 from ..settings import ClientSettings
-from .connection import ConnectionHealth, LiveConnection, live_endpoint
+from .connection import ConnectionHealth, LiveConnection
+from .live_types import LiveSetup, ServerMessage
 from .protocol import UnknownMessage, encode_setup
+from .transport import live_endpoint
 
 __all__ = ["DISCARD_REASONS", "LivePool", "PoolMetrics"]
 
@@ -122,6 +125,11 @@ class LivePool:
         self._setups: dict[bytes, LiveSetup] = {}
         self._opening: dict[bytes, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Hits whose refill waits for their first chunk (weak: a connection is not kept
+        # alive for it).
+        self._deferred: weakref.WeakKeyDictionary[LiveConnection, bytes] = (
+            weakref.WeakKeyDictionary()
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._key_prefix: bytes | None = None
@@ -154,16 +162,22 @@ class LivePool:
 
     # ---- taking
 
-    async def acquire(self, setup: LiveSetup) -> tuple[LiveConnection, EarlyMessages] | None:
+    async def acquire(
+        self, setup: LiveSetup, *, defer_refill: bool = False
+    ) -> tuple[LiveConnection, EarlyMessages] | None:
         """A warm connection set up with exactly ``setup``, or ``None`` (a miss).
 
         The connection is checked before it is handed out (open, no ``goAway``, within
         ``idle_timeout`` and ``max_age``); one that fails is discarded and the next one
         tried. Returns the connection and the messages it received so far (its
-        ``setupComplete`` first). A hit starts a background refill when ``refill`` is on.
+        ``setupComplete`` first). A hit starts a background refill when ``refill`` is on;
+        with ``defer_refill`` it starts only at :meth:`refill_after` (the streams call it
+        after their first chunk: a replacement's TCP and TLS handshake on the same loop
+        would otherwise delay the very chunk the hit was meant to speed up).
 
         Raises:
-            SessionStateError: the pool is closed or belongs to another event loop.
+            PoolClosedError: the pool is closed.
+            WrongEventLoopError: the pool belongs to another event loop.
         """
         self._bind_loop()
         key = self.key_for(setup)
@@ -183,7 +197,10 @@ class LivePool:
             self._hits += 1
             self._changed()
             if self._config.refill:
-                self._fill(key)
+                if defer_refill:
+                    self._deferred[entry.conn] = key
+                else:
+                    self._fill(key)
             return entry.conn, entry.early
         self._misses += 1
         self._changed()
@@ -192,6 +209,13 @@ class LivePool:
             self._targets[key] = max(self._targets.get(key, 0), self._config.warm_per_key)
             self._fill(key)
         return None
+
+    def refill_after(self, conn: LiveConnection) -> None:
+        """Start the refill that the hit of ``conn`` deferred; idempotent, and a no-op
+        for a connection that was not a deferred hit."""
+        key = self._deferred.pop(conn, None)
+        if key is not None:
+            self._fill(key)
 
     def send_failed(self) -> None:
         """Record that a connection just taken was found closed at its first send (the
@@ -225,7 +249,7 @@ class LivePool:
             InvalidRequestError: ``count`` is negative.
             WebSocketConnectionError, SetupRejectedError: an open failed (the first
                 failure is raised; connections that opened are kept).
-            SessionStateError: the pool is closed.
+            PoolClosedError: the pool is closed.
         """
         if count < 0:
             raise InvalidRequestError("count must be >= 0")
@@ -315,10 +339,12 @@ class LivePool:
                     reason = "idle_timeout" if idle_end <= age_end else "max_age"
                     break
                 try:
-                    async with asyncio.timeout(end - now):
+                    async with asyncio.timeout(end - now) as deadline:
                         received = await conn.recv()
                 except TimeoutError:
-                    continue
+                    if deadline.expired():
+                        continue
+                    raise  # the connection's own (a keepalive timeout): it is dead
                 if received is None:
                     break
                 message = received[0]
@@ -413,13 +439,13 @@ class LivePool:
 
     def _bind_loop(self) -> None:
         if self._closed:
-            raise SessionStateError("the connection pool is closed (its client was closed)")
+            raise PoolClosedError("the connection pool is closed (its client was closed)")
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return
         busy = self._tasks or any(self._idle.values())
         if self._loop is not None and busy:
-            raise SessionStateError(
+            raise WrongEventLoopError(
                 "this client's connection pool holds connections of another event loop; "
                 "use one AsyncClient per event loop"
             )

@@ -17,9 +17,9 @@ from typing import Any
 
 import msgspec
 
-from ._wire import WireStruct, convert
-from .errors import InvalidRequestError
-from .types import (
+from .._wire import WireStruct, convert
+from ..errors import InvalidRequestError
+from ..types import (
     Blob,
     Content,
     FunctionCall,
@@ -285,17 +285,19 @@ class VoiceActivityDetectionSignalMessage(_Wire):
     vad_signal_type: str | None = None
 
 
-class ServerMessage(
-    msgspec.Struct, rename="camel", kw_only=True, dict=True, forbid_unknown_fields=True
-):
+class ServerMessage(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
     """One server frame: one optional field per known top-level key.
 
     Decoding into this type is the whole per-frame cost. An unknown top-level key makes
     that decode fail, and the cold path (``protocol.decode_server_message``) then
     decodes the known keys and reports each unknown one as an event, so neither is
     lost; unknown keys deeper down are skipped and stay reachable through the events'
-    ``.raw``. The frame itself is kept beside the fields (``dict=True``), never decoded
-    twice on the per-chunk path.
+    ``.raw``.
+
+    Attributes:
+        frame: the :class:`~api_gemini._wire.Frame` the message was decoded from (set
+            by the decoder; never a wire key).
+        unknown_keys: top-level keys of the frame this type does not know.
     """
 
     setup_complete: SetupCompleteMessage | None = None
@@ -307,6 +309,9 @@ class ServerMessage(
     session_resumption_update: SessionResumptionUpdateMessage | None = None
     voice_activity: VoiceActivityMessage | None = None
     voice_activity_detection_signal: VoiceActivityDetectionSignalMessage | None = None
+    # Not wire keys: filled by the decoder (names no server message can plausibly use).
+    frame: Any = msgspec.field(default=None, name="__api_gemini_frame__")
+    unknown_keys: list[str] | None = msgspec.field(default=None, name="__api_gemini_unknown__")
 
 
 # --------------------------------------------------------------------------- user config
@@ -367,7 +372,7 @@ class LiveConnectConfig(_Wire):
     proactivity: ProactivityConfig | None = None
     history_config: HistoryConfig | None = None
 
-    def _generation(self) -> tuple[GenerationConfig, bool]:
+    def _generation(self, apply_defaults: bool = True) -> tuple[GenerationConfig, bool]:
         """The generation config with the shortcuts applied; True if the modality was
         defaulted to AUDIO."""
         generation = self.generation_config or GenerationConfig()
@@ -377,13 +382,24 @@ class LiveConnectConfig(_Wire):
             if (value := getattr(self, name)) is not None
         }
         modalities = self.response_modalities or generation.response_modalities
-        defaulted = not modalities
-        changes["response_modalities"] = list(modalities) if modalities else ["AUDIO"]
+        defaulted = not modalities and apply_defaults
+        if modalities:
+            changes["response_modalities"] = list(modalities)
+        elif defaulted:
+            changes["response_modalities"] = ["AUDIO"]
         return msgspec.structs.replace(generation, **changes), defaulted
 
-    def to_setup(self, model: str) -> LiveSetup:
-        """Build the ``setup`` message body for ``model`` (already ``models/...``)."""
-        generation, defaulted = self._generation()
+    def to_setup(self, model: str, *, apply_defaults: bool = True) -> LiveSetup:
+        """Build the ``setup`` message body for ``model`` (already ``models/...``).
+
+        ``apply_defaults=False`` leaves out today's defaults (AUDIO, output
+        transcription): the config exactly as given (an ephemeral token's constraints).
+        """
+        generation, defaulted = self._generation(apply_defaults)
+        if generation == GenerationConfig() and not apply_defaults:
+            generation_or_none: GenerationConfig | None = None
+        else:
+            generation_or_none = generation
         instruction = self.system_instruction
         if isinstance(instruction, str):
             instruction = Content(parts=[Part(text=instruction)])
@@ -392,7 +408,7 @@ class LiveConnectConfig(_Wire):
             output = True
         return LiveSetup(
             model=model,
-            generation_config=generation,
+            generation_config=generation_or_none,
             system_instruction=instruction,
             tools=self.tools,
             safety_settings=self.safety_settings,

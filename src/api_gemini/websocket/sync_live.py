@@ -18,20 +18,30 @@ waits. No official Python SDK offers a synchronous Live API: this is it::
 Reconnection is the async one's: ``session.reconnect()`` after a ``GoAway`` event or a
 ``DisconnectedError``, or ``model.connect(config, reconnect=ReconnectPolicy())`` for
 reconnects made for you, each one a ``Reconnected`` event in the iteration.
+
+Thread safety: any thread may use these objects, and ``client.close()`` from another
+thread ends a stream or session in use with ``ClientClosedError`` (never as if it had
+finished). A ``KeyboardInterrupt`` loses nothing: a chunk or event that had already
+arrived when the interrupt was handled is the next one returned.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import importlib
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from ._portal import LoopPortal
-from .types import Blob, Content, FunctionResponse, GenerateContentResponse
+from .._portal import LoopPortal
+from ..errors import ClientClosedError
+from ..types import Blob, Content, FunctionResponse, GenerateContentResponse
 
 if TYPE_CHECKING:
-    from .settings import ReconnectPolicy
-    from .websocket import (
+    from ..settings import ReconnectPolicy
+    from . import (
         ConnectionHealth,
         LiveEvent,
         LiveSession,
@@ -40,8 +50,8 @@ if TYPE_CHECKING:
         StreamMetrics,
         StreamState,
     )
-    from .websocket.pool import LivePool, PoolMetrics
-    from .websocket.protocol import GoAway
+    from .pool import LivePool, PoolMetrics
+    from .protocol import GoAway
 
 __all__ = ["SyncLiveSession", "SyncPool", "SyncStream"]
 
@@ -56,29 +66,53 @@ class SyncStream:
     def __init__(self, stream: Stream, portal: LoopPortal) -> None:
         self._stream = stream
         self._portal = portal
+        # A chunk that arrived as a KeyboardInterrupt was handled: the next one returned.
+        self._kept: deque[GenerateContentResponse] = deque()
+        self._cancelled_here = False
 
     def __iter__(self) -> Self:
         return self
 
     def __next__(self) -> GenerateContentResponse:
+        if self._kept:
+            return self._kept.popleft()
+        if self._cancelled_here:
+            raise StopIteration
         try:
-            return self._portal.run(self._stream.__anext__())
+            return self._portal.run(self._stream.__anext__(), salvage=self._kept.append)
         except StopAsyncIteration:
+            if (
+                self._portal.closing
+                and not self._cancelled_here
+                and self._state() is not _completed()
+            ):
+                # Ended by client.close() in another thread, not by the server's last chunk.
+                raise ClientClosedError(
+                    "the client was closed while this stream was in use"
+                ) from None
             raise StopIteration from None
+        except ClientClosedError:
+            if self._state() is _completed():  # every chunk was delivered already
+                raise StopIteration from None
+            raise
+
+    def _state(self) -> StreamState:
+        return self._portal.read(lambda: self._stream.state)
 
     @property
     def state(self) -> StreamState:
         """``STREAMING``, ``PAUSED``, ``COMPLETED``, ``CANCELLED`` or ``FAILED``."""
-        return self._stream.state
+        return self._state()
 
     @property
     def metrics(self) -> StreamMetrics:
-        """Connect time, time to first chunk, chunk count, bytes, gaps between chunks."""
-        return self._stream.metrics
+        """Connect time, time to first chunk, chunk count, bytes, gaps between chunks
+        (a snapshot, read on the loop thread that updates them)."""
+        return self._portal.read(lambda: _copy_metrics(self._stream.metrics))
 
     def health(self) -> ConnectionHealth:
         """The connection's health: state, ping RTT, idle time, age, goAway deadline."""
-        return self._stream.health()
+        return self._portal.read(self._stream.health)
 
     def pause(self) -> None:
         """Stop delivery; the bounded buffer fills, then the server is pushed back."""
@@ -89,7 +123,12 @@ class SyncStream:
         self._portal.run(self._stream.resume())
 
     def cancel(self) -> None:
-        """End at once with a close handshake."""
+        """End at once with a close handshake (a no-op once the client is closed, and in
+        a forked child, where the connection is the parent's)."""
+        self._cancelled_here = True
+        self._kept.clear()
+        if self._portal.closing or self._portal.forked:
+            return
         self._portal.run(self._stream.cancel())
 
     close = cancel
@@ -101,7 +140,7 @@ class SyncStream:
     @property
     def buffered(self) -> tuple[int, int]:
         """Chunks and bytes waiting in the buffer right now."""
-        return self._stream.buffered
+        return self._portal.read(lambda: self._stream.buffered)
 
     def __enter__(self) -> Self:
         return self
@@ -124,6 +163,10 @@ class SyncLiveSession:
     def __init__(self, session: LiveSession, portal: LoopPortal) -> None:
         self._session = session
         self._portal = portal
+        # An event that arrived as a KeyboardInterrupt was handled: the next one returned
+        # by any iterator of this session.
+        self._kept: deque[LiveEvent] = deque()
+        self._closed_here = False
 
     # ---- sending
 
@@ -191,11 +234,24 @@ class SyncLiveSession:
 
     def __iter__(self) -> Iterator[LiveEvent]:
         """Events across turns, until the session closes."""
-        return self._portal.iterate(self._session)
+        return _Events(self, one_turn=False)
 
     def receive_turn(self) -> Iterator[LiveEvent]:
-        """Events up to and including the next ``TurnComplete``."""
-        return self._portal.iterate(self._session.receive_turn())
+        """Events up to and including the next ``TurnComplete`` (or a ``Reconnected``
+        event whose ``turn_lost`` says that turn will not complete)."""
+        return _Events(self, one_turn=True)
+
+    def _next_event(self) -> LiveEvent:
+        if self._kept:
+            return self._kept.popleft()
+        try:
+            return self._portal.run(self._session.__anext__(), salvage=self._kept.append)
+        except StopAsyncIteration:
+            if self._portal.closing and not self._closed_here:
+                raise ClientClosedError(
+                    "the client was closed while this session was in use"
+                ) from None
+            raise StopIteration from None
 
     # ---- state
 
@@ -232,7 +288,7 @@ class SyncLiveSession:
     @property
     def buffered(self) -> tuple[int, int]:
         """Events and bytes waiting in the buffer right now."""
-        return self._session.buffered
+        return self._portal.read(lambda: self._session.buffered)
 
     def ping(self) -> float:
         """Ping the server now; the round trip in seconds."""
@@ -240,12 +296,13 @@ class SyncLiveSession:
 
     def health(self) -> ConnectionHealth:
         """The connection's health: state, ping RTT, idle time, age, goAway deadline."""
-        return self._session.health()
+        return self._portal.read(self._session.health)
 
     @property
     def metrics(self) -> StreamMetrics:
-        """Time to first chunk, chunks, bytes, ``from_pool``, ``reconnects``..."""
-        return self._session.metrics
+        """Time to first chunk, chunks, bytes, ``from_pool``, ``reconnects``... (a
+        snapshot, read on the loop thread that updates them)."""
+        return self._portal.read(lambda: _copy_metrics(self._session.metrics))
 
     def reconnect(self) -> None:
         """Move the session to a new connection resumed with its newest handle; see
@@ -261,11 +318,19 @@ class SyncLiveSession:
         self._portal.run(self._session.resume())
 
     def close(self) -> None:
-        """Close with a handshake."""
+        """Close with a handshake (a no-op once the client is closed, and in a forked
+        child, where the connection is the parent's)."""
+        self._closed_here = True
+        if self._portal.closing or self._portal.forked:
+            return
         self._portal.run(self._session.close())
 
     def cancel(self) -> None:
         """End at once: drop what is buffered and close with a handshake."""
+        self._closed_here = True
+        self._kept.clear()
+        if self._portal.closing or self._portal.forked:
+            return
         self._portal.run(self._session.cancel())
 
     def __enter__(self) -> Self:
@@ -295,12 +360,13 @@ class SyncPool:
         self._portal = portal
 
     def metrics(self) -> PoolMetrics:
-        """Hits, misses, opens, discards by reason, idle and opening connections."""
-        return self._pool.metrics()
+        """Hits, misses, opens, discards by reason, idle and opening connections (read
+        on the loop thread that changes them)."""
+        return self._portal.read(self._pool.metrics)
 
     def health(self) -> list[ConnectionHealth]:
-        """The health of every idle warm connection."""
-        return self._pool.health()
+        """The health of every idle warm connection (read on the loop thread)."""
+        return self._portal.read(self._pool.health)
 
     def wait_until(self, predicate: Callable[[PoolMetrics], bool]) -> PoolMetrics:
         """Block until ``predicate(metrics)`` holds (for example a refill finished);
@@ -314,3 +380,49 @@ class SyncPool:
 
     def __repr__(self) -> str:
         return f"Sync{self._pool!r}"
+
+
+class _Events:
+    """An iterator of a session's events that survives a ``KeyboardInterrupt``: after
+    one, ``next()`` goes on where it stopped (a generator would be finished)."""
+
+    def __init__(self, session: SyncLiveSession, *, one_turn: bool) -> None:
+        self._session = session
+        self._one_turn = one_turn
+        self._ended = False
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> LiveEvent:
+        if self._ended:
+            raise StopIteration
+        event = self._session._next_event()
+        if self._one_turn and _ends_turn(event):
+            self._ended = True
+        return event
+
+
+@functools.cache
+def _websocket() -> Any:
+    # Imported when first needed, by its absolute name: this module may live inside the
+    # websocket package, whose __init__ may import it.
+    return importlib.import_module("api_gemini.websocket")
+
+
+def _ends_turn(event: LiveEvent) -> bool:
+    ws = _websocket()
+    kind = type(event)
+    # A Reconnected whose turn_lost says the turn will not complete ends it too.
+    return kind is ws.TurnComplete or (
+        kind is ws.Reconnected and bool(getattr(event, "turn_lost", False))
+    )
+
+
+def _completed() -> StreamState:
+    completed: StreamState = _websocket().StreamState.COMPLETED
+    return completed
+
+
+def _copy_metrics(metrics: StreamMetrics) -> StreamMetrics:
+    return dataclasses.replace(metrics)

@@ -1,0 +1,62 @@
+"""Per-frame decode cost of the Live protocol (issue 10: keeping the frame for ``.raw``).
+
+    python benchmarks/decisions/bench_live_decode.py
+    # the code before issue 10, for comparison:
+    mkdir -p /tmp/old && git archive e66df47 src | tar -x -C /tmp/old
+    PYTHONPATH=/tmp/old/src python benchmarks/decisions/bench_live_decode.py
+
+Best of 25 repeats of 50 000 calls each; run it a few times on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import timeit
+
+from api_gemini.websocket.protocol import decode_events, decode_server_message
+
+
+def _frame(content: dict[str, object]) -> bytes:
+    return json.dumps({"serverContent": content}).encode()
+
+
+FRAMES = {
+    "text chunk": _frame({"modelTurn": {"parts": [{"text": "hello there "}], "role": "model"}}),
+    "audio chunk 1920 B": _frame(
+        {
+            "modelTurn": {
+                "parts": [
+                    {
+                        "inlineData": {
+                            "mimeType": "audio/pcm;rate=24000",
+                            "data": base64.b64encode(bytes(1920)).decode(),
+                        }
+                    }
+                ],
+                "role": "model",
+            }
+        }
+    ),
+    "transcription": _frame({"outputTranscription": {"text": "hello there "}}),
+}
+
+
+def main() -> None:
+    """Print ns per call of ``decode_events`` and ``decode_server_message`` per frame."""
+    n = 50_000
+    for name, frame in FRAMES.items():
+        events = min(timeit.repeat(functools.partial(decode_events, frame), number=n, repeat=25))
+        message = min(
+            timeit.repeat(functools.partial(decode_server_message, frame), number=n, repeat=25)
+        )
+        events, message = events / n, message / n
+        print(
+            f"{name:20s} decode_events {events * 1e9:7.0f} ns   "
+            f"decode_server_message {message * 1e9:7.0f} ns"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The bounded buffer between a stream's reader task and its consumer.
+
+One small unit, as ``websockets.asyncio.messages`` keeps its assembler: items go in
+with the size of the frame they came from, come out in order, and the reader waits
+for room when either limit (items, bytes) would be passed. While the reader waits it
+does not read the socket, so ``websockets``' own small queue fills, it stops reading,
+and TCP flow control pushes back on the server. A single frame larger than the byte
+limit is let through alone (the buffer is then empty), never dropped.
+
+No I/O and no policy here: the receiver decides what an item is and when to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Generic, TypeVar
+
+__all__ = ["ChunkBuffer"]
+
+T = TypeVar("T")
+
+
+class ChunkBuffer(Generic[T]):
+    """Items in arrival order, bounded by ``max_items`` and ``max_bytes``.
+
+    ``nbytes`` counts each frame once (with its first item). ``peak_items`` and
+    ``peak_bytes`` are the fullest it has been.
+    """
+
+    __slots__ = (
+        "_items",
+        "_loop",
+        "_room",
+        "_want_bytes",
+        "_want_items",
+        "max_bytes",
+        "max_items",
+        "nbytes",
+        "peak_bytes",
+        "peak_items",
+    )
+
+    def __init__(self, max_items: int, max_bytes: int, loop: asyncio.AbstractEventLoop) -> None:
+        self._items: deque[tuple[T, int]] = deque()
+        self._loop = loop
+        self._room: asyncio.Future[None] | None = None
+        # What the waiting reader holds: the frame that did not fit.
+        self._want_items = 0
+        self._want_bytes = 0
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self.peak_items = 0
+        self.peak_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    @property
+    def reader_waiting(self) -> bool:
+        """True while the reader waits for room (it is not reading the socket)."""
+        return self._room is not None
+
+    def is_full_for(self, count: int, size: int) -> bool:
+        """Would ``count`` items of a ``size``-byte frame pass a limit? (Never when
+        the buffer is empty: a frame over the byte limit goes through alone.)"""
+        items = self._items
+        return bool(items) and (
+            len(items) + count > self.max_items or self.nbytes + size > self.max_bytes
+        )
+
+    async def wait_for_room(self, count: int, size: int) -> None:
+        """Wait until ``count`` items of a ``size``-byte frame fit (or the buffer is
+        empty). Only the reader calls this, so there is one waiter at most."""
+        self._want_items = count
+        self._want_bytes = size
+        while self.is_full_for(count, size):
+            room = self._loop.create_future()
+            self._room = room
+            try:
+                await room
+            finally:
+                self._room = None
+
+    def push(self, items: list[T], size: int) -> None:
+        """Append the items of one ``size``-byte frame (its bytes counted once)."""
+        buffer = self._items
+        buffer.append((items[0], size))
+        if len(items) > 1:  # rare: the per-chunk path skips building the slice
+            for item in items[1:]:
+                buffer.append((item, 0))
+        self.nbytes += size
+        if len(buffer) > self.peak_items:
+            self.peak_items = len(buffer)
+        if self.nbytes > self.peak_bytes:
+            self.peak_bytes = self.nbytes
+
+    def pop(self) -> T:
+        """The oldest item; wakes the reader once what it holds fits.
+
+        Raises:
+            IndexError: the buffer is empty.
+        """
+        items = self._items
+        item, size = items.popleft()
+        self.nbytes -= size
+        if self._room is not None and (
+            not items
+            or (
+                len(items) + self._want_items <= self.max_items
+                and self.nbytes + self._want_bytes <= self.max_bytes
+            )
+        ):
+            self.wake_reader()
+        return item
+
+    def clear(self) -> None:
+        """Drop every item (a cancel, an expired pause) and let the reader go on."""
+        self._items.clear()
+        self.nbytes = 0
+        self.wake_reader()
+
+    def wake_reader(self) -> None:
+        """Release a reader waiting for room (it checks again, or finds it stopped)."""
+        room = self._room
+        if room is not None and not room.done():
+            room.set_result(None)

@@ -1,0 +1,480 @@
+"""What a :class:`~.stream.Stream` and a :class:`~.session.LiveSession` share: one
+reader task between the socket and the consumer, the bounded buffer in between, and
+pause / resume / cancel::
+
+    socket -> websockets' queue (a few frames) -> reader task: decode -> buffer -> consumer
+
+When the buffer (:class:`~.buffer.ChunkBuffer`, bounded by ``buffer_max_chunks`` and
+``buffer_max_bytes`` of :class:`~api_gemini.settings.WebSocketSettings`) is full, the
+reader stops reading; websockets' own small queue then fills, it stops reading the
+socket, and TCP flow control pushes back on the server. Memory stays bounded however
+fast the server sends: the buffer, one message in the reader's hand, and websockets'
+queue of at most :data:`~api_gemini.websocket.transport.WEBSOCKETS_MAX_QUEUE` frames.
+
+Faults found by the reader (a close, a malformed frame) reach the consumer after every
+item received before them, each delivered exactly once and in order.
+
+Note on keepalive: a reader that stops reading cannot see pongs either, so a consumer
+that leaves a full buffer untouched for longer than ``keepalive_interval +
+keepalive_timeout`` loses the connection to a
+:class:`~api_gemini.errors.KeepaliveTimeoutError` (after the buffered items). The default
+``pause_timeout`` (60 s) is below that bound (65 s) so that a forgotten pause ends with
+the clearer :class:`~api_gemini.errors.StreamPausedTooLongError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+
+from ..errors import (
+    DisconnectedError,
+    MessageParseError,
+    ProtocolViolationError,
+    SecondReceiverError,
+    SessionClosedError,
+    StreamPausedTooLongError,
+    WebSocketError,
+)
+from ..settings import WebSocketSettings
+from .buffer import ChunkBuffer
+from .connection import ConnectionHealth, LiveConnection
+from .live_types import ServerMessage
+from .protocol import UnknownMessage
+
+__all__ = ["Delivery", "ReaderPhase", "StreamMetrics", "StreamState"]
+
+T = TypeVar("T")
+
+
+class StreamState(enum.Enum):
+    """Where a :class:`Stream` (or the receiving side of a session) is."""
+
+    STREAMING = "streaming"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class ReaderPhase(enum.IntEnum):
+    """Where the reader task is; it only moves forward (a reconnect that revives an
+    ended session starts a new reader at ``READING``)."""
+
+    READING = 0
+    #: The last item is in (a stream's final chunk): the reader stops after it.
+    LAST_ITEM_IN = 1
+    #: The reader left its loop and is closing the connection.
+    CLOSING = 2
+    #: Nothing more will be added to the buffer.
+    DONE = 3
+
+
+class Delivery(enum.Enum):
+    """What the consumer side asked for: items delivered, held back, or dropped."""
+
+    DELIVERING = "delivering"
+    PAUSED = "paused"
+    #: Ended by :meth:`Receiver.cancel`: the buffer is dropped, nothing more comes.
+    CANCELLED = "cancelled"
+
+
+@dataclass(slots=True)
+class StreamMetrics:
+    """Timings and counters of a stream, cheap to keep and readable at any time.
+
+    Attributes:
+        connect_time: seconds for TCP + TLS + WebSocket upgrade.
+        setup_time: seconds from ``setup`` sent to ``setupComplete`` received.
+        time_to_first_chunk: seconds from the request (content) sent to the first
+            chunk received.
+        chunks: chunks received (a :class:`Stream`'s responses, a session's
+            :class:`~api_gemini.websocket.protocol.ModelTurn` events).
+        messages: server messages received after setup.
+        bytes_received: their size on the wire.
+        gap_min, gap_max: shortest and longest time between two chunks (arrival).
+        gap_total: the sum of those gaps (see :attr:`gap_mean`).
+        buffer_peak_chunks, buffer_peak_bytes: the fullest the buffer has been.
+        from_pool: the connection came warm from the pool (``connect_time`` and
+            ``setup_time`` were then spent before the request, not in it).
+        reconnects: times a session moved to a new connection (each one is also a
+            :class:`Reconnected` event).
+        reconnect_failures: connection attempts of reconnects that failed.
+    """
+
+    connect_time: float | None = None
+    setup_time: float | None = None
+    time_to_first_chunk: float | None = None
+    chunks: int = 0
+    messages: int = 0
+    bytes_received: int = 0
+    gap_min: float | None = None
+    gap_max: float | None = None
+    gap_total: float = 0.0
+    buffer_peak_chunks: int = 0
+    buffer_peak_bytes: int = 0
+    from_pool: bool = False
+    reconnects: int = 0
+    reconnect_failures: int = 0
+
+    @property
+    def gap_mean(self) -> float | None:
+        """Mean time between two chunks, ``None`` with fewer than two chunks."""
+        return self.gap_total / (self.chunks - 1) if self.chunks > 1 else None
+
+
+class Receiver(Generic[T]):
+    """The reader task, the bounded buffer, pause/resume/cancel, one consumer at a time.
+
+    Subclasses turn each server message into items with :meth:`_convert`.
+    """
+
+    _what = "stream"
+
+    def __init__(
+        self,
+        conn: LiveConnection,
+        settings: WebSocketSettings,
+        *,
+        from_pool: bool = False,
+        after_first_chunk: Callable[[], None] | None = None,
+    ) -> None:
+        self._conn = conn
+        self._loop = loop = asyncio.get_running_loop()
+        self._buffer: ChunkBuffer[T] = ChunkBuffer(
+            settings.buffer_max_chunks, settings.buffer_max_bytes, loop
+        )
+        self._pause_timeout = settings.pause_timeout
+        self._consumer: asyncio.Future[None] | None = None
+        self._phase = ReaderPhase.READING
+        self._error: BaseException | None = None  # to raise after the buffered items
+        self._failed: BaseException | None = None  # raised (or fatal): the stream failed
+        self._delivery = Delivery.DELIVERING
+        self._pause_handle: asyncio.TimerHandle | None = None
+        self._receiving = False
+        self._closer: asyncio.Task[None] | None = None
+        self._last_chunk_at: float | None = None
+        self._request_sent_at: float | None = None
+        self.metrics = StreamMetrics(
+            connect_time=conn.connect_time, setup_time=conn.setup_time, from_pool=from_pool
+        )
+        self._reader: asyncio.Task[None] | None = None
+        self._due = False  # the reader calls _on_due after the current message
+        # Run once, when the first chunk is in the consumer's reach (or the stream ends
+        # without one): the warm pool's refill, kept out of the request's path.
+        self._after_first_chunk = after_first_chunk
+
+    @property
+    def _cancelled(self) -> bool:
+        return self._delivery is Delivery.CANCELLED
+
+    def _start(self) -> None:
+        self._reader = self._loop.create_task(self._read(), name=f"api-gemini {self._what} reader")
+
+    # ---- subclass hook
+
+    def _convert(self, message: ServerMessage | UnknownMessage) -> list[T] | None:
+        raise NotImplementedError
+
+    def _is_chunk(self, item: T) -> bool:
+        return True
+
+    async def _on_end(self, conn: LiveConnection, error: DisconnectedError | None) -> bool:
+        """The connection ended (``error``: how; ``None``: a clean close). Return True
+        to keep reading from ``self._conn`` (a session that reconnected); may raise."""
+        return False
+
+    async def _on_due(self) -> None:
+        """Called after a message when ``_due`` is set (a session's pending goAway)."""
+
+    def _fail_pending(self, error: BaseException) -> None:
+        """Fail sends waiting for a reconnect (sessions only)."""
+
+    def _chunks_received(self) -> int:
+        """For ``DisconnectedError.chunks_received``: asked only once the buffer is
+        empty, so every chunk that arrived has been delivered (no per-item counter)."""
+        return self.metrics.chunks
+
+    # ---- reader side
+
+    async def _read(self) -> None:
+        metrics = self.metrics
+        buffer = self._buffer
+        error: BaseException | None = None
+        try:
+            while self._phase is ReaderPhase.READING:
+                conn = self._conn
+                try:
+                    received = await conn.recv()
+                except WebSocketError as exc:
+                    if conn is not self._conn:
+                        continue  # replaced by a reconnect: read the new connection
+                    if isinstance(exc, DisconnectedError) and await self._on_end(conn, exc):
+                        continue
+                    raise
+                if received is None:
+                    if conn is not self._conn or await self._on_end(conn, None):
+                        continue
+                    break
+                message, size = received
+                if conn is not self._conn:
+                    # An explicit reconnect() replaced the connection while this frame
+                    # was queued: Reconnected is already buffered, and nothing of the
+                    # old connection may follow it. Frames still queued there are dropped.
+                    continue
+                metrics.messages += 1
+                metrics.bytes_received += size
+                items = self._convert(message)
+                if items:
+                    if buffer.is_full_for(len(items), size):
+                        await buffer.wait_for_room(len(items), size)
+                        if conn is not self._conn:
+                            continue  # replaced while we waited: see above
+                    self._push(items, size)
+                if self._due:
+                    await self._on_due()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # delivered to the consumer, in order, after the items
+            error = exc
+        self._phase = ReaderPhase.CLOSING
+        conn = self._conn
+        if not conn.closed:
+            if isinstance(error, MessageParseError):
+                code = 1007
+            elif isinstance(error, ProtocolViolationError):
+                code = 1002
+            else:
+                code = 1000
+            await conn.close(code)
+        self._finish(error)
+
+    def _push(self, items: list[T], size: int) -> None:
+        buffer = self._buffer
+        buffer.push(items, size)
+        chunks = 1 if self._is_chunk(items[0]) else 0
+        if len(items) > 1:
+            chunks += sum(1 for item in items[1:] if self._is_chunk(item))
+        metrics = self.metrics
+        if chunks:
+            # The arrival time, already read by the connection: no second clock call.
+            now = self._conn.last_message_at or time.monotonic()
+            last = self._last_chunk_at
+            if last is None:
+                sent = self._request_sent_at
+                if sent is not None:
+                    metrics.time_to_first_chunk = now - sent
+            else:
+                # One chunk per message in practice (one modelTurn per serverContent),
+                # so gaps are per chunk and gap_mean divides by chunks - 1.
+                gap = now - last
+                if metrics.gap_min is None or gap < metrics.gap_min:
+                    metrics.gap_min = gap
+                if metrics.gap_max is None or gap > metrics.gap_max:
+                    metrics.gap_max = gap
+                metrics.gap_total += gap
+            self._last_chunk_at = now
+            metrics.chunks += chunks
+        metrics.buffer_peak_chunks = buffer.peak_items
+        metrics.buffer_peak_bytes = buffer.peak_bytes
+        consumer = self._consumer
+        if consumer is not None and not consumer.done():
+            consumer.set_result(None)
+        if self._after_first_chunk is not None and chunks:
+            self._run_after_first_chunk()  # after the consumer's wake-up: it runs first
+
+    def _run_after_first_chunk(self) -> None:
+        callback = self._after_first_chunk
+        if callback is not None:
+            self._after_first_chunk = None
+            callback()
+
+    def _finish(self, error: BaseException | None) -> None:
+        self._run_after_first_chunk()
+        if self._phase is ReaderPhase.DONE:
+            return
+        self._phase = ReaderPhase.DONE
+        if error is not None and not self._cancelled and self._failed is None:
+            self._error = error
+        self._fail_pending(error or SessionClosedError(f"the {self._what} has ended"))
+        self._wake_consumer()
+
+    def _wake_consumer(self) -> None:
+        consumer = self._consumer
+        if consumer is not None and not consumer.done():
+            consumer.set_result(None)
+
+    # ---- consumer side
+
+    async def _next(self) -> T:
+        if self._receiving:
+            raise SecondReceiverError(
+                f"another task is already receiving from this {self._what}: "
+                "only one receiver at a time"
+            )
+        self._receiving = True
+        buffer = self._buffer
+        try:
+            while True:
+                if self._failed is not None:
+                    if isinstance(self._failed, StreamPausedTooLongError):
+                        raise self._failed
+                    raise StopAsyncIteration
+                delivery = self._delivery
+                if delivery is Delivery.CANCELLED:
+                    raise StopAsyncIteration
+                if delivery is Delivery.DELIVERING:
+                    if buffer:
+                        return buffer.pop()
+                    if self._phase is ReaderPhase.DONE:
+                        error = self._error
+                        if error is not None:
+                            self._error = None
+                            self._failed = error
+                            if isinstance(error, DisconnectedError):
+                                error.chunks_received = self._chunks_received()
+                            raise error
+                        raise StopAsyncIteration
+                waiter = self._loop.create_future()
+                self._consumer = waiter
+                try:
+                    await waiter
+                finally:
+                    self._consumer = None
+        finally:
+            self._receiving = False
+
+    # ---- control
+
+    @property
+    def state(self) -> StreamState:
+        """``STREAMING``, ``PAUSED``, ``COMPLETED``, ``CANCELLED`` or ``FAILED``."""
+        if self._delivery is Delivery.CANCELLED:
+            return StreamState.CANCELLED
+        if self._failed is not None:
+            return StreamState.FAILED
+        if self._phase is ReaderPhase.DONE and not self._buffer:
+            return StreamState.FAILED if self._error is not None else StreamState.COMPLETED
+        if self._delivery is Delivery.PAUSED:
+            return StreamState.PAUSED
+        return StreamState.STREAMING
+
+    async def pause(self) -> None:
+        """Stop delivering items; they keep arriving into the bounded buffer until it
+        is full, then the server is pushed back. A pause longer than ``pause_timeout``
+        ends the stream with :class:`~api_gemini.errors.StreamPausedTooLongError`."""
+        if self._delivery is not Delivery.DELIVERING or self._failed is not None:
+            return
+        self._delivery = Delivery.PAUSED
+        if self._pause_timeout is not None:
+            self._pause_handle = self._loop.call_later(self._pause_timeout, self._pause_expired)
+
+    async def resume(self) -> None:
+        """Deliver again (idempotent)."""
+        if self._delivery is not Delivery.PAUSED:
+            return
+        self._delivery = Delivery.DELIVERING
+        self._stop_pause_timer()
+        self._wake_consumer()
+
+    def _stop_pause_timer(self) -> None:
+        if self._pause_handle is not None:
+            self._pause_handle.cancel()
+            self._pause_handle = None
+
+    def _pause_expired(self) -> None:
+        self._pause_handle = None
+        if self._delivery is not Delivery.PAUSED or self._failed is not None:
+            return
+        self._failed = StreamPausedTooLongError(
+            f"the {self._what} stayed paused longer than pause_timeout="
+            f"{self._pause_timeout}s; it has been closed and its buffer dropped"
+        )
+        self._buffer.clear()
+        self._wake_consumer()
+        self._closer = self._loop.create_task(
+            self._shutdown(1000, "paused too long"), name=f"api-gemini {self._what} closer"
+        )
+
+    async def _shutdown(self, code: int = 1000, reason: str = "") -> None:
+        """Stop the reader and close the connection with a handshake; idempotent."""
+        self._run_after_first_chunk()
+        reader = self._reader
+        if reader is not None and not reader.done():
+            if self._phase is ReaderPhase.CLOSING:
+                # The reader is already closing the connection: let it finish.
+                await asyncio.wait([reader])
+            else:
+                reader.cancel()
+                try:
+                    # wait(), not `await reader`: the reader's CancelledError is its own,
+                    # and suppressing it would also swallow the caller's (a timeout
+                    # around close() that fires while a reconnect is stalled).
+                    await asyncio.wait([reader])
+                except asyncio.CancelledError:
+                    # The caller gave up: finish the close without it, so nothing stays
+                    # open, and let its cancellation through.
+                    self._closer = self._loop.create_task(
+                        self._shutdown(code, reason), name=f"api-gemini {self._what} closer"
+                    )
+                    raise
+        if not self._conn.closed:
+            await self._conn.close(code, reason)
+        self._phase = ReaderPhase.DONE
+        self._fail_pending(SessionClosedError(f"the {self._what} was closed"))
+        self._wake_consumer()
+
+    async def _wait_closer(self) -> None:
+        closer = self._closer
+        if closer is not None and not closer.done():
+            await asyncio.wait([closer])
+
+    async def cancel(self) -> None:
+        """End at once: drop the buffer, close the connection with a handshake, stop
+        the reader task. Idempotent; a no-op (apart from cleanup) once finished."""
+        self._stop_pause_timer()
+        finished = self._failed is not None or (
+            self._phase is ReaderPhase.DONE and not self._buffer
+        )
+        if not finished and not self._cancelled:
+            self._delivery = Delivery.CANCELLED
+            self._buffer.clear()
+            self._wake_consumer()
+        await self._wait_closer()
+        await self._shutdown(1000, "")
+
+    def health(self) -> ConnectionHealth:
+        """The current connection's health: state, ping RTT, time since the last
+        message, age, ``goAway`` deadline, messages and bytes in and out. After a
+        reconnect it describes the new connection (see ``metrics.reconnects``)."""
+        return self._conn.health()
+
+    async def ping(self) -> float:
+        """Ping the server now; the round trip in seconds (see
+        :meth:`LiveConnection.ping <api_gemini.websocket.connection.LiveConnection.ping>`)."""
+        return await self._conn.ping()
+
+    async def aclose(self) -> None:
+        """End it: a stream cancels, a session closes."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def buffered(self) -> tuple[int, int]:
+        """Items and bytes waiting in the buffer right now."""
+        return len(self._buffer), self._buffer.nbytes
