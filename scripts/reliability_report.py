@@ -35,6 +35,7 @@ TEST_FILES = [
     "tests/test_faults_load_smoke.py",
     "tests/test_hostile_http.py",
     "tests/test_hostile_ws.py",
+    "tests/test_http_habits.py",
     "tests/test_properties.py",
     "tests/test_security.py",
 ]
@@ -79,6 +80,28 @@ FIXES = [
     "hung. Now: one loop and pool under a lock, interrupts hand the chunk over, "
     "`ClientClosedError` (not retryable), a fresh loop in a forked child (`_portal.py`, "
     "`client.py`, `sync_live.py`; see decisions.md).",
+    'An SSE error event was recognised only when its data began with `{"error"`: '
+    "pretty-printed, split over `data:` lines, with another key first or an escaped key, "
+    "it became an empty chunk and the stream succeeded. Any top-level `error` key now "
+    "raises its `ApiError` (`http/events.py`).",
+    "An SSE stream that ended cleanly with no `finishReason` (nor a blocked prompt) was "
+    "taken as the whole answer; now `TruncatedStreamError` after the chunks it had.",
+    "A 3xx, a 204, another 2xx or a `200 text/html` (a captive portal) gave an SSE stream "
+    "0 chunks and no error, and `generate_content` `text=''` for a 302 `{}`; now "
+    "`UnexpectedResponseError` (`status`, `content_type`).",
+    "`models.list()` looped for ever on a repeated `nextPageToken` (11,851 pages in 10 s); "
+    "it stops on any token seen before, and after 1,000 pages (`models.py`).",
+    "The key went in clear over `http://` to a host that is not loopback; refused now "
+    "(`ConfigurationError` before any network) unless `allow_insecure_http=True`.",
+    "A key echoed by a server in an error body, an SSE error event or a redirect showed in "
+    "`str(exc)`; the httpx2 exception, whose request headers hold the key, was kept as "
+    "`__context__`; a password in `base_url` showed in `repr`. All three fixed.",
+    "Cancelling an HTTP or SSE call during the TLS handshake left the socket open until "
+    "garbage collection, `aclose()` notwithstanding (httpcore2 closes it only on an "
+    "`Exception`); the clients we build now close it (`http/network.py`).",
+    "`HTTPS://` in upper case made unary and SSE calls ignore `verify=`; `verify=None`, "
+    "`0` or a missing CA file raised a raw `TypeError` / `FileNotFoundError`; now "
+    "honoured, and `ConfigurationError`.",
 ]
 
 #: The sync client's own rows (tests/test_faults_sync.py), written here, not measured.
@@ -152,6 +175,13 @@ NOTES = {
     "slowpong-60": (
         "Pongs 60 ms late against a 200 ms keepalive timeout: the call must succeed (the "
         "service's pongs arrive 8-30 s late; the default timeout is 45 s)."
+    ),
+    "sse-error-pretty-after-3": (
+        "This row and the next six are HTTP answers that only a broken server or one that "
+        "is not the API gives (an error event in another JSON layout, a stream ending "
+        "without a finishReason, a redirect, a 204, an HTML page), played by a raw HTTP "
+        "server after the same first chunks (`test_http_answer_matrix`); no WebSocket "
+        "counterpart. Before issue 12 the SSE cells ended without error."
     ),
     "http-429": (
         "A refused WebSocket upgrade carries `http_status` but no `retry_after` "
@@ -258,7 +288,8 @@ def write_doc(
         "`EmulatorConfig(fault=...)` / `--fault`. Kinds: close with a code, goAway, stall, "
         "no pongs, slow pongs, a malformed message, an oversized message, a flood of tiny "
         "chunks, an endless flood, garbage bytes, HTTP 429/500/503 with and without retry "
-        "hints. The module docstring is the reference.",
+        "hints, and `first-K-SPEC` (SPEC on the first K requests, then served normally). "
+        "The module docstring is the reference.",
         "- **A fault-injecting TCP proxy** (`api_gemini.emulator.proxy.FaultProxy`, also "
         "`python -m api_gemini.emulator.proxy`): latency each way, a bandwidth cap, a cut "
         "(FIN) or reset (RST) after N bytes or now, a black hole.",
@@ -302,7 +333,13 @@ def write_doc(
         "and `tests/test_ws_protocol.py`; the files below add the rest.",
         "",
     ]
-    for file in ("test_hostile_http", "test_hostile_ws", "test_properties", "test_security"):
+    for file in (
+        "test_hostile_http",
+        "test_hostile_ws",
+        "test_properties",
+        "test_security",
+        "test_http_habits",
+    ):
         group = by_file.get(file, [])
         if not group:
             continue
@@ -311,6 +348,8 @@ def write_doc(
             "test_hostile_ws": "Live, frame level (`tests/test_hostile_ws.py`)",
             "test_properties": "Property tests, hypothesis (`tests/test_properties.py`)",
             "test_security": "Security (`tests/test_security.py`)",
+            "test_http_habits": "HTTP retries, timeouts, an injected client "
+            "(`tests/test_http_habits.py`, against the emulator's `first-K-SPEC` faults)",
         }[file]
         lines += [f"### {title}", ""]
         lines += [f"- {c['outcome']}: `{c['name']}` ({c['time'] * 1000:.0f} ms)" for c in group]
@@ -374,7 +413,8 @@ def write_doc(
         "call (its body is read whole, up to 64 MiB); there is no total deadline per "
         "request, the caller's `asyncio.timeout` is the bound.",
         "- A finite but huge `retry_after` (say `Retry-After: 1e9`) is passed on as "
-        "given; a caller's retry loop should cap it.",
+        "given on the error; an opt-in `RetryPolicy` does not wait for a hint over its "
+        "`max_retry_after` (60 s) and raises instead.",
         "- The sync `Client` runs a slice of the matrix (`tests/test_faults_sync.py`: "
         "close, malformed, 503 with a hint, no pongs, on its four surfaces), not all of it, "
         "plus its own rows for threads, Ctrl-C and fork.",

@@ -8,6 +8,7 @@ the latency proxy, the report and the plots. The figures themselves are not asse
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -40,7 +41,9 @@ def test_smoke_run(tmp_path: Path) -> None:
     clients = {"api_ws", "api_sse", "sdk_live", "sdk_sse", "floor"}
     ws_clients = {"api_ws", "sdk_live", "floor"}
     assert set(results["cpu"]) == clients | {"floor_q4"}
-    assert all(r["us_per_chunk"] > 0 for r in results["cpu"].values())
+    # Reported as a finite number; not "> 0": it is a difference of CPU times, which
+    # noise on a loaded machine can push to zero or below (speed is the harness's job).
+    assert all(math.isfinite(r["us_per_chunk"]) for r in results["cpu"].values())
     assert set(results["throughput"]) == clients
     assert all(r["chunks"] == 40 for r in results["throughput"].values())
     assert set(results["idle"]) == ws_clients

@@ -38,6 +38,9 @@ EXPECTED = {
         re.S,
     ),
     "health.py": re.compile(r"state READY, ping [\d.]+ ms\n.*goAway deadline: None", re.S),
+    "http_habits.py": re.compile(
+        r"third time lucky\nRequestTimeoutError: request timed out.*\nmine\n", re.S
+    ),
     "live_session.py": re.compile(
         r"Hello, Live API\necho: Hello, Live API \| My name is Ada\..*"
         r"newest handle kept on the session: True",

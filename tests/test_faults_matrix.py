@@ -49,6 +49,8 @@ from api_gemini.errors import (
     ServerError,
     ServiceUnavailableError,
     SetupRejectedError,
+    TruncatedStreamError,
+    UnexpectedResponseError,
     WebSocketConnectionError,
 )
 from api_gemini.http import transport
@@ -403,31 +405,8 @@ def _detail(exc: BaseException | None) -> str:
     return ""
 
 
-CELLS = [(fault, surface) for fault in MATRIX for surface in SURFACES]
-
-
-@pytest.mark.parametrize(("fault", "surface"), CELLS, ids=[f"{f}|{s}" for f, s in CELLS])
-async def test_fault_matrix(
-    fault: str,
-    surface: str,
-    make_emulator: MakeEmulator,
-    leak_check: LeakCheck,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    expect = MATRIX[fault][surface]
-    # Paced (2.5 ms a chunk) so that a fault the test injects after chunk 3 lands mid-answer.
-    emu = await make_emulator(tokens_per_second=400)
-    leak_check.rebase()
-    monkeypatch.setattr(transport, "MAX_RESPONSE_BYTES", LIMIT)
-    monkeypatch.setattr(transport, "MAX_SSE_EVENT_BYTES", LIMIT)
-    deadline = CALLER_DEADLINE if expect.error is TimeoutError else HANG_GUARD
-
-    if fault.startswith("net-"):
-        out = await _run_net_cell(fault, surface, emu, deadline)
-    else:
-        out = await _run_cell(surface, emu.base_url, fault, lambda n: None, deadline)
-    _record(fault, surface, expect, out)
-
+def _judge(fault: str, surface: str, expect: Expect, out: Outcome) -> None:
+    """Assert what a cell must show: the error, the bound, no key, the chunks."""
     if expect.error is None:
         assert out.error is None, repr(out.error)
     else:
@@ -455,6 +434,33 @@ async def test_fault_matrix(
         assert "GoAway" in out.events
     if isinstance(out.error, DisconnectedError) and surface != "unary":
         assert out.error.chunks_received >= len(out.texts) > 0 or fault.startswith("net")
+
+
+CELLS = [(fault, surface) for fault in MATRIX for surface in SURFACES]
+
+
+@pytest.mark.parametrize(("fault", "surface"), CELLS, ids=[f"{f}|{s}" for f, s in CELLS])
+async def test_fault_matrix(
+    fault: str,
+    surface: str,
+    make_emulator: MakeEmulator,
+    leak_check: LeakCheck,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expect = MATRIX[fault][surface]
+    # Paced (2.5 ms a chunk) so that a fault the test injects after chunk 3 lands mid-answer.
+    emu = await make_emulator(tokens_per_second=400)
+    leak_check.rebase()
+    monkeypatch.setattr(transport, "MAX_RESPONSE_BYTES", LIMIT)
+    monkeypatch.setattr(transport, "MAX_SSE_EVENT_BYTES", LIMIT)
+    deadline = CALLER_DEADLINE if expect.error is TimeoutError else HANG_GUARD
+
+    if fault.startswith("net-"):
+        out = await _run_net_cell(fault, surface, emu, deadline)
+    else:
+        out = await _run_cell(surface, emu.base_url, fault, lambda n: None, deadline)
+    _record(fault, surface, expect, out)
+    _judge(fault, surface, expect, out)
 
     await leak_check.assert_clean()
     assert emu.live_session_count == 0
@@ -660,3 +666,94 @@ def test_the_command_line_takes_a_fault_plan() -> None:
     bad = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30)
     assert bad.returncode == 2
     assert "fault spec" in bad.stderr
+
+
+# --------------------------------------------------------------------------- HTTP answers
+#
+# Answers only a server that is not the API, or a broken one, gives: an error event in
+# another JSON layout, a stream that ends before its last chunk, a redirect, a 204, an
+# HTML page. A raw HTTP server plays them (the emulator never would), after the first
+# N chunks of the same answer; the cells are judged as above. No WebSocket counterpart.
+
+
+def _chunk(i: int) -> bytes:
+    candidate: dict[str, Any] = {"content": {"parts": [{"text": ANSWER[i]}], "role": "model"}}
+    if i == len(ANSWER) - 1:
+        candidate["finishReason"] = "STOP"
+    return json.dumps({"candidates": [candidate]}).encode()
+
+
+def _events(*datas: bytes) -> list[bytes]:
+    """SSE events; a data holding line ends is sent as several ``data:`` lines."""
+    return [b"data: " + data.replace(b"\n", b"\ndata: ") + b"\n\n" for data in datas]
+
+
+_FIRST = [_chunk(i) for i in range(N)]
+_UNAVAILABLE = {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}
+_PRETTY = json.dumps(_UNAVAILABLE, indent=2).encode()
+_SPLIT = b'{\n"error":\n{"code": 503,\n"message": "overloaded"}\n}'
+_KEY_LATER = b'{"usageMetadata": {"totalTokenCount": 3}, ' + json.dumps(_UNAVAILABLE)[1:].encode()
+_HTML = b"<html><body>Sign in to the Wi-Fi</body></html>"
+
+
+def _status_is(status: int) -> Callable[[BaseException], bool]:
+    def check(exc: BaseException) -> bool:
+        assert getattr(exc, "status", None) == status
+        return True
+
+    return check
+
+
+def _http_rows() -> dict[str, dict[str, tuple[Any, Expect]]]:
+    from test_hostile_http import body_writer, sse_writer
+
+    unavailable = Expect(ServiceUnavailableError, 0, note="the same body as an HTTP error")
+
+    def error_row(data: bytes) -> dict[str, tuple[Any, Expect]]:
+        return {
+            "sse": (sse_writer(*_events(*_FIRST, data)), Expect(ServiceUnavailableError, N)),
+            "unary": (body_writer(503, data), unavailable),
+        }
+
+    def wrong(status: int, body: bytes, content_type: str, extra: str = "") -> dict[str, Any]:
+        expect = Expect(UnexpectedResponseError, 0, check=_status_is(status))
+        return {
+            s: (body_writer(status, body, content_type, extra), expect) for s in ("sse", "unary")
+        }
+
+    return {
+        "sse-error-pretty-after-3": error_row(_PRETTY),
+        "sse-error-split-after-3": error_row(_SPLIT),
+        "sse-error-key-later-after-3": error_row(_KEY_LATER),
+        "end-after-3": {
+            "sse": (
+                sse_writer(*_events(*_FIRST)),
+                Expect(TruncatedStreamError, N, note="no finishReason: truncated"),
+            ),
+            "unary": (
+                body_writer(200, _chunk(0)[:-5]),
+                Expect(ResponseParseError, 0, note="JSON cut short"),
+            ),
+        },
+        "status-302": wrong(302, b"{}", "application/json", "Location: https://portal.test/\r\n"),
+        "status-204": wrong(204, b"", "application/json"),
+        "html-200": wrong(200, _HTML, "text/html"),
+    }
+
+
+HTTP_ROWS = _http_rows()
+HTTP_CELLS = [(fault, surface) for fault in HTTP_ROWS for surface in HTTP_ROWS[fault]]
+
+
+@pytest.mark.parametrize(("fault", "surface"), HTTP_CELLS, ids=[f"{f}|{s}" for f, s in HTTP_CELLS])
+async def test_http_answer_matrix(fault: str, surface: str, leak_check: LeakCheck) -> None:
+    """Was (before issue 12): the SSE cells ended with no error (an empty chunk, or a
+    short answer taken as whole), the unary ones with ``text == ''`` or a parse error."""
+    from test_hostile_http import raw_server
+
+    writer, expect = HTTP_ROWS[fault][surface]
+    async with raw_server(writer) as url:
+        out = await _run_cell(surface, url, None, lambda n: None, HANG_GUARD)
+    _record(fault, surface, expect, out)
+    _judge(fault, surface, expect, out)
+    await leak_check.assert_clean()

@@ -172,7 +172,7 @@ LONG = GenerateContentRequest(
     contents=[Content.user_text("Tell me a long story")],
     generation_config=GenerationConfig(max_output_tokens=4000),  # about 10 s at 400/s
 )
-LONG_LIVE = {"responseModalities": ["TEXT"], "generationConfig": {"maxOutputTokens": 4000}}
+LONG_LIVE = {"generationConfig": {"maxOutputTokens": 4000}}
 
 
 def _loop_threads() -> list[threading.Thread]:
@@ -496,7 +496,7 @@ def test_ctrl_c_in_a_session_loses_no_event(
     before = _held()
     with (
         Client(base_url=emulator_url) as client,
-        client.models().by_name(LIVE_MODEL).connect({"responseModalities": ["TEXT"]}) as session,
+        client.models().by_name(LIVE_MODEL).connect() as session,
     ):
         interrupter = _InterruptOnce(session._session, after_arrival=after_arrival)
         session._session = interrupter  # type: ignore[assignment]
@@ -515,7 +515,7 @@ def test_ctrl_c_in_a_session_loses_no_event(
             except KeyboardInterrupt:
                 interrupts += 1
         assert interrupts == 1
-        assert [e.text for e in events if isinstance(e, ModelTurn) and e.text] == ANSWER
+        assert [e.text for e in events if isinstance(e, OutputTranscription) and e.text] == ANSWER
 
         session.send_text(PROMPT)
         turn = session.receive_turn()
@@ -533,7 +533,7 @@ def test_ctrl_c_in_a_session_loses_no_event(
             events.append(event)
         assert interrupts == 1
         assert isinstance(events[-1], TurnComplete)
-        assert [e.text for e in events if isinstance(e, ModelTurn) and e.text] == ANSWER
+        assert [e.text for e in events if isinstance(e, OutputTranscription) and e.text] == ANSWER
     assert interrupter.fired == 2
     assert not _settle(before, timeout=BOUND)
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import json
+import signal
+import socket
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import psutil
 import pytest
 
-from api_gemini import AsyncClient
+from api_gemini import AsyncClient, Client, models
 from api_gemini.emulator import Emulator
 from api_gemini.emulator.faults import FAULT_HEADER
 from api_gemini.errors import (
@@ -29,9 +34,12 @@ from api_gemini.errors import (
     ServerError,
     ServiceUnavailableError,
     TransportError,
+    TruncatedStreamError,
+    UnexpectedResponseError,
 )
 from api_gemini.http import transport
-from api_gemini.http.sse import SSEDecoder
+from api_gemini.http.sse import ServerSentEvent, SSEDecoder
+from api_gemini.http.transport import _chunk_from_event
 from api_gemini.settings import Timeouts
 from conftest import LeakCheck
 
@@ -297,7 +305,8 @@ async def test_sse_unknown_keys_comments_and_unknown_fields_are_skipped() -> Non
         b"retry: 10\nid: 7\nfoo: bar\n",
         b'data: {"candidates": [{"content": {"parts": [{"text": "a"}]}}], "newTopLevel": {}}\n\n',
         b"event: ping\n\n",
-        b'data: {"candidates": [{"content": {"parts": [{"text": "b", "newPartField": 1}]}}]}\n\n',
+        b'data: {"candidates": [{"content": {"parts": [{"text": "b", "newPartField": 1}]},'
+        b' "finishReason": "STOP"}]}\n\n',
     ]
     async with (
         raw_server(sse_writer(*events)) as url,
@@ -448,3 +457,301 @@ async def test_a_read_error_mid_sse_is_typed() -> None:
                 async for chunk in s:
                     texts.append(chunk.text)
     assert texts == ["ok "]
+
+
+# --------------------------------------------------------------------------- issue 12
+
+
+SLOW_DOWN = {"error": {"code": 429, "message": "slow down", "status": "RESOURCE_EXHAUSTED"}}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        b"data: " + json.dumps(SLOW_DOWN, indent=2).encode().replace(b"\n", b"\ndata: ") + b"\n\n",
+        b'data: {\ndata:   "error": {"code": 429,\ndata: "message": "slow down"}\ndata: }\n\n',
+        b'data: {"id": "x", "error": {"code": 429, "message": "slow down"}}\n\n',
+        b'data: {"usageMetadata": {}, "error": {"code": 429, "message": "slow down"}}\n\n',
+        b'data:    {  "error"  :  {"code": 429, "message": "slow down"}}\r\n\r\n',
+        b'data: {"\\u0065rror": {"code": 429, "message": "slow down"}}\n\n',
+        b'event: error\ndata: {"error": {"message": "slow down", "code": 429}}\n\n',
+    ],
+    ids=["pretty", "split", "other key first", "usage first", "spaces crlf", "escaped", "typed"],
+)
+async def test_sse_error_events_in_any_layout(event: bytes, leak_check: LeakCheck) -> None:
+    """Was: only data starting with ``{"error"`` was an error; the rest were empty chunks
+    and the stream "succeeded"."""
+    async with raw_server(sse_writer(GOOD, GOOD, event)) as url, client(url) as c:
+        texts: list[str] = []
+        with pytest.raises(RateLimitError, match="slow down"):
+            async with await c.models().by_name(MODEL).stream_generate_content("hi") as s:
+                async for chunk in s:
+                    texts.append(chunk.text)
+    assert texts == ["ok ", "ok "]
+    await leak_check.assert_clean()
+
+
+def test_a_chunk_that_only_says_error_is_a_chunk() -> None:
+    """The slow check looks at the top-level keys, not at text that reads "error"."""
+    data = '{"candidates": [{"content": {"parts": [{"text": "error"}]}, "error": 1}]}'
+    assert _chunk_from_event(ServerSentEvent(data)).text == "error"
+
+
+LAST = (
+    b'data: {"candidates": [{"content": {"parts": [{"text": "end"}]}, "finishReason": "STOP"}]}\n\n'
+)
+USAGE = b'data: {"usageMetadata": {"totalTokenCount": 3}}\n\n'
+BLOCKED = b'data: {"promptFeedback": {"blockReason": "SAFETY"}}\n\n'
+
+
+@pytest.mark.parametrize(
+    ("events", "texts"),
+    [((GOOD, GOOD), ["ok ", "ok "]), ((), []), ((GOOD, USAGE), ["ok ", ""])],
+    ids=["two chunks", "no chunk", "usage without finish"],
+)
+async def test_sse_a_stream_ending_without_finish_reason_is_truncated(
+    events: tuple[bytes, ...], texts: list[str], leak_check: LeakCheck
+) -> None:
+    """Was: a clean end after some chunks, none with a finishReason, was taken as the
+    whole answer."""
+    async with raw_server(sse_writer(*events)) as url, client(url) as c:
+        got: list[str] = []
+        with pytest.raises(TruncatedStreamError) as info:
+            async with await c.models().by_name(MODEL).stream_generate_content("hi") as s:
+                async for chunk in s:
+                    got.append(chunk.text)
+    assert got == texts
+    assert info.value.chunks_received == len(texts)
+    assert isinstance(info.value, ReadError)  # a transport failure: retryable
+    await leak_check.assert_clean()
+
+
+@pytest.mark.parametrize(
+    ("events", "texts"),
+    [((GOOD, LAST), ["ok ", "end"]), ((LAST, USAGE), ["end", ""]), ((BLOCKED,), [""])],
+    ids=["finish last", "usage after finish", "prompt blocked"],
+)
+async def test_sse_complete_streams_are_not_truncated(
+    events: tuple[bytes, ...], texts: list[str]
+) -> None:
+    async with (
+        raw_server(sse_writer(*events)) as url,
+        client(url) as c,
+        await c.models().by_name(MODEL).stream_generate_content("hi") as s,
+    ):
+        assert [chunk.text async for chunk in s] == texts
+
+
+WRONG_ANSWERS = [
+    (302, b"{}", "application/json", "Location: https://portal.example/login\r\n"),
+    (301, b"", "text/html", "Location: /elsewhere\r\n"),
+    (307, GOOD, "text/event-stream", ""),
+    (204, b"", "application/json", ""),
+    (201, b"{}", "application/json", ""),
+    (200, b"<html><body>Log in to the Wi-Fi</body></html>", "text/html", ""),
+    (200, GOOD + LAST, "text/plain", ""),
+]
+WRONG_IDS = ["302 json", "301 html", "307 sse", "204", "201", "200 html", "200 text"]
+
+
+@pytest.mark.parametrize(("status", "body", "content_type", "extra"), WRONG_ANSWERS, ids=WRONG_IDS)
+async def test_wrong_status_or_content_type_to_a_stream_is_typed(
+    status: int, body: bytes, content_type: str, extra: str, leak_check: LeakCheck
+) -> None:
+    """Was: 0 chunks and no error (a captive portal answering instead of the API)."""
+    writer = body_writer(status, body, content_type, extra)
+    async with raw_server(writer) as url, client(url) as c:
+        with pytest.raises(UnexpectedResponseError) as info:
+            async with await c.models().by_name(MODEL).stream_generate_content("hi") as s:
+                _ = [chunk async for chunk in s]
+    assert info.value.status == status
+    await leak_check.assert_clean()
+
+
+@pytest.mark.parametrize(("status", "body", "content_type", "extra"), WRONG_ANSWERS, ids=WRONG_IDS)
+async def test_wrong_status_or_content_type_to_a_unary_call_is_typed(
+    status: int, body: bytes, content_type: str, extra: str, leak_check: LeakCheck
+) -> None:
+    """Was: a 302 with body ``{}`` gave ``text == ''``."""
+    async with raw_server(body_writer(status, body, content_type, extra)) as url, client(url) as c:
+        with pytest.raises(UnexpectedResponseError) as info:
+            await c.models().by_name(MODEL).generate_content("hi")
+    assert info.value.status == status
+    if status == 302:
+        assert "portal.example/login" in str(info.value) and "redirect" in str(info.value)
+    await leak_check.assert_clean()
+
+
+def test_wrong_answers_are_typed_in_the_sync_client_too() -> None:
+    async def serve(ready: asyncio.Future[str], done: asyncio.Event) -> None:
+        writer = body_writer(302, b"{}", extra="Location: https://portal.example/\r\n")
+        async with raw_server(writer) as url:
+            ready.set_result(url)
+            await done.wait()
+
+    with threaded_loop() as loop:
+        ready: asyncio.Future[str] = asyncio.run_coroutine_threadsafe(_future(), loop).result()
+        done = asyncio.run_coroutine_threadsafe(_event(), loop).result()
+        server = asyncio.run_coroutine_threadsafe(serve(ready, done), loop)
+        url = asyncio.run_coroutine_threadsafe(_wait(ready), loop).result(5)
+        try:
+            with Client(KEY, base_url=url) as c:
+                model = c.models().by_name(MODEL)
+                with pytest.raises(UnexpectedResponseError):
+                    model.generate_content("hi")
+                with (
+                    pytest.raises(UnexpectedResponseError),
+                    model.stream_generate_content("hi") as s,
+                ):
+                    _ = list(s)
+        finally:
+            loop.call_soon_threadsafe(done.set)
+            server.result(5)
+
+
+async def _future() -> asyncio.Future[str]:
+    return asyncio.get_running_loop().create_future()
+
+
+async def _event() -> asyncio.Event:
+    return asyncio.Event()
+
+
+async def _wait(future: asyncio.Future[str]) -> str:
+    return await future
+
+
+@contextlib.contextmanager
+def threaded_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop in a thread, for servers that a sync client talks to."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def page_server(tokens: Callable[[int], str]) -> tuple[Writer, list[int]]:
+    """Answers every request with one model and ``nextPageToken = tokens(n)``."""
+    served: list[int] = []
+
+    async def write(writer: asyncio.StreamWriter) -> None:
+        served.append(len(served))
+        page = {
+            "models": [{"name": f"models/m{len(served)}"}],
+            "nextPageToken": tokens(len(served)),
+        }
+        await body_writer(200, json.dumps(page).encode())(writer)
+
+    return write, served
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [lambda n: "same", lambda n: f"t{n % 3}"],
+    ids=["one token again", "a cycle of three"],
+)
+async def test_models_list_stops_on_a_repeated_page_token(
+    tokens: Callable[[int], str], leak_check: LeakCheck
+) -> None:
+    """Was: 11,851 pages in 10 s, for ever."""
+    write, served = page_server(tokens)
+    async with raw_server(write) as url, client(url) as c:
+        with pytest.raises(ResponseParseError, match="repeated the page token"):
+            await c.models().list()
+    assert len(served) <= 4
+    await leak_check.assert_clean()
+
+
+async def test_models_list_has_a_page_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new token every time: stopped at ``MAX_LIST_PAGES``."""
+    monkeypatch.setattr(models, "MAX_LIST_PAGES", 20)
+    write, served = page_server(lambda n: f"token-{n}")
+    async with raw_server(write) as url, client(url) as c:
+        with pytest.raises(ResponseParseError, match="more than 20 pages"):
+            await c.models().list()
+    assert len(served) == 20
+
+
+@pytest.mark.parametrize("call", ["unary", "sse"])
+async def test_cancelling_during_the_tls_handshake_leaves_no_socket(
+    call: str, leak_check: LeakCheck
+) -> None:
+    """A server that accepts TCP and never answers the TLS ClientHello; the call is
+    cancelled mid-handshake. Was: the socket stayed open (CLOSE_WAIT) after
+    ``client.aclose()``, until garbage collection."""
+    accepted = asyncio.Event()
+    peers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer)
+        accepted.set()
+        await reader.read()  # until the client closes its side
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    leak_check.rebase()
+    gc.disable()  # a collection would close the leaked socket and hide the leak
+    try:
+        c = AsyncClient(KEY, base_url=f"https://127.0.0.1:{port}")
+        model = c.models().by_name(MODEL)
+        started = (
+            model.generate_content("hi") if call == "unary" else model.stream_generate_content("hi")
+        )
+        task = asyncio.ensure_future(started)
+        await accepted.wait()
+        await asyncio.sleep(0.05)  # the ClientHello is out; the handshake waits
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await c.aclose()
+        await leak_check.assert_clean()
+    finally:
+        gc.enable()
+        for peer in peers:
+            peer.close()
+        server.close()
+        await server.wait_closed()
+
+
+def test_ctrl_c_during_a_sync_tls_handshake_leaves_no_socket() -> None:
+    """The sync twin: a KeyboardInterrupt (a real SIGINT to this thread) while the
+    handshake waits. A guard: the sync path did not leak before either (the ``ssl``
+    module's socket is freed with the exception), but the closing backend covers it."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("SIGINT goes to the main thread")
+    process = psutil.Process()
+    before = len(process.net_connections(kind="inet"))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+
+    def accept_then_interrupt() -> None:
+        peer, _ = listener.accept()
+        accepted.append(peer)
+        peer.recv(1024)  # the ClientHello: the client now waits for the ServerHello
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    gc.disable()
+    helper = threading.Thread(target=accept_then_interrupt)
+    try:
+        with Client(KEY, base_url=f"https://127.0.0.1:{port}") as c:
+            helper.start()
+            with pytest.raises(KeyboardInterrupt):
+                c.models().by_name(MODEL).generate_content("hi")
+        helper.join(5)
+        for peer in accepted:
+            peer.close()
+        listener.close()
+        # <=: a socket of an earlier test may still have been closing at "before".
+        assert len(process.net_connections(kind="inet")) <= before
+    finally:
+        gc.enable()
+        listener.close()

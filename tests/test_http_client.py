@@ -4,9 +4,11 @@ sockets: models, unary generation, incremental SSE, token counting, and every er
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 from aiohttp import web
@@ -38,6 +40,16 @@ MODEL = "gemini-2.5-flash"
 SECRET = "sk-test-SECRET-do-not-leak-1234"
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
+
+
+class TlsFiles(Protocol):
+    """The ``tls_files`` fixture's value (see conftest)."""
+
+    ca: str
+    cert: str
+    key: str
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -130,7 +142,10 @@ async def test_first_sse_chunk_arrives_before_the_server_finishes(
         await response.prepare(request)
         await response.write(b'data: {"candidates":[{"content":{"parts":[{"text":"one"}]}}]}\n\n')
         await asyncio.wait_for(first_seen.wait(), timeout=5)
-        await response.write(b'data: {"candidates":[{"content":{"parts":[{"text":"two"}]}}]}\n\n')
+        await response.write(
+            b'data: {"candidates":[{"content":{"parts":[{"text":"two"}]},"finishReason":"STOP"}]}'
+            b"\n\n"
+        )
         return response
 
     base_url = await scripted_server(handler)
@@ -164,7 +179,11 @@ async def test_the_key_travels_only_in_the_header(
 
     async def handler(request: web.Request) -> web.StreamResponse:
         seen.append((str(request.rel_url), request.headers.get("x-goog-api-key")))
-        return web.json_response({"candidates": []})
+        last = {"candidates": [{"finishReason": "STOP"}]}
+        if request.query.get("alt") != "sse":
+            return web.json_response(last)
+        body = b"data: " + json.dumps(last).encode() + b"\n\n"
+        return web.Response(body=body, content_type="text/event-stream")
 
     base_url = await scripted_server(handler)
     async with AsyncClient(SECRET, base_url=base_url) as client:
@@ -190,16 +209,44 @@ def test_no_key_for_the_public_service_says_which_variable_to_set(
         Client()
 
 
-def test_key_resolution_order_and_secrecy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GOOGLE_API_KEY", "google-key")
-    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
-    assert AsyncClient().settings.auth_headers() == {"x-goog-api-key": "google-key"}
-    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+def test_key_resolution_order_and_secrecy(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """google-genai 3.6.1's order (GOOGLE_API_KEY first) and its warning when both are
+    set, so that one environment gives both libraries the same key."""
+    monkeypatch.setenv("GEMINI_API_KEY", "gemini-key")
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    assert AsyncClient().settings.auth_headers() == {"x-goog-api-key": "gemini-key"}
+    assert not caplog.records
+    monkeypatch.setenv("GOOGLE_API_KEY", SECRET)
     client = AsyncClient()
     assert client.settings.auth_headers() == {"x-goog-api-key": SECRET}
+    (record,) = caplog.records
+    assert record.levelname == "WARNING"
+    assert record.name == "api_gemini.settings"
+    assert record.getMessage() == (
+        "Both GOOGLE_API_KEY and GEMINI_API_KEY are set. Using GOOGLE_API_KEY."
+    )
     assert AsyncClient("explicit").settings.auth_headers() == {"x-goog-api-key": "explicit"}
     for text in (repr(client), str(client), repr(client.settings), repr(client.settings.api_key)):
         assert SECRET not in text
+
+
+def test_the_key_order_is_google_genais(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same environment gives google-genai and us the same key, with and without an
+    explicit one, and an empty variable counts as unset in both."""
+    from google.genai import _api_client
+
+    cases = [("g1", "m1"), ("", "m2"), ("g3", ""), ("g4", None), (None, "m5")]
+    for google, gemini in cases:
+        for name, value in (("GOOGLE_API_KEY", google), ("GEMINI_API_KEY", gemini)):
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        theirs = _api_client.get_env_api_key()
+        ours = AsyncClient(base_url="http://127.0.0.1:9").settings.api_key
+        assert (ours.reveal() if ours else None) == theirs, (google, gemini)
 
 
 def test_insecure_settings_are_refused() -> None:
@@ -336,9 +383,11 @@ async def test_read_timeout_is_a_timeout_error(
     release = asyncio.Event()
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        sse = request.query.get("alt") == "sse"
+        content_type = "text/event-stream" if sse else "application/json"
+        response = web.StreamResponse(headers={"content-type": content_type})
         await response.prepare(request)
-        await response.write(b'data: {"candidates":[]}\n\n')
+        await response.write(b'data: {"candidates":[]}\n\n' if sse else b"{")
         await release.wait()  # stall: no more bytes until the test ends
         return response
 
@@ -380,3 +429,48 @@ def test_sync_client_against_an_emulator_process(emulator_process: str) -> None:
             client.models().by_name("no-such-model").generate_content("hi")
         with pytest.raises(NotFoundError):
             client.models().by_name("no-such-model").stream_generate_content("hi")
+
+
+# --------------------------------------------------------------------------- issue 12 item 12
+
+
+@pytest.mark.parametrize("scheme", ["HTTPS", "Https"])
+async def test_an_upper_case_https_scheme_honours_verify(
+    scheme: str, make_emulator: MakeEmulator, tls_files: TlsFiles
+) -> None:
+    """Was: ``HTTPS://`` made unary and SSE calls ignore ``verify=`` (the scheme was
+    compared case-sensitively) and fail against the test CA."""
+    emu = await make_emulator(tls_cert=tls_files.cert, tls_key=tls_files.key)
+    url = emu.base_url.replace("https", scheme, 1)
+    async with AsyncClient(base_url=url, verify=tls_files.ca) as client:
+        assert client.settings.is_tls
+        model = client.models().by_name(MODEL)
+        assert (await model.generate_content("echo: up")).text == "up"
+        async with await model.stream_generate_content("echo: up") as stream:
+            assert "".join([c.text async for c in stream]) == "up"
+
+
+@pytest.mark.parametrize(
+    ("verify", "match"),
+    [
+        (None, "verify must be"),
+        (0, "verify must be"),
+        (1, "verify must be"),
+        ("/no/such/ca.pem", "no CA bundle file"),
+        (b"/bytes/path", "verify must be"),
+    ],
+)
+def test_bad_verify_values_are_configuration_errors(verify: Any, match: str) -> None:
+    """Was: a raw ``TypeError`` or ``FileNotFoundError``, at the first call."""
+    for make in (AsyncClient, Client):
+        with pytest.raises(ConfigurationError, match=match):
+            make("k", base_url="https://127.0.0.1:9", verify=verify)
+
+
+def test_a_ca_file_that_does_not_load_is_a_configuration_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate\n")
+    with pytest.raises(ConfigurationError, match="cannot load the CA bundle"):
+        AsyncClient("k", base_url="https://127.0.0.1:9", verify=str(bogus))
+    with pytest.raises(ConfigurationError, match="no CA bundle file"):
+        AsyncClient("k", base_url="https://127.0.0.1:9", verify=tmp_path)  # a directory

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import queue
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import psutil
@@ -26,16 +27,20 @@ from api_gemini import AsyncClient, Client
 from api_gemini.emulator import Emulator, EmulatorConfig
 from api_gemini.emulator.faults import FAULT_HEADER
 from api_gemini.errors import (
+    ApiError,
     AuthenticationError,
     ConfigurationError,
     ConnectError,
     GeminiError,
+    ReadError,
     SetupRejectedError,
+    UnexpectedResponseError,
     WebSocketConnectionError,
 )
 from api_gemini.settings import Timeouts, WebSocketSettings
 from api_gemini.websocket import ModelTurn, OutputTranscription
 from conftest import MakeEmulator, TlsFiles
+from test_hostile_http import body_writer, head, raw_server, sse_writer
 
 KEY = "AIzaSy-SECURITY-test-key-5f3c9a"
 LIVE_MODEL = "gemini-3.8-live"
@@ -304,3 +309,150 @@ async def test_plain_ws_to_a_non_loopback_address_only_when_allowed(
         async with s:
             assert "".join([c.text async for c in s]) == "y"
     assert any(r.header("x-goog-api-key") == KEY for r in emu.requests)
+
+
+# --------------------------------------------------------------------------- issue 12: HTTP
+
+
+@pytest.mark.parametrize(
+    "host", ["example.com", "10.0.0.8", "192.168.1.20", "generativelanguage.googleapis.com"]
+)
+async def test_plain_http_to_a_remote_host_is_refused_before_any_network(host: str) -> None:
+    """As ``ws://``: the key never goes in clear text off loopback (issue 12 item 7).
+    Was: sent. Every HTTP call refuses at once, before DNS or a connection."""
+    async with AsyncClient(KEY, base_url=f"http://{host}:9") as client:
+        model = client.models().by_name(HTTP_MODEL)
+        calls: list[Callable[[], Awaitable[object]]] = [
+            lambda: model.generate_content("hi"),
+            lambda: model.stream_generate_content("hi"),
+            lambda: model.count_tokens("hi"),
+            lambda: client.models().list(),
+            lambda: client.models().get(HTTP_MODEL),
+        ]
+        async with asyncio.timeout(1):
+            for call in calls:
+                with pytest.raises(ConfigurationError, match="http://") as info:
+                    await call()
+    assert "allow_insecure_http=True" in str(info.value)
+    _assert_no_key(info.value)
+    with Client(KEY, base_url=f"http://{host}:9") as sync, pytest.raises(ConfigurationError):
+        sync.models().by_name(HTTP_MODEL).generate_content("hi")
+
+
+async def test_plain_http_to_a_non_loopback_address_only_when_allowed(
+    make_emulator: MakeEmulator,
+) -> None:
+    """This machine's own LAN address: refused (nothing reaches the server), unless
+    ``allow_insecure_http=True``; without a key there is nothing to protect."""
+    address = _own_non_loopback_address()
+    if address is None:
+        pytest.skip("no non-loopback IPv4 address on this machine")
+    emu = await make_emulator(host="0.0.0.0")
+    base_url = f"http://{address}:{emu.port}"
+    async with AsyncClient(KEY, base_url=base_url) as client:
+        with pytest.raises(ConfigurationError, match="http://"):
+            await client.models().by_name(HTTP_MODEL).generate_content("hi")
+    assert not emu.requests
+    async with AsyncClient(base_url=base_url) as keyless:
+        assert (await keyless.models().by_name(HTTP_MODEL).generate_content("echo: a")).text == "a"
+    async with AsyncClient(KEY, base_url=base_url, allow_insecure_http=True) as client:
+        assert (await client.models().by_name(HTTP_MODEL).generate_content("echo: b")).text == "b"
+    assert [r.header("x-goog-api-key") for r in emu.requests] == [None, KEY]
+
+
+ECHO = {"error": {"code": 400, "message": f"bad header x-goog-api-key: {KEY}", "details": [KEY]}}
+
+
+@pytest.mark.parametrize("surface", ["unary", "sse open", "sse event"])
+async def test_a_key_echoed_by_the_server_is_scrubbed_from_the_error(surface: str) -> None:
+    """Was: the server's echo of the request header showed in ``str(exc)``."""
+    good = b'data: {"candidates": [{"content": {"parts": [{"text": "ok "}]}}]}\n\n'
+    echo = json.dumps(ECHO).encode()
+    if surface == "sse event":
+        writer = sse_writer(good, b"data: " + echo + b"\n\n")
+    else:
+        writer = body_writer(400, echo, extra=f"X-Echo: {KEY}\r\n")
+    async with raw_server(writer) as url, AsyncClient(KEY, base_url=url) as client:
+        model = client.models().by_name(HTTP_MODEL)
+        with pytest.raises(ApiError) as info:
+            if surface == "unary":
+                await model.generate_content("hi")
+            else:
+                async with await model.stream_generate_content("hi") as stream:
+                    _ = [chunk async for chunk in stream]
+    assert "bad header x-goog-api-key: ***" in str(info.value)
+    _assert_no_key(info.value, info.value.message, info.value.details)
+
+
+async def test_a_key_echoed_in_a_redirect_is_scrubbed() -> None:
+    writer = body_writer(302, b"", extra=f"Location: https://u:p@evil.example/?k={KEY}\r\n")
+    async with raw_server(writer) as url, AsyncClient(KEY, base_url=url) as client:
+        with pytest.raises(UnexpectedResponseError) as info:
+            await client.models().by_name(HTTP_MODEL).generate_content("hi")
+    assert "evil.example" in str(info.value) and "u:p@" not in str(info.value)
+    _assert_no_key(info.value)
+
+
+def test_a_password_in_base_url_is_not_shown() -> None:
+    """Was: ``repr(client)`` showed ``https://user:hunter2@host``."""
+    client = AsyncClient(KEY, base_url="https://user:hunter2@proxy.example:8443/gemini")
+    for text in (repr(client), repr(client.settings), str(client.settings)):
+        assert "hunter2" not in text and KEY not in text
+        assert "proxy.example:8443/gemini" in text
+    with pytest.raises(ConfigurationError) as info:
+        AsyncClient(KEY, base_url="ftp://user:hunter2@proxy.example")
+    assert "hunter2" not in str(info.value)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+@pytest.mark.parametrize("surface", ["unary", "sse"])
+async def test_no_httpx2_exception_with_the_headers_hangs_off_ours(surface: str) -> None:
+    """Was: ``__context__`` held httpx2's exception, whose ``request.headers`` carry the
+    key. Refused connection (at send) and a body cut mid-stream (while reading)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    errors: list[GeminiError] = []
+    async with AsyncClient(KEY, base_url=f"http://127.0.0.1:{closed_port}") as client:
+        model = client.models().by_name(HTTP_MODEL)
+        with pytest.raises(ConnectError) as info:
+            if surface == "unary":
+                await model.generate_content("hi")
+            else:
+                await model.stream_generate_content("hi")
+        errors.append(info.value)
+
+    async def cut(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"5\r\nda")
+        await writer.drain()
+
+    good = b'data: {"candidates": [{"content": {"parts": [{"text": "ok "}]}}]}\n\n'
+    writer = sse_writer(good, then=cut) if surface == "sse" else body_writer(200, b"")
+    if surface == "unary":
+
+        async def cut_unary(w: asyncio.StreamWriter) -> None:
+            w.write(head(200) + b"ff\r\n{")
+            await w.drain()
+
+        writer = cut_unary
+    async with raw_server(writer) as url, AsyncClient(KEY, base_url=url) as client:
+        model = client.models().by_name(HTTP_MODEL)
+        with pytest.raises(ReadError) as read_info:
+            if surface == "unary":
+                await model.generate_content("hi")
+            else:
+                async with await model.stream_generate_content("hi") as stream:
+                    _ = [chunk async for chunk in stream]
+        errors.append(read_info.value)
+    for error in errors:
+        chain = _chain(error)
+        assert chain == [error], [type(e).__module__ for e in chain]
+        _assert_no_key(*chain)

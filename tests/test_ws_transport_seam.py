@@ -23,7 +23,7 @@ from conftest import LeakCheck
 from helpers import chunk, frame, raw_live_server
 
 KEY = "seam-key-SECRET-77"
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 NOWHERE = "http://127.0.0.1:9"  # nothing listens: only the connector decides
 
 

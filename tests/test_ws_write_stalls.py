@@ -32,7 +32,7 @@ from conftest import LeakCheck
 from helpers import eventually, frame, raw_live_server
 
 KEY = "write-stall-key-SECRET"
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 AUDIO = b"\x00\x01" * (128 * 1024)  # 256 KiB of PCM: a few of them fill every buffer
 #: A bound on a hang, not a timing assertion: the bounds under test are well below it.
 HANG = 20.0

@@ -20,11 +20,12 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from .errors import ClientClosedError
+from .errors import ClientClosedError, ConfigurationError
 from .models import AsyncModels, Models
 from .settings import (
     ClientSettings,
     PoolSettings,
+    RetryPolicy,
     SecretKey,
     Timeouts,
     VerifySetting,
@@ -32,6 +33,8 @@ from .settings import (
 )
 
 if TYPE_CHECKING:
+    import httpx2
+
     from ._portal import LoopPortal
     from .auth_tokens import AsyncAuthTokens, AuthTokens
     from .http.transport import AsyncHttpTransport, SyncHttpTransport
@@ -51,9 +54,16 @@ def _settings_from(
     headers: Mapping[str, str] | None,
     websocket: WebSocketSettings | None,
     pool: PoolSettings | None,
+    retry: RetryPolicy | None,
+    allow_insecure_http: bool,
 ) -> ClientSettings:
     if settings is not None:
-        return settings if pool is None else settings.with_changes(pool=pool)
+        changes: dict[str, object] = {}
+        if pool is not None:
+            changes["pool"] = pool
+        if retry is not None:
+            changes["retry"] = retry
+        return settings.with_changes(**changes) if changes else settings
     return ClientSettings.resolve(
         api_key,
         base_url=base_url,
@@ -63,7 +73,17 @@ def _settings_from(
         headers=headers,
         websocket=websocket,
         pool=pool,
+        retry=retry,
+        allow_insecure_http=allow_insecure_http,
     )
+
+
+def _check_http_client(http_client: object, verify: VerifySetting) -> None:
+    if http_client is not None and verify is not True:
+        raise ConfigurationError(
+            "verify= and http_client= together: the injected client's own TLS settings "
+            "apply; configure verification on it (httpx2.AsyncClient(verify=...))"
+        )
 
 
 def _new_pool(settings: ClientSettings) -> LivePool:
@@ -88,11 +108,26 @@ class _ClientBase:
         headers: Mapping[str, str] | None = None,
         websocket: WebSocketSettings | None = None,
         pool: PoolSettings | None = None,
+        retry: RetryPolicy | None = None,
+        allow_insecure_http: bool = False,
+        http_client: httpx2.AsyncClient | httpx2.Client | None = None,
         settings: ClientSettings | None = None,
     ) -> None:
+        _check_http_client(http_client, verify)
         self._settings = _settings_from(
-            settings, api_key, base_url, api_version, timeouts, verify, headers, websocket, pool
+            settings,
+            api_key,
+            base_url,
+            api_version,
+            timeouts,
+            verify,
+            headers,
+            websocket,
+            pool,
+            retry,
+            allow_insecure_http,
         )
+        self._http_client = http_client
         self._closed = False
         self._live_pool: LivePool | None = None
         # Guards starting and stopping what the client owns (the sync client's loop
@@ -141,8 +176,9 @@ class AsyncClient(_ClientBase):
     :meth:`ClientSettings.resolve <api_gemini.settings.ClientSettings.resolve>`.
 
     Args:
-        api_key: the key (else ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY``); an
-            ``auth_tokens/...`` ephemeral token is also accepted.
+        api_key: the key (else ``GOOGLE_API_KEY``, else ``GEMINI_API_KEY``, google-genai's
+            order, with its warning when both are set); an ``auth_tokens/...`` ephemeral
+            token is also accepted.
         base_url: the service root (else ``GEMINI_BASE_URL``, else the public service).
         api_version: ``v1beta`` (default), ``v1`` or ``v1alpha``.
         timeouts: HTTP timeouts.
@@ -151,8 +187,17 @@ class AsyncClient(_ClientBase):
         websocket: Live API connection and buffering settings.
         pool: the warm pool of Live connections (:class:`~api_gemini.settings.
             PoolSettings`; by default nothing is warmed unless ``model.prewarm()`` asks).
+        retry: opt-in retries of HTTP calls (:class:`~api_gemini.settings.RetryPolicy`);
+            by default none, every failure reaches the caller.
+        allow_insecure_http: send the key over ``http://`` (no TLS) to a host that is
+            not loopback; refused by default (``ConfigurationError`` at the first call).
+        http_client: an ``httpx2.AsyncClient`` of your own (proxies, custom TLS, mounts,
+            limits) for the HTTP calls. You own it: :meth:`aclose` leaves it open, close
+            it yourself after the client. Its ``base_url``, headers and redirect setting
+            are not used (every request names its URL, our headers and no redirects);
+            ``verify=`` cannot be combined with it (set TLS on the httpx2 client).
         settings: a complete settings object instead of the arguments above (``pool``
-            may still override its pool settings).
+            and ``retry`` may still override its settings).
     """
 
     _http: AsyncHttpTransport | None = None
@@ -162,7 +207,7 @@ class AsyncClient(_ClientBase):
         if self._http is None:
             from .http.transport import AsyncHttpTransport
 
-            self._http = AsyncHttpTransport(self._settings)
+            self._http = AsyncHttpTransport(self._settings, self._http_client)  # type: ignore[arg-type]
         return self._http
 
     @property
@@ -210,7 +255,8 @@ class AsyncClient(_ClientBase):
 
 
 class Client(_ClientBase):
-    """The synchronous client; same arguments as :class:`AsyncClient`.
+    """The synchronous client; same arguments as :class:`AsyncClient` (``http_client``:
+    an ``httpx2.Client``, owned and closed by you).
 
     Safe to share between threads: the WebSocket work of all of them runs on one private
     event loop thread, started with one warm pool on first use, stopped by :meth:`close`.
@@ -226,7 +272,7 @@ class Client(_ClientBase):
         if self._http is None:
             from .http.transport import SyncHttpTransport
 
-            self._http = SyncHttpTransport(self._settings)
+            self._http = SyncHttpTransport(self._settings, self._http_client)  # type: ignore[arg-type]
         return self._http
 
     def _live(self) -> tuple[LoopPortal, LivePool]:

@@ -23,10 +23,14 @@ No message, ``repr`` or attribute of these exceptions ever contains the API key.
     ├── TransportError              the bytes did not make it
     │   ├── ConnectError              connection refused, DNS, TLS handshake failed
     │   ├── ReadError                 the peer dropped the connection mid-response
+    │   │   └── TruncatedStreamError    an SSE stream ended cleanly before its last
+    │   │                               chunk (no ``finishReason``; ``chunks_received``)
     │   └── RequestTimeoutError       a connect, read, write or pool timeout (also a
     │                                 builtin ``TimeoutError``)
     ├── ResponseParseError          the server sent something that is not the documented
-    │                               shape (bad JSON, wrong types, SSE garbage)
+    │   │                           shape (bad JSON, wrong types, SSE garbage)
+    │   └── UnexpectedResponseError   a status or content type the API never answers with
+    │                                 (a redirect, 204, an HTML page; ``status``)
     └── WebSocketError              the Live API (``BidiGenerateContent``) family
         ├── WebSocketConnectionError  the upgrade failed (``http_status`` when refused)
         │   └── OpenTimeoutError        not ready within ``open_timeout`` (also a
@@ -104,6 +108,8 @@ __all__ = [
     "StreamIdleTimeoutError",
     "StreamPausedTooLongError",
     "TransportError",
+    "TruncatedStreamError",
+    "UnexpectedResponseError",
     "WebSocketConnectionError",
     "WebSocketError",
     "WriteTimeoutError",
@@ -305,6 +311,28 @@ class RequestTimeoutError(TransportError, TimeoutError):
 
 class ResponseParseError(GeminiError):
     """The server's response could not be decoded into the documented shape."""
+
+
+class TruncatedStreamError(ReadError):
+    """An SSE stream ended without error before its last chunk: no chunk carried a
+    ``finishReason`` (nor a ``promptFeedback.blockReason``). The chunks before were
+    delivered; ``chunks_received`` says how many. A proxy or load balancer that closes
+    the response early looks like this."""
+
+    def __init__(self, message: str, *, chunks_received: int = 0) -> None:
+        self.chunks_received = chunks_received
+        super().__init__(message)
+
+
+class UnexpectedResponseError(ResponseParseError):
+    """The server answered with a status or content type that the API never uses for
+    this call: a redirect (3xx), ``204 No Content``, a ``200`` HTML page (a captive
+    portal, a proxy's login page). ``status`` and ``content_type`` say what came."""
+
+    def __init__(self, message: str, *, status: int, content_type: str = "") -> None:
+        self.status = status
+        self.content_type = content_type
+        super().__init__(message)
 
 
 # --------------------------------------------------------------------------- WebSocket

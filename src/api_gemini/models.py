@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError, InvalidRequestError
+from .errors import ConfigurationError, InvalidRequestError, ResponseParseError
 from .types import (
     BatchEmbedContentsResponse,
     CountTokensResponse,
@@ -39,7 +39,13 @@ from .types import (
 
 if TYPE_CHECKING:
     from ._portal import LoopPortal
-    from .http.transport import AsyncHttpTransport, AsyncSSEStream, SSEStream, SyncHttpTransport
+    from .http.transport import (
+        AsyncHttpTransport,
+        AsyncSSEStream,
+        CallTimeout,
+        SSEStream,
+        SyncHttpTransport,
+    )
     from .settings import ClientSettings, ReconnectPolicy
     from .websocket import LiveConnectConfig, LivePool, LiveSession, Stream
     from .websocket.sync_live import SyncLiveSession, SyncStream
@@ -50,6 +56,9 @@ __all__ = ["AsyncModel", "AsyncModels", "Model", "Models", "model_path_segment"]
 # else (a slash, "..", "?") could steer the request to another endpoint.
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _DEFAULT_PAGE_SIZE = 50
+# A catalog is a few pages; a server handing out pages without end (a new token each
+# time) is stopped here, one repeating a token at once (see _PageTokens).
+MAX_LIST_PAGES = 1000
 
 
 def model_path_segment(name: str) -> str:
@@ -85,6 +94,30 @@ def _batch_embed_body(model_id: str, requests: Sequence[EmbedLike]) -> bytes:
         raise InvalidRequestError("batch_embed_contents takes a non-empty list of inputs")
     name = f"models/{model_id}"
     return encode_json({"requests": [coerce_embed_request(r, name) for r in requests]})
+
+
+class _PageTokens:
+    """Follows ``nextPageToken`` safely: a token seen before (a server looping) or more
+    than :data:`MAX_LIST_PAGES` pages end the listing with a typed error, not a loop."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def check(self, token: str) -> None:
+        """Raise if following ``token`` would loop or exceed the page bound."""
+        if token in self._seen:
+            raise ResponseParseError(
+                f"models.list: the server repeated the page token {token[:64]!r} after "
+                f"{len(self._seen) + 1} pages; stopped instead of looping"
+            )
+        if len(self._seen) + 1 >= MAX_LIST_PAGES:
+            raise ResponseParseError(
+                f"models.list: more than {MAX_LIST_PAGES} pages; stopped (a catalog is a "
+                "few pages: the server is not ending the listing)"
+            )
+        self._seen.add(token)
 
 
 def _websocket_module() -> Any:
@@ -127,27 +160,42 @@ class AsyncModels:
         self._http = http
         self._pool = pool
 
-    async def list(self, *, page_size: int = _DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
-        """Every model of the catalog, following page tokens to the end."""
+    async def list(
+        self,
+        *,
+        page_size: int = _DEFAULT_PAGE_SIZE,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
+    ) -> list[ModelInfo]:
+        """Every model of the catalog, following page tokens to the end.
+
+        ``timeout`` (each page): seconds for each of connect, read, write and pool, or a
+        :class:`~api_gemini.settings.Timeouts`; the client's when ``None``.
+
+        Raises:
+            ResponseParseError: the server repeated a page token, or sent more than
+                ``MAX_LIST_PAGES`` pages.
+        """
         version = self._settings.api_version
         models: list[ModelInfo] = []
         token: str | None = None
+        tokens = _PageTokens()
         while True:
             params = {"pageSize": str(page_size)}
             if token:
                 params["pageToken"] = token
             page = await self._http.request(
-                "GET", f"/{version}/models", ListModelsResponse, params=params
+                "GET", f"/{version}/models", ListModelsResponse, params=params, timeout=timeout
             )
             models.extend(page.models)
             token = page.next_page_token
             if not token:
                 return models
+            tokens.check(token)
 
-    async def get(self, name: str) -> ModelInfo:
+    async def get(self, name: str, *, timeout: CallTimeout = None) -> ModelInfo:  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
         """One model's details; raises :class:`~api_gemini.errors.NotFoundError`."""
         path = f"/{self._settings.api_version}/models/{model_path_segment(name)}"
-        return await self._http.request("GET", path, ModelInfo)
+        return await self._http.request("GET", path, ModelInfo, timeout=timeout)
 
     def by_name(self, name: str) -> AsyncModel:
         """A handle on one model; no request is made until a method is called."""
@@ -175,27 +223,58 @@ class AsyncModel:
         """The resource name, ``models/<id>``."""
         return f"models/{self.model_id}"
 
-    async def generate_content(self, request: RequestLike) -> GenerateContentResponse:
-        """Generate a whole answer in one HTTP request."""
+    async def generate_content(
+        self,
+        request: RequestLike,
+        *,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
+    ) -> GenerateContentResponse:
+        """Generate a whole answer in one HTTP request.
+
+        ``timeout``: seconds for each of connect, read, write and pool (each wait, not
+        the whole call: bound that with ``asyncio.timeout``), or a
+        :class:`~api_gemini.settings.Timeouts`; the client's when ``None``.
+        """
         body = encode_json(coerce_request(request))
         return await self._http.request(
-            "POST", f"{self._base}:generateContent", GenerateContentResponse, body=body
+            "POST",
+            f"{self._base}:generateContent",
+            GenerateContentResponse,
+            body=body,
+            timeout=timeout,
         )
 
-    async def stream_generate_content(self, request: RequestLike) -> AsyncSSEStream:
+    async def stream_generate_content(
+        self,
+        request: RequestLike,
+        *,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
+    ) -> AsyncSSEStream:
         """Stream the answer over SSE; chunks are yielded as the server sends them.
 
         ``stream = await model.stream_generate_content(req)``, then ``async for chunk in
-        stream``; use ``async with`` (or ``aclose()``) to stop early.
+        stream``; use ``async with`` (or ``aclose()``) to stop early. A stream that ends
+        before a chunk with a ``finishReason`` raises
+        :class:`~api_gemini.errors.TruncatedStreamError` after the chunks it had.
+        ``timeout`` as for :meth:`generate_content`; its read part also bounds the wait
+        between two events.
         """
         body = encode_json(coerce_request(request))
-        return await self._http.stream_sse(f"{self._base}:streamGenerateContent", body)
+        return await self._http.stream_sse(
+            f"{self._base}:streamGenerateContent", body, timeout=timeout
+        )
 
-    async def count_tokens(self, request: RequestLike) -> CountTokensResponse:
-        """Count the tokens of a request's contents."""
+    async def count_tokens(
+        self,
+        request: RequestLike,
+        *,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
+    ) -> CountTokensResponse:
+        """Count the tokens of a request's contents (``timeout`` as for
+        :meth:`generate_content`)."""
         body = _count_tokens_body(self.model_id, coerce_request(request))
         return await self._http.request(
-            "POST", f"{self._base}:countTokens", CountTokensResponse, body=body
+            "POST", f"{self._base}:countTokens", CountTokensResponse, body=body, timeout=timeout
         )
 
     async def embed_content(self, request: EmbedLike) -> EmbedContentResponse:
@@ -308,27 +387,32 @@ class Models:
         self._portal = portal
         self._pool = pool
 
-    def list(self, *, page_size: int = _DEFAULT_PAGE_SIZE) -> list[ModelInfo]:
-        """Every model of the catalog, following page tokens to the end."""
+    def list(
+        self, *, page_size: int = _DEFAULT_PAGE_SIZE, timeout: CallTimeout = None
+    ) -> list[ModelInfo]:
+        """Every model of the catalog, following page tokens to the end (as
+        :meth:`AsyncModels.list`)."""
         version = self._settings.api_version
         models: list[ModelInfo] = []
         token: str | None = None
+        tokens = _PageTokens()
         while True:
             params = {"pageSize": str(page_size)}
             if token:
                 params["pageToken"] = token
             page = self._http.request(
-                "GET", f"/{version}/models", ListModelsResponse, params=params
+                "GET", f"/{version}/models", ListModelsResponse, params=params, timeout=timeout
             )
             models.extend(page.models)
             token = page.next_page_token
             if not token:
                 return models
+            tokens.check(token)
 
-    def get(self, name: str) -> ModelInfo:
+    def get(self, name: str, *, timeout: CallTimeout = None) -> ModelInfo:
         """One model's details; raises :class:`~api_gemini.errors.NotFoundError`."""
         path = f"/{self._settings.api_version}/models/{model_path_segment(name)}"
-        return self._http.request("GET", path, ModelInfo)
+        return self._http.request("GET", path, ModelInfo, timeout=timeout)
 
     def by_name(self, name: str) -> Model:
         """A handle on one model; no request is made until a method is called."""
@@ -359,23 +443,35 @@ class Model:
         """The resource name, ``models/<id>``."""
         return f"models/{self.model_id}"
 
-    def generate_content(self, request: RequestLike) -> GenerateContentResponse:
-        """Generate a whole answer in one HTTP request."""
+    def generate_content(
+        self, request: RequestLike, *, timeout: CallTimeout = None
+    ) -> GenerateContentResponse:
+        """Generate a whole answer in one HTTP request (``timeout`` as on
+        :meth:`AsyncModel.generate_content`)."""
         body = encode_json(coerce_request(request))
         return self._http.request(
-            "POST", f"{self._base}:generateContent", GenerateContentResponse, body=body
+            "POST",
+            f"{self._base}:generateContent",
+            GenerateContentResponse,
+            body=body,
+            timeout=timeout,
         )
 
-    def stream_generate_content(self, request: RequestLike) -> SSEStream:
-        """Stream the answer over SSE: ``for chunk in model.stream_generate_content(r)``."""
+    def stream_generate_content(
+        self, request: RequestLike, *, timeout: CallTimeout = None
+    ) -> SSEStream:
+        """Stream the answer over SSE: ``for chunk in model.stream_generate_content(r)``
+        (truncation and ``timeout`` as on :meth:`AsyncModel.stream_generate_content`)."""
         body = encode_json(coerce_request(request))
-        return self._http.stream_sse(f"{self._base}:streamGenerateContent", body)
+        return self._http.stream_sse(f"{self._base}:streamGenerateContent", body, timeout=timeout)
 
-    def count_tokens(self, request: RequestLike) -> CountTokensResponse:
+    def count_tokens(
+        self, request: RequestLike, *, timeout: CallTimeout = None
+    ) -> CountTokensResponse:
         """Count the tokens of a request's contents."""
         body = _count_tokens_body(self.model_id, coerce_request(request))
         return self._http.request(
-            "POST", f"{self._base}:countTokens", CountTokensResponse, body=body
+            "POST", f"{self._base}:countTokens", CountTokensResponse, body=body, timeout=timeout
         )
 
     def embed_content(self, request: EmbedLike) -> EmbedContentResponse:

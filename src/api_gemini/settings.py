@@ -9,6 +9,7 @@ never put into a URL.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,6 +20,8 @@ from urllib.parse import urlsplit
 from ._close_codes import FATAL_CLOSE_CODES, RETRYABLE_CLOSE_CODES
 from .errors import ConfigurationError
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "DEFAULT_API_VERSION",
     "DEFAULT_BASE_URL",
@@ -26,10 +29,12 @@ __all__ = [
     "ClientSettings",
     "PoolSettings",
     "ReconnectPolicy",
+    "RetryPolicy",
     "SecretKey",
     "Timeouts",
     "WebSocketSettings",
     "is_loopback_host",
+    "safe_url",
 ]
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -264,6 +269,64 @@ class ReconnectPolicy:
         return code in self.retry_on and code not in FATAL_CLOSE_CODES
 
 
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Opt-in retries of HTTP calls (unary calls, and SSE streams until their first chunk).
+
+    Without a policy nothing is retried: every failure reaches the caller at once, with
+    ``retryable`` and ``retry_after`` as hints. With one, a call whose error has
+    ``retryable = True`` (429, 5xx, connection failures, timeouts, a stream cut before
+    its first chunk) is sent again after a backoff, up to ``max_attempts`` attempts in
+    all; any other error (400, 401, 403, 404, a malformed answer) is raised at once. A
+    stream that has handed the caller a chunk is never retried: sending the request
+    again would repeat what the caller already has, so its error is raised (after the
+    chunks, as without a policy). Every retry is logged at INFO on ``api_gemini.http.retry``
+    (the key is never in the line); when the attempts run out, the last error is raised.
+
+    Attributes:
+        max_attempts: attempts in all, the first included (1: no retry).
+        initial_backoff: seconds before the first retry; multiplied by ``multiplier``
+            per retry, up to ``max_backoff``.
+        jitter: fraction of each delay drawn at random (0.5: between half and all of
+            it), so that many clients do not retry in step.
+        max_retry_after: a server's ``retry_after`` hint is honoured (the wait is at
+            least the hint), but a hint longer than this many seconds is not waited
+            for: the error is raised at once, so the caller decides (a quota reset in an
+            hour is no reason to block a call).
+    """
+
+    max_attempts: int = 3
+    initial_backoff: float = 1.0
+    max_backoff: float = 30.0
+    multiplier: float = 2.0
+    jitter: float = 0.5
+    max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigurationError("max_attempts must be >= 1")
+        if self.initial_backoff < 0 or self.max_backoff < 0 or self.multiplier < 1:
+            raise ConfigurationError("backoffs must be >= 0 and multiplier >= 1")
+        if not 0 <= self.jitter <= 1:
+            raise ConfigurationError("jitter must be between 0 and 1")
+        if not self.max_retry_after >= 0:
+            raise ConfigurationError("max_retry_after must be >= 0")
+
+    def delay(self, retry: int, draw: float, retry_after: float | None = None) -> float:
+        """Seconds to wait before ``retry`` (1-based), ``draw`` uniform in [0, 1): the
+        jittered backoff, or the server's ``retry_after`` if that is longer."""
+        base = min(self.max_backoff, self.initial_backoff * self.multiplier ** (retry - 1))
+        wait = base * (1.0 - self.jitter * draw)
+        return wait if retry_after is None else max(wait, retry_after)
+
+    def retries(self, error: BaseException, attempts_made: int) -> bool:
+        """True when ``error``, after ``attempts_made`` attempts, is worth another one."""
+        if attempts_made >= self.max_attempts or not getattr(error, "retryable", False):
+            return False
+        hint = getattr(error, "retry_after", None)
+        return hint is None or hint <= self.max_retry_after
+
+
 VerifySetting = bool | str | os.PathLike[str] | ssl.SSLContext
 
 
@@ -278,6 +341,41 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def _check_verify(verify: object) -> None:
+    """Refuse a ``verify=`` that would fail later with a raw error, or turn TLS off."""
+    if verify is True or isinstance(verify, ssl.SSLContext):
+        return
+    if verify is False:
+        raise ConfigurationError(
+            "verify=False is not accepted: pass a CA bundle path, or an ssl.SSLContext "
+            "configured as you need"
+        )
+    if not isinstance(verify, str | os.PathLike):
+        raise ConfigurationError(
+            f"verify must be True, a CA bundle path or an ssl.SSLContext, got {verify!r}"
+        )
+    if not os.path.isfile(verify):
+        raise ConfigurationError(f"verify: no CA bundle file at {os.fspath(verify)!r}")
+
+
+def _key_from_environment(env: Mapping[str, str]) -> str | None:
+    """``GOOGLE_API_KEY``, else ``GEMINI_API_KEY``: google-genai's order and warning, so
+    that one environment gives both libraries the same key."""
+    google, gemini = env.get("GOOGLE_API_KEY"), env.get("GEMINI_API_KEY")
+    if google and gemini:
+        # The same words as google-genai 3.6.1 (_api_client.get_env_api_key).
+        logger.warning("Both GOOGLE_API_KEY and GEMINI_API_KEY are set. Using GOOGLE_API_KEY.")
+    return google or gemini or None
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user info (``user:password@``): what may be shown or logged."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 @dataclass(frozen=True)
 class ClientSettings:
     """Everything a client needs to reach the service; build it with :meth:`resolve`."""
@@ -290,6 +388,10 @@ class ClientSettings:
     headers: Mapping[str, str] = field(default_factory=dict)
     websocket: WebSocketSettings = field(default_factory=WebSocketSettings)
     pool: PoolSettings = field(default_factory=PoolSettings)
+    #: Opt-in HTTP retries; ``None`` (the default): every failure reaches the caller.
+    retry: RetryPolicy | None = None
+    #: Allow the key over ``http://`` (no TLS) to a host that is not loopback.
+    allow_insecure_http: bool = False
 
     @classmethod
     def resolve(
@@ -303,43 +405,47 @@ class ClientSettings:
         headers: Mapping[str, str] | None = None,
         websocket: WebSocketSettings | None = None,
         pool: PoolSettings | None = None,
+        retry: RetryPolicy | None = None,
+        allow_insecure_http: bool = False,
         environ: Mapping[str, str] | None = None,
     ) -> ClientSettings:
         """Build settings from arguments, then the environment, then defaults.
 
-        The key comes from ``api_key``, else ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY``.
-        The base URL from ``base_url``, else ``GEMINI_BASE_URL``, else the public service.
-        A key is required for the public service; a custom base URL (the emulator, a
-        proxy) may go without one.
+        The key comes from ``api_key``, else ``GOOGLE_API_KEY``, else ``GEMINI_API_KEY``
+        (google-genai's order; when both variables are set, a warning says that
+        ``GOOGLE_API_KEY`` is used, as google-genai does). The base URL from
+        ``base_url``, else ``GEMINI_BASE_URL``, else the public service. A key is
+        required for the public service; a custom base URL (the emulator, a proxy) may
+        go without one.
 
         Raises:
             ConfigurationError: no key for the public service, a malformed base URL, an
-                unknown API version, or ``verify=False`` (pass an ``ssl.SSLContext`` if
-                you really mean to turn verification off).
+                unknown API version, a ``verify`` that is not ``True``, an existing CA
+                bundle file or an ``ssl.SSLContext`` (``verify=False`` included: pass an
+                ``ssl.SSLContext`` if you really mean to turn verification off).
         """
         env = os.environ if environ is None else environ
         url = (base_url or env.get("GEMINI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(
-                f"base_url must be an http:// or https:// URL with a host, got {url!r}"
+                f"base_url must be an http:// or https:// URL with a host, got {safe_url(url)!r}"
             )
         if parts.query or parts.fragment:
             raise ConfigurationError("base_url must not carry a query or a fragment")
+        # urlsplit lower-cases the scheme: "HTTPS://host" is https everywhere after this.
+        url = parts.geturl()
         version = api_version or env.get("GEMINI_API_VERSION") or DEFAULT_API_VERSION
         if version not in API_VERSIONS:
             raise ConfigurationError(f"api_version must be one of {API_VERSIONS}, got {version!r}")
-        if verify is False:
-            raise ConfigurationError(
-                "verify=False is not accepted: pass a CA bundle path, or an ssl.SSLContext "
-                "configured as you need"
-            )
+        _check_verify(verify)
 
         key: SecretKey | None
+        env_key = _key_from_environment(env)
         if isinstance(api_key, SecretKey):
             key = api_key
         else:
-            raw = api_key or env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY")
+            raw = api_key or env_key
             key = SecretKey(raw) if raw else None
         if key is None and url == DEFAULT_BASE_URL:
             raise ConfigurationError(
@@ -347,7 +453,7 @@ class ClientSettings:
                 "api_key=...), or point base_url / GEMINI_BASE_URL at a local emulator "
                 "(`api-gemini emulator`)"
             )
-        return cls(
+        settings = cls(
             api_key=key,
             base_url=url,
             api_version=version,
@@ -356,7 +462,12 @@ class ClientSettings:
             headers=dict(headers or {}),
             websocket=websocket or WebSocketSettings(),
             pool=pool or PoolSettings(),
+            retry=retry,
+            allow_insecure_http=allow_insecure_http,
         )
+        if not isinstance(verify, bool | ssl.SSLContext):
+            settings.ssl_context()  # a CA file that does not load fails here, not later
+        return settings
 
     def with_changes(self, **changes: Any) -> ClientSettings:
         """A copy with some fields replaced."""
@@ -370,7 +481,7 @@ class ClientSettings:
     @property
     def is_tls(self) -> bool:
         """True when ``base_url`` is https (and so the WebSocket is wss)."""
-        return self.base_url.startswith("https://")
+        return urlsplit(self.base_url).scheme.lower() == "https"
 
     def auth_headers(self) -> dict[str, str]:
         """The headers that carry the credentials; the only place the key is revealed."""
@@ -398,12 +509,32 @@ class ClientSettings:
             # gets verification, never silently less.
             context = ssl.create_default_context()
         else:
-            context = ssl.create_default_context(cafile=os.fspath(self.verify))
+            _check_verify(self.verify)
+            try:
+                context = ssl.create_default_context(cafile=os.fspath(self.verify))
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(
+                    f"verify: cannot load the CA bundle {os.fspath(self.verify)!r}: {exc}"
+                ) from None
         object.__setattr__(self, "_ssl_context", context)  # a cache, not a field
         return context
 
+    def insecure_http_refusal(self) -> ConfigurationError | None:
+        """The error to raise before an HTTP request would carry the key in clear text
+        (``http://`` to a host that is not loopback), or ``None`` when it may go."""
+        if self.is_tls or self.api_key is None or self.allow_insecure_http:
+            return None
+        host = self.host
+        if is_loopback_host(host):
+            return None
+        return ConfigurationError(
+            f"refusing http:// (unencrypted) to {host!r}: the API key would travel in clear "
+            "text; use https://, a loopback host, or allow_insecure_http=True"
+        )
+
     def __repr__(self) -> str:
         return (
-            f"ClientSettings(base_url={self.base_url!r}, api_version={self.api_version!r}, "
+            f"ClientSettings(base_url={safe_url(self.base_url)!r}, "
+            f"api_version={self.api_version!r}, "
             f"api_key={'set' if self.api_key else 'unset'})"
         )

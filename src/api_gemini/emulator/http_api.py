@@ -110,6 +110,12 @@ class _Chunks:
         """A chunk holding ``text`` (not the last one)."""
         return self._head + encode_json(text) + self._tail
 
+    def finished_text(self, text: str) -> bytes:
+        """A last chunk holding ``text`` and ``finishReason: STOP`` (a flood's end): the
+        service ends every complete stream with a finishReason, and clients take a
+        stream without one as truncated."""
+        return self.text(text).replace(b'"index":0}', b'"finishReason":"STOP","index":0}', 1)
+
     def last(self, answer: Answer, text: str | None) -> bytes:
         """The final chunk: ``text`` or the function call, finishReason and usage."""
         if answer.function_call is not None:
@@ -461,7 +467,8 @@ class HttpApi:
         if kind in ("flood", "endless"):
             i = 0
             while kind == "endless" or i < plan.size:
-                await send(builder.text(f"{i},"))
+                final = kind == "flood" and i == plan.size - 1
+                await send((builder.finished_text if final else builder.text)(f"{i},"))
                 i += 1
             if sse:
                 await response.write_eof()

@@ -1,0 +1,253 @@
+"""SSE streams of ``streamGenerateContent``: chunks as they arrive, the stream's end
+judged (a last chunk, or :class:`~api_gemini.errors.TruncatedStreamError`), retries
+before the first chunk under a :class:`~api_gemini.settings.RetryPolicy`.
+
+Opened by :mod:`api_gemini.http.transport`, which hands each stream the function that
+opens (and re-opens) its response and a factory of SSE decoders with the size limits.
+Also home of :func:`map_exception`, the one translation of httpx2 exceptions, which
+both modules use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from ..errors import (
+    ConnectError,
+    GeminiError,
+    ReadError,
+    RequestTimeoutError,
+    TransportError,
+    TruncatedStreamError,
+)
+from .events import EventGap, chunk_from_event, feed_decoder, is_last_chunk, scrub
+from .retry import Attempts
+from .sse import SSEDecoder
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from ..types import GenerateContentResponse
+
+__all__ = ["AsyncSSEStream", "SSEStream", "map_exception", "truncated"]
+
+
+def map_exception(exc: Exception, secret: str | None) -> GeminiError:
+    """Translate an httpx2 exception into ours. Call it in an ``except`` block but raise
+    its result after the block, so that the httpx2 exception is not kept as context."""
+    import httpx2
+
+    text = scrub((str(exc) or type(exc).__name__).encode(), secret).decode("utf-8", "replace")
+    if isinstance(exc, httpx2.TimeoutException):
+        return RequestTimeoutError(f"request timed out: {text}")
+    if isinstance(exc, httpx2.ConnectError):
+        return ConnectError(f"could not connect: {text}")
+    if isinstance(exc, httpx2.ReadError | httpx2.RemoteProtocolError):
+        return ReadError(f"connection broke while reading: {text}")
+    return TransportError(f"{type(exc).__name__}: {text}")
+
+
+def truncated(chunks: int) -> TruncatedStreamError:
+    """The error of a stream that ended after ``chunks`` chunks, none of them the last."""
+    return TruncatedStreamError(
+        f"the SSE stream ended after {chunks} chunks without a finishReason: the answer "
+        "is incomplete (the connection was closed early)",
+        chunks_received=chunks,
+    )
+
+
+class AsyncSSEStream:
+    """Chunks of one ``streamGenerateContent`` call, yielded as they arrive.
+
+    An async iterator of :class:`~api_gemini.types.GenerateContentResponse` and an async
+    context manager; leaving the ``async with`` block or calling :meth:`aclose` releases
+    the connection even when the stream was not read to its end. A stream that ends
+    without a chunk carrying a ``finishReason`` raises
+    :class:`~api_gemini.errors.TruncatedStreamError` after the chunks it had.
+    """
+
+    def __init__(
+        self,
+        open_once: Callable[[], Awaitable[httpx2.Response]],
+        attempts: Attempts,
+        new_decoder: Callable[[], SSEDecoder],
+        event_gap: float | None = None,
+        secret: str | None = None,
+    ) -> None:
+        self._open_once = open_once
+        self._new_decoder = new_decoder
+        self._attempts = attempts
+        self._event_gap = event_gap
+        self._secret = secret
+        self._response: httpx2.Response | None = None
+        self._chunks = self._iterate()
+        #: Chunks handed to the caller so far.
+        self.chunks_received = 0
+
+    async def _open(self) -> None:
+        self._response = await self._attempts.run_async(self._open_once)
+
+    async def _iterate(self) -> AsyncGenerator[GenerateContentResponse, None]:
+        secret = self._secret
+        while True:
+            response = self._response
+            assert response is not None
+            decoder = self._new_decoder()
+            gap = EventGap(self._event_gap)
+            reads = response.aiter_bytes().__aiter__()
+            finished = False
+            error: GeminiError | None = None
+            try:
+                while True:
+                    started = time.monotonic()
+                    raw: bytes | None
+                    try:
+                        raw = await reads.__anext__()
+                    except StopAsyncIteration:
+                        raw = None
+                    except Exception as exc:
+                        error = map_exception(exc, secret)
+                        break
+                    events = feed_decoder(decoder, raw)
+                    if raw is not None:
+                        gap.after_read(time.monotonic() - started, bool(events))
+                    for event in events:
+                        chunk = chunk_from_event(event, secret)
+                        finished = finished or is_last_chunk(chunk)
+                        yield chunk
+                    if raw is None:
+                        break
+                if error is None and not finished:
+                    error = truncated(self.chunks_received)
+            except GeminiError as exc:
+                error = exc
+            finally:
+                await response.aclose()
+            if error is None:
+                return
+            # Never after a chunk: sending again would repeat what the caller has.
+            delay = None if self.chunks_received else self._attempts.delay_after(error)
+            if delay is None:
+                raise error
+            await asyncio.sleep(delay)
+            await self._open()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> GenerateContentResponse:
+        chunk = await self._chunks.__anext__()
+        self.chunks_received += 1
+        return chunk
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        await self._chunks.aclose()
+        if self._response is not None:
+            await self._response.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class SSEStream:
+    """The synchronous twin of :class:`AsyncSSEStream`: an iterator and context manager."""
+
+    def __init__(
+        self,
+        open_once: Callable[[], httpx2.Response],
+        attempts: Attempts,
+        new_decoder: Callable[[], SSEDecoder],
+        event_gap: float | None = None,
+        secret: str | None = None,
+    ) -> None:
+        self._open_once = open_once
+        self._new_decoder = new_decoder
+        self._attempts = attempts
+        self._event_gap = event_gap
+        self._secret = secret
+        self._response: httpx2.Response | None = None
+        self._chunks = self._iterate()
+        #: Chunks handed to the caller so far.
+        self.chunks_received = 0
+
+    def _open(self) -> None:
+        self._response = self._attempts.run_sync(self._open_once)
+
+    def _iterate(self) -> Generator[GenerateContentResponse, None, None]:
+        secret = self._secret
+        while True:
+            response = self._response
+            assert response is not None
+            decoder = self._new_decoder()
+            gap = EventGap(self._event_gap)
+            reads = iter(response.iter_bytes())
+            finished = False
+            error: GeminiError | None = None
+            try:
+                while True:
+                    started = time.monotonic()
+                    try:
+                        raw = next(reads, None)
+                    except Exception as exc:
+                        error = map_exception(exc, secret)
+                        break
+                    events = feed_decoder(decoder, raw)
+                    if raw is not None:
+                        gap.after_read(time.monotonic() - started, bool(events))
+                    for event in events:
+                        chunk = chunk_from_event(event, secret)
+                        finished = finished or is_last_chunk(chunk)
+                        yield chunk
+                    if raw is None:
+                        break
+                if error is None and not finished:
+                    error = truncated(self.chunks_received)
+            except GeminiError as exc:
+                error = exc
+            finally:
+                response.close()
+            if error is None:
+                return
+            delay = None if self.chunks_received else self._attempts.delay_after(error)
+            if delay is None:
+                raise error
+            time.sleep(delay)
+            self._open()
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> GenerateContentResponse:
+        chunk = next(self._chunks)
+        self.chunks_received += 1
+        return chunk
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        self._chunks.close()
+        if self._response is not None:
+            self._response.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
