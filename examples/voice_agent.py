@@ -1,6 +1,6 @@
 """A voice agent: microphone in, speaker out, a clock the model may ask, transcripts.
 
-pip install 'api-gemini[audio]'; GEMINI_API_KEY=... python examples/voice_agent.py
+pip install -e '.[audio]'; GEMINI_API_KEY=... python examples/voice_agent.py
 Headless, files in place of the sound card: --input question.wav --output answer.wav
 """
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from api_gemini._install import install_command
 from api_gemini.audio import (
     EnergyVAD,
     PlaybackBuffer,
@@ -372,5 +373,6 @@ def test_no_sounddevice_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError) as raised:
         load_sounddevice(" (or use files)")
     assert (
-        str(raised.value) == "a sound device needs: pip install 'api-gemini[audio]' (or use files)"
+        str(raised.value)
+        == f"a sound device needs the audio extra: {install_command('audio')} (or use files)"
     )

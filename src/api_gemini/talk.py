@@ -26,8 +26,9 @@ seconds of quiet before it leaves.
 
 The session asks for resumption handles and reconnects by itself on ``goAway`` or a
 dropped connection (a note on stderr says so). Ctrl-C leaves cleanly: the session is
-closed with a handshake and the output file is finished. A sound device needs
-``pip install 'api-gemini[audio]'``; without it the command says so in one line.
+closed with a handshake and the output file is finished. A sound device needs the
+``audio`` extra (``pip install -e '.[audio]'`` in a clone); without it the command
+says so in one line.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ bytes and a microphone, a speaker or a file:
   ``activityEnd`` themselves.
 
 No import here needs more than the standard library; ``soxr`` and ``numpy`` are imported
-lazily, and only when installed (``pip install 'api-gemini[audio]'``).
+lazily, and only when installed (the ``audio`` extra: ``pip install -e '.[audio]'``
+in a clone of the repository).
 """
 
 from __future__ import annotations

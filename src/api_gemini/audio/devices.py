@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .._install import install_command
 from ..errors import ConfigurationError
 from .pcm import (
     INPUT_RATE,
@@ -39,7 +40,7 @@ __all__ = [
 
 
 #: One line for a machine without the sound stack.
-INSTALL_HINT = "a sound device needs: pip install 'api-gemini[audio]'"
+INSTALL_HINT = f"a sound device needs the audio extra: {install_command('audio')}"
 PORTAUDIO_HINT = (
     "a sound device needs the PortAudio library (apt install libportaudio2, brew install portaudio)"
 )
