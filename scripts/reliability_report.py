@@ -71,15 +71,6 @@ FIXES = [
     "The SSE decoder copied the whole partial line on every read: quadratic time on a long "
     "line (0.30 s for 15 MiB in 64 KiB reads, 8x the new linear decoder's 0.04 s, and "
     "growing with the square). It now appends in place and scans only new bytes.",
-    "The sync `Client` (issue 12): sixteen threads making their first WebSocket call at once "
-    "started several loop threads and pools (some callers got `SessionStateError`, `close()` "
-    "raised `RuntimeError ... attached to a different loop` and left a warm connection open); "
-    "a Ctrl-C handled just as a chunk arrived dropped that chunk; `close()` from another "
-    "thread ended other threads' streams as if they had finished, and a call on a closed "
-    "client raised a retryable `TransportError`; a forked child using the inherited client "
-    "hung. Now: one loop and pool under a lock, interrupts hand the chunk over, "
-    "`ClientClosedError` (not retryable), a fresh loop in a forked child (`_portal.py`, "
-    "`client.py`, `sync_live.py`; see decisions.md).",
     'An SSE error event was recognised only when its data began with `{"error"`: '
     "pretty-printed, split over `data:` lines, with another key first or an escaped key, "
     "it became an empty chunk and the stream succeeded. Any top-level `error` key now "
@@ -102,6 +93,15 @@ FIXES = [
     "`HTTPS://` in upper case made unary and SSE calls ignore `verify=`; `verify=None`, "
     "`0` or a missing CA file raised a raw `TypeError` / `FileNotFoundError`; now "
     "honoured, and `ConfigurationError`.",
+    "The sync `Client` (issue 12): sixteen threads making their first WebSocket call at once "
+    "started several loop threads and pools (some callers got `SessionStateError`, `close()` "
+    "raised `RuntimeError ... attached to a different loop` and left a warm connection open); "
+    "a Ctrl-C handled just as a chunk arrived dropped that chunk; `close()` from another "
+    "thread ended other threads' streams as if they had finished, and a call on a closed "
+    "client raised a retryable `TransportError`; a forked child using the inherited client "
+    "hung. Now: one loop and pool under a lock, interrupts hand the chunk over, "
+    "`ClientClosedError` (not retryable), a fresh loop in a forked child (`_portal.py`, "
+    "`client.py`, `sync_live.py`; see decisions.md).",
 ]
 
 #: The sync client's own rows (tests/test_faults_sync.py), written here, not measured.

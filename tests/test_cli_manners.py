@@ -180,7 +180,8 @@ async def test_models_against_a_server_that_never_answers(silent_server: str) ->
 async def test_stream_against_a_server_that_never_answers(silent_server: str) -> None:
     ran = await run("stream", "--base-url", silent_server, "--timeout", "1", "hi")
     assert ran.status == 1
-    assert ran.line.startswith("error: WebSocketConnectionError: ")
+    # OpenTimeoutError: a WebSocketConnectionError and a TimeoutError (issue 13 tree).
+    assert ran.line.startswith("error: OpenTimeoutError: ")
     assert silent_server.removeprefix("http://") in ran.line
     assert ran.line.endswith("within open_timeout=1.0s - a slow server? raise --timeout")
 

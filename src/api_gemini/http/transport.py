@@ -127,11 +127,13 @@ def _unused_tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def _check_open(client: httpx2.Client | httpx2.AsyncClient) -> None:
+def _check_open(client: httpx2.Client | httpx2.AsyncClient, owned: bool = True) -> None:
     """A call on a closed client fails typed and not retryable (httpx2 would raise a
     RuntimeError, which maps to a retryable TransportError: a retry loop would spin)."""
     if client.is_closed:
-        raise ClientClosedError("this client is closed")
+        raise ClientClosedError(
+            "this client is closed" if owned else "the httpx2 client given as http_client is closed"
+        )
 
 
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
@@ -294,7 +296,7 @@ class AsyncHttpTransport(_TransportBase):
 
     async def _request_once(self, request: httpx2.Request, response_type: type[T], what: str) -> T:
         secret = self._secret
-        _check_open(self._client)
+        _check_open(self._client, self._owns_client)
         try:
             response = await self._client.send(request, stream=True, follow_redirects=False)
         except Exception as exc:
@@ -340,7 +342,7 @@ class AsyncHttpTransport(_TransportBase):
 
     async def _open_sse_once(self, request: httpx2.Request, what: str) -> httpx2.Response:
         secret = self._secret
-        _check_open(self._client)
+        _check_open(self._client, self._owns_client)
         try:
             response = await self._client.send(request, stream=True, follow_redirects=False)
         except Exception as exc:
@@ -429,7 +431,7 @@ class SyncHttpTransport(_TransportBase):
 
     def _request_once(self, request: httpx2.Request, response_type: type[T], what: str) -> T:
         secret = self._secret
-        _check_open(self._client)
+        _check_open(self._client, self._owns_client)
         try:
             response = self._client.send(request, stream=True, follow_redirects=False)
         except Exception as exc:
@@ -465,7 +467,7 @@ class SyncHttpTransport(_TransportBase):
 
     def _open_sse_once(self, request: httpx2.Request, what: str) -> httpx2.Response:
         secret = self._secret
-        _check_open(self._client)
+        _check_open(self._client, self._owns_client)
         try:
             response = self._client.send(request, stream=True, follow_redirects=False)
         except Exception as exc:

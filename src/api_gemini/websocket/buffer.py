@@ -118,6 +118,13 @@ class ChunkBuffer(Generic[T]):
             self.wake_reader()
         return item
 
+    def push_front(self, items: list[T]) -> None:
+        """Put items taken out but not delivered back in front, in order (their bytes
+        were already released: they count as 0 bytes)."""
+        buffer = self._items
+        for item in reversed(items):
+            buffer.appendleft((item, 0))
+
     def clear(self) -> None:
         """Drop every item (a cancel, an expired pause) and let the reader go on."""
         self._items.clear()

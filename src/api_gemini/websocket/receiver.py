@@ -349,6 +349,31 @@ class Receiver(Generic[T]):
         finally:
             self._receiving = False
 
+    async def _next_batch(self) -> list[T]:
+        """The next item and every other one already buffered, in order: what a
+        synchronous twin takes in one hop between threads. Raises as :meth:`_next`
+        (an error comes after every item, in a later call)."""
+        items = [await self._next()]
+        buffer = self._buffer
+        if buffer and self._delivery is Delivery.DELIVERING:
+            pop = buffer.pop
+            while buffer:
+                items.append(pop())
+        return items
+
+    async def _pause_giving_back(self, items: list[T]) -> None:
+        """:meth:`pause`, with ``items`` (taken by a twin, not delivered) put back first."""
+        if items:
+            self._buffer.push_front(items)
+        await self.pause()
+
+    async def _cancel_giving_back(self, items: list[T]) -> None:
+        """:meth:`cancel`, with ``items`` (taken by a twin, not delivered) put back
+        first: the stream was not finished for its consumer, so it ends CANCELLED."""
+        if items:
+            self._buffer.push_front(items)
+        await self.cancel()
+
     # ---- control
 
     @property
