@@ -20,7 +20,7 @@ from api_gemini.errors import (
 )
 from conftest import MakeEmulator
 
-LIVE = "gemini-live-2.5-flash-preview"
+LIVE = "gemini-3.8-live"
 FLASH = "gemini-2.5-flash"
 
 

@@ -12,6 +12,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ from conftest import MakeEmulator
 # Shaped like a real Google API key, so the filter's pattern would match it too.
 KEY = "AIzaSyA-logging-test-key-0123456789abcd"
 WRONG = "AIzaSyB-another-wrong-key-0123456789xy"
-LIVE = "gemini-live-2.5-flash-preview"
+LIVE = "gemini-3.8-live"
 
 
 def test_silent_by_default() -> None:
@@ -104,7 +105,7 @@ async def test_the_key_is_in_no_record_of_any_logger(
             assert "".join([c.text async for c in stream]) == "over ws"
 
         # A Live session that reconnects after the server drops it.
-        config = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+        config: dict[str, Any] = {"sessionResumption": {}}
         policy = ReconnectPolicy(initial_backoff=0.01, max_backoff=0.05)
         async with await live.connect(config, reconnect=policy) as session:
             await session.send_text("echo: before")

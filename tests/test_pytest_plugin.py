@@ -76,7 +76,7 @@ def test_fixtures_in_a_users_project(tmp_path: Path) -> None:
         import pytest
         from api_gemini.errors import DisconnectedError, ServiceUnavailableError
 
-        LIVE = "gemini-live-2.5-flash-preview"
+        LIVE = "gemini-3.8-live"
 
 
         def test_sync_client(gemini_sync_client, gemini_emulator):
@@ -118,7 +118,7 @@ def test_fixtures_in_a_users_project(tmp_path: Path) -> None:
         @pytest.mark.asyncio
         async def test_async_control_hooks(gemini_client, gemini_emulator):
             model = gemini_client.models().by_name(LIVE)
-            async with await model.connect({"responseModalities": ["TEXT"]}) as session:
+            async with await model.connect() as session:
                 assert await gemini_emulator.aclose_live_sessions(1011) == 1
                 with pytest.raises(DisconnectedError):
                     async for _ in session:
@@ -132,7 +132,7 @@ def test_fixtures_in_a_users_project(tmp_path: Path) -> None:
             with Client("k", base_url=gemini_emulator_tls.base_url,
                         verify=str(gemini_emulator_tls.ca_file)) as client:
                 model = client.models().by_name(LIVE)
-                with model.connect({"responseModalities": ["TEXT"]}) as session:
+                with model.connect() as session:
                     session.send_text("echo: over wss")
                     text = "".join(e.text for e in session.receive_turn() if hasattr(e, "text"))
             assert text == "over wss"
