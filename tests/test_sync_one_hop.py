@@ -10,8 +10,11 @@ from api_gemini import Client
 from api_gemini.websocket import StreamState
 from api_gemini.websocket.sync_live import SyncStream
 
-LIVE_MODEL = "gemini-live-2.5-flash-preview"
+LIVE_MODEL = "gemini-3.8-live"
 WORDS = [f"w{i}" for i in range(40)]
+#: Chunks after the first: each word is an audio chunk and its transcription chunk
+#: (today's default, AUDIO with output transcription), then the final chunk.
+REST = 2 * len(WORDS) - 1 + 1
 
 
 def test_taken_chunks_go_back_on_pause_and_come_in_order(emulator_process: str) -> None:
@@ -24,11 +27,11 @@ def test_taken_chunks_go_back_on_pause_and_come_in_order(emulator_process: str) 
         texts = [next(stream).text]
         # Wait until the whole answer is in: the next hop then takes all of it.
         deadline = time.monotonic() + 10
-        while stream.buffered[0] < len(WORDS) and time.monotonic() < deadline:
+        while stream.buffered[0] < REST and time.monotonic() < deadline:
             time.sleep(0.01)
         texts.append(next(stream).text)  # one hop; the rest is held by the sync side
         held = stream.buffered[0]
-        assert held == len(WORDS) - 1  # still counted as buffered (39 answer + final)
+        assert held == REST - 1  # still counted as buffered
         assert state_of(stream) is StreamState.STREAMING  # not COMPLETED while held
         stream.pause()
         assert state_of(stream) is StreamState.PAUSED
@@ -53,7 +56,7 @@ def test_cancel_with_taken_chunks_ends_cancelled(emulator_process: str) -> None:
     ):
         next(stream)
         deadline = time.monotonic() + 10
-        while stream.buffered[0] < len(WORDS) and time.monotonic() < deadline:
+        while stream.buffered[0] < REST and time.monotonic() < deadline:
             time.sleep(0.01)
         next(stream)
         stream.cancel()
