@@ -20,6 +20,7 @@ MODULES = [
     "api_gemini.emulator",
     "api_gemini.errors",
     "api_gemini.types",
+    "api_gemini.audio",
     # Not imported by name, but what the calls return: models() and the sync twins.
     "api_gemini.models",
     "api_gemini.websocket.sync_live",

@@ -8,6 +8,7 @@ pytest as a user's own test file would.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -57,6 +58,11 @@ EXPECTED = {
         r"'recall' -> 'echo: first question \| echo: second question'"
     ),
     "sync_streaming.py": re.compile(r"\nunary works too\n"),
+    "voice_agent.py": re.compile(
+        r"\[tool get_time -> \d\d:\d\d\]\nCalling get_time\. get_time returned .*"
+        r"\nyou: audio of 600 ms\ngemini: \w+.*\nplayed \d+\.\d s",
+        re.S,
+    ),
     "tool_calls.py": re.compile(
         r"model calls get_weather\(.*returned.*over HTTP: FunctionCall\(name='get_weather'", re.S
     ),
@@ -91,13 +97,32 @@ def emulator_url() -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+def _args(folder: Path) -> dict[str, list[str]]:
+    """Command-line arguments of the scripts that need some (files they read)."""
+    from api_gemini.audio import write_wav
+
+    question = folder / "question.wav"
+    tone = b"".join(
+        int(8000 * math.sin(2 * math.pi * 300 * i / 16000)).to_bytes(2, "little", signed=True)
+        for i in range(9600)
+    )
+    write_wav(question, tone + bytes(64000), 16000)  # 0.6 s of "speech", 2 s of silence
+    return {
+        "voice_agent.py": ["--input", str(question), "--output", str(folder / "answer.wav"),
+                           "--ask", "What time is it? Call get_time please", "--linger", "3"],
+    }  # fmt: skip
+
+
 @pytest.fixture(scope="module")
-def results(emulator_url: str) -> dict[str, subprocess.CompletedProcess[str]]:
+def results(
+    emulator_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, subprocess.CompletedProcess[str]]:
     """Every script run at once; their outcomes by file name."""
     env = _env(GEMINI_BASE_URL=emulator_url)
+    args = _args(tmp_path_factory.mktemp("examples"))
     procs = {
         name: subprocess.Popen(
-            [sys.executable, str(EXAMPLES / name)],
+            [sys.executable, str(EXAMPLES / name), *args.get(name, [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -189,7 +214,12 @@ def test_the_reference_names_every_public_name() -> None:
     reference = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
     missing = [
         f"{module}.{name}"
-        for module in ("api_gemini", "api_gemini.websocket", "api_gemini.emulator")
+        for module in (
+            "api_gemini",
+            "api_gemini.websocket",
+            "api_gemini.emulator",
+            "api_gemini.audio",
+        )
         for name in importlib.import_module(module).__all__
         if f"### `{module}.{name}`" not in reference
     ]

@@ -8,6 +8,7 @@
     echo "..." | api-gemini stream -                    # the prompt from stdin
     api-gemini stream --stats --json "..."              # figures as JSON on stderr
     api-gemini chat                                     # an interactive Live session
+    api-gemini talk                                     # a spoken one (see api_gemini.talk)
     api-gemini models                                   # the model catalog
     api-gemini emulator --port 8123                     # run the emulator
 
@@ -569,6 +570,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_stats_options(chat, "figures after each answer")
     _add_service_options(chat)
 
+    from .talk import add_talk_parser  # a spoken conversation (api_gemini.talk)
+
+    add_talk_parser(sub, _add_service_options)
+
     models = sub.add_parser("models", help="list the models of the catalog")
     models.add_argument("--base-url", default=None, help="server root (else GEMINI_BASE_URL)")
     _add_timeout(models)
@@ -659,6 +664,10 @@ def _main(argv: list[str]) -> int:
     try:
         if args.command == "chat":
             return _chat(args, sys.stdout)
+        if args.command == "talk":
+            from .talk import run_talk
+
+            return run_talk(args)
         runner = _stream if args.command == "stream" else _models
         return asyncio.run(runner(args, sys.stdout))
     except GeminiError as exc:
