@@ -15,8 +15,7 @@ import msgspec
 
 from .._wire import Frame, convert_dropping_bad_metadata
 from ..errors import MessageParseError
-from .live_types import ServerContent, ServerMessage
-from .server_events import (
+from .events import (
     GenerationComplete,
     GoAway,
     Grounding,
@@ -37,6 +36,7 @@ from .server_events import (
     VoiceActivity,
     WaitingForInput,
 )
+from .live_types import ServerContent, ServerMessage
 
 __all__ = [
     "KNOWN_KEYS",

@@ -50,16 +50,7 @@ from .decoding import (
     frame_of,
     parse_duration,
 )
-from .live_types import (
-    ActivityEnd,
-    ActivityStart,
-    ClientContent,
-    LiveSetup,
-    RealtimeInput,
-    ServerMessage,
-    ToolResponse,
-)
-from .server_events import (
+from .events import (
     GenerationComplete,
     GoAway,
     Grounding,
@@ -81,8 +72,17 @@ from .server_events import (
     WaitingForInput,
     usage_to_http,
 )
+from .live_types import (
+    ActivityEnd,
+    ActivityStart,
+    ClientContent,
+    LiveSetup,
+    RealtimeInput,
+    ServerMessage,
+    ToolResponse,
+)
 
-# The events (.server_events) and the decoder (.decoding) live in their own modules;
+# The events (.events) and the decoder (.decoding) live in their own modules;
 # their names are re-exported here, the protocol's one public surface.
 __all__ = [
     "ACTIVITY_END",

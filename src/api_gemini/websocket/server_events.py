@@ -1,19 +1,32 @@
-r"""The events a Live session decodes from server frames, all :class:`LiveEvent`\s.
+"""Former home of the decoded server events: they now live in :mod:`.events`.
 
-Each carries the frame it came from (``.raw``, decoded only when read). Split from
-:mod:`.protocol` (which re-exports every name) to keep modules small; the events the
-client makes itself (:class:`~.events.Reconnected`) live in :mod:`.events`.
+Kept so that ``from api_gemini.websocket.server_events import ...`` still works.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import msgspec
-
-from .._wire import Frame
-from ..types import Content, FunctionCall, GroundingMetadata, UrlContextMetadata, UsageMetadata
-from .live_types import LiveUsageMetadata
+from .events import (
+    GenerationComplete,
+    GoAway,
+    Grounding,
+    InputTranscription,
+    InteractionStatus,
+    InterimInputTranscription,
+    Interrupted,
+    LiveEvent,
+    ModelTurn,
+    OutputTranscription,
+    SessionResumptionUpdate,
+    SetupComplete,
+    ToolCall,
+    ToolCallCancellation,
+    TurnComplete,
+    UnknownMessage,
+    UsageUpdate,
+    VoiceActivity,
+    WaitingForInput,
+    usage_to_http,
+)
 
 __all__ = [
     "GenerationComplete",
@@ -37,177 +50,3 @@ __all__ = [
     "WaitingForInput",
     "usage_to_http",
 ]
-
-
-class LiveEvent(msgspec.Struct, frozen=True, kw_only=True, repr_omit_defaults=True):
-    """Base class of everything a Live session yields.
-
-    ``.raw`` is the decoded frame the event came from, every field included (typed
-    here or not): a field this library does not type yet is still reachable. Events
-    of one frame share it; it is decoded only when read.
-    """
-
-    _frame: Frame | None = None
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        """The frame this event came from, as a dict (``{}`` for events the client
-        makes itself, such as ``Reconnected``)."""
-        frame = self._frame
-        return frame.as_dict() if frame is not None else {}
-
-
-class SetupComplete(LiveEvent, frozen=True):
-    """The server accepted ``setup``; the session is ready."""
-
-    session_id: str | None = None
-
-
-class ModelTurn(LiveEvent, frozen=True):
-    """A piece of the model's answer: text parts, inline audio parts (16-bit PCM at
-    24 kHz), code it ran and the result."""
-
-    content: Content
-
-    @property
-    def text(self) -> str:
-        """The text parts (thoughts excluded), joined; ``""`` if none."""
-        return "".join(p.text for p in self.content.parts if p.text and not p.thought)
-
-    @property
-    def audio(self) -> bytes:
-        """The inline ``audio/*`` data of the parts, joined; ``b""`` if none."""
-        return b"".join(
-            p.inline_data.data
-            for p in self.content.parts
-            if p.inline_data is not None and p.inline_data.mime_type.startswith("audio/")
-        )
-
-
-class GenerationComplete(LiveEvent, frozen=True):
-    """The model finished generating (playback of audio may still be pending)."""
-
-
-class TurnComplete(LiveEvent, frozen=True):
-    """The model's turn is over; ``reason`` is ``turnCompleteReason`` when sent,
-    ``waiting_for_input`` that the model waits for the caller (``waitingForInput``)."""
-
-    reason: str | None = None
-    waiting_for_input: bool | None = None
-
-
-class Interrupted(LiveEvent, frozen=True):
-    """Client input interrupted the model's answer: drop queued playback."""
-
-
-class InputTranscription(LiveEvent, frozen=True):
-    """A piece of the transcription of the caller's audio; ``finished`` ends it."""
-
-    text: str
-    finished: bool | None = None
-
-
-class InterimInputTranscription(LiveEvent, frozen=True):
-    """A low-latency guess at the caller's words while they speak (may be revised by
-    the :class:`InputTranscription` that follows)."""
-
-    text: str
-    finished: bool | None = None
-
-
-class OutputTranscription(LiveEvent, frozen=True):
-    """A piece of the transcription of the model's audio: the text of an AUDIO answer."""
-
-    text: str
-    finished: bool | None = None
-
-
-class WaitingForInput(LiveEvent, frozen=True):
-    """The model waits for the caller (``waitingForInput`` without ``turnComplete``)."""
-
-
-class InteractionStatus(LiveEvent, frozen=True):
-    """``interactionStatus``: ``"IDLE"`` or ``"IN_PROGRESS"`` (the model is busy, with
-    a non-blocking tool call for instance)."""
-
-    status: str
-
-
-class Grounding(LiveEvent, frozen=True):
-    """How the answer is grounded: search metadata and URLs the URL-context tool read."""
-
-    grounding_metadata: GroundingMetadata | None = None
-    url_context_metadata: UrlContextMetadata | None = None
-
-
-class ToolCall(LiveEvent, frozen=True):
-    """The model asks the caller to run functions; answer with a tool response."""
-
-    function_calls: list[FunctionCall]
-
-
-class ToolCallCancellation(LiveEvent, frozen=True):
-    """Tool calls (by id) the caller should abandon."""
-
-    ids: list[str]
-
-
-class UsageUpdate(LiveEvent, frozen=True):
-    """Token accounting sent by the server (``usageMetadata``)."""
-
-    usage: LiveUsageMetadata
-
-    def to_usage_metadata(self) -> UsageMetadata:
-        """The HTTP API's shape: ``responseTokenCount`` becomes ``candidates_token_count``."""
-        return usage_to_http(self.usage)
-
-
-class GoAway(LiveEvent, frozen=True):
-    """The server will close the connection in ``time_left`` seconds (``None``: unsaid)."""
-
-    time_left: float | None
-
-
-class SessionResumptionUpdate(LiveEvent, frozen=True):
-    """A new resumption handle (``None`` while the session is not resumable);
-    ``last_consumed_client_message_index``: the last client message the handle covers."""
-
-    new_handle: str | None
-    resumable: bool | None
-    last_consumed_client_message_index: int | None = None
-
-
-class VoiceActivity(LiveEvent, frozen=True):
-    """The server's voice activity detection: ``activity_type`` says the caller started
-    or stopped speaking (``voiceActivity``, or ``voiceActivityDetectionSignal``)."""
-
-    activity_type: str | None = None
-    audio_offset: str | None = None
-
-
-class UnknownMessage(LiveEvent, frozen=True):
-    """A frame (or a part of one) this client does not type: never an error.
-
-    ``key`` names the first untyped field (``"newMessage"``, or
-    ``"serverContent.newSignal"`` when a known message carried only new fields);
-    ``.raw`` has the whole frame.
-    """
-
-    key: str
-
-
-def usage_to_http(usage: LiveUsageMetadata) -> UsageMetadata:
-    """Map Live usage metadata onto :class:`~api_gemini.types.UsageMetadata`."""
-    return UsageMetadata(
-        prompt_token_count=usage.prompt_token_count,
-        candidates_token_count=usage.response_token_count,
-        total_token_count=usage.total_token_count,
-        cached_content_token_count=usage.cached_content_token_count,
-        thoughts_token_count=usage.thoughts_token_count,
-        tool_use_prompt_token_count=usage.tool_use_prompt_token_count,
-        prompt_tokens_details=usage.prompt_tokens_details,
-        cache_tokens_details=usage.cache_tokens_details,
-        candidates_tokens_details=usage.response_tokens_details,
-        tool_use_prompt_tokens_details=usage.tool_use_prompt_tokens_details,
-        traffic_type=usage.traffic_type,
-    )
