@@ -456,6 +456,30 @@ def test_harmless_messages_before_setup_complete_are_allowed() -> None:
     assert proto.go_away_time_left == 5.0
 
 
+def test_a_go_away_duration_is_parsed_once_per_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``receive`` decodes, applies and turns a frame into events in one pass: the
+    ``goAway`` duration the state keeps is the one the event carries (issue 13)."""
+    from api_gemini.websocket import decoding, protocol
+
+    calls: list[object] = []
+    real = decoding.parse_duration
+
+    def counting(value: str | float | None) -> float | None:
+        calls.append(value)
+        return real(value)
+
+    monkeypatch.setattr(decoding, "parse_duration", counting)
+    monkeypatch.setattr(protocol, "parse_duration", counting)
+    proto = ready()
+    assert proto.receive(j({"goAway": {"timeLeft": "2.5s"}})) == [GoAway(2.5)]
+    assert proto.go_away_time_left == 2.5
+    assert calls == ["2.5s"]
+    # Without the protocol, the decoder still parses it (once).
+    calls.clear()
+    assert decode_events(j({"goAway": {"timeLeft": "3s"}})) == [GoAway(3.0)]
+    assert calls == ["3s"]
+
+
 def test_second_setup_complete_is_a_violation() -> None:
     proto = ready()
     with pytest.raises(ProtocolViolationError):

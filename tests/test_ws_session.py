@@ -277,6 +277,30 @@ async def test_go_away_then_disconnect_keeps_the_handle(make_emulator: MakeEmula
     assert info.value.resumption_handle == session.resumption_handle is not None
 
 
+async def test_a_session_parses_a_go_away_duration_once(
+    make_emulator: MakeEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session takes the duration its connection's protocol parsed (issue 13)."""
+    from api_gemini.websocket import decoding, protocol
+
+    calls: list[object] = []
+    real = decoding.parse_duration
+
+    def counting(value: str | float | None) -> float | None:
+        calls.append(value)
+        return real(value)
+
+    monkeypatch.setattr(decoding, "parse_duration", counting)
+    monkeypatch.setattr(protocol, "parse_duration", counting)
+    emu = await make_emulator(live_connection_lifetime=0.3, go_away_notice=0.2)
+    async with await connect(emu) as session:
+        with pytest.raises(DisconnectedError):
+            async for event in session:
+                if isinstance(event, GoAway):
+                    assert event.time_left == pytest.approx(0.2)
+    assert len(calls) == 1
+
+
 async def test_unknown_server_messages_are_events() -> None:
     async def handler(ws: ServerConnection) -> None:
         await ws.recv()

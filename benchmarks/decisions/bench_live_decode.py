@@ -6,6 +6,8 @@
     PYTHONPATH=/tmp/old/src python benchmarks/decisions/bench_live_decode.py
 
 Best of 25 repeats of 50 000 calls each; run it a few times on a quiet machine.
+``LiveProtocol.receive`` is the stateful path of one frame within a turn (decode, state
+checks, events): the goAway row shows its duration parsed once per frame (issue 13).
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ import functools
 import json
 import timeit
 
-from api_gemini.websocket.protocol import decode_events, decode_server_message
+from api_gemini.websocket.protocol import (
+    LiveProtocol,
+    SessionState,
+    decode_events,
+    decode_server_message,
+)
 
 
 def _frame(content: dict[str, object]) -> bytes:
@@ -40,21 +47,33 @@ FRAMES = {
         }
     ),
     "transcription": _frame({"outputTranscription": {"text": "hello there "}}),
+    "goAway": json.dumps({"goAway": {"timeLeft": "12.5s"}}).encode(),
 }
 
 
+def _in_turn() -> LiveProtocol:
+    protocol = LiveProtocol()
+    protocol.state = SessionState.IN_TURN
+    return protocol
+
+
 def main() -> None:
-    """Print ns per call of ``decode_events`` and ``decode_server_message`` per frame."""
+    """Print ns per call of ``decode_events``, ``decode_server_message`` and
+    ``LiveProtocol.receive`` (within a turn) per frame."""
     n = 50_000
     for name, frame in FRAMES.items():
         events = min(timeit.repeat(functools.partial(decode_events, frame), number=n, repeat=25))
         message = min(
             timeit.repeat(functools.partial(decode_server_message, frame), number=n, repeat=25)
         )
-        events, message = events / n, message / n
+        stateful = min(
+            timeit.repeat(functools.partial(_in_turn().receive, frame), number=n, repeat=25)
+        )
+        events, message, stateful = events / n, message / n, stateful / n
         print(
             f"{name:20s} decode_events {events * 1e9:7.0f} ns   "
-            f"decode_server_message {message * 1e9:7.0f} ns"
+            f"decode_server_message {message * 1e9:7.0f} ns   "
+            f"LiveProtocol.receive {stateful * 1e9:7.0f} ns"
         )
 
 

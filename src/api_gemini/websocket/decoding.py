@@ -8,8 +8,9 @@ cold path that keeps everything it can (see :func:`decode_server_message`). Spli
 
 from __future__ import annotations
 
+import enum
 import typing
-from typing import Final
+from typing import Final, Literal
 
 import msgspec
 
@@ -163,9 +164,28 @@ def parse_duration(value: str | float | None) -> float | None:
     return seconds
 
 
-def events_from_message(message: ServerMessage | UnknownMessage) -> list[LiveEvent]:
+class _Unparsed(enum.Enum):
+    """The type of :data:`UNPARSED` (a sentinel mypy can narrow)."""
+
+    UNPARSED = "unparsed"
+
+
+#: ``go_away_time_left`` not given: :func:`events_from_message` parses it itself.
+UNPARSED: Final = _Unparsed.UNPARSED
+
+
+def events_from_message(
+    message: ServerMessage | UnknownMessage,
+    *,
+    go_away_time_left: float | Literal[_Unparsed.UNPARSED] | None = UNPARSED,
+) -> list[LiveEvent]:
     """The events of one decoded message, in a fixed order; every event shares the
     message's frame (``event.raw``).
+
+    ``go_away_time_left`` is the message's ``goAway.timeLeft`` already parsed (by
+    :meth:`LiveProtocol.receive_message <.protocol.LiveProtocol.receive_message>`,
+    which keeps it as ``go_away_time_left``), so that one frame's duration is parsed
+    once; left out, it is parsed here.
 
     Content events come first (input transcription, the model's turn, its output
     transcription: a frame carrying audio and its transcription gives both), then
@@ -232,7 +252,9 @@ def events_from_message(message: ServerMessage | UnknownMessage) -> list[LiveEve
     if message.tool_call_cancellation is not None:
         events.append(ToolCallCancellation(ids=message.tool_call_cancellation.ids, _frame=frame))
     if message.go_away is not None:
-        events.append(GoAway(time_left=parse_duration(message.go_away.time_left), _frame=frame))
+        if go_away_time_left is UNPARSED:
+            go_away_time_left = parse_duration(message.go_away.time_left)
+        events.append(GoAway(time_left=go_away_time_left, _frame=frame))
     if message.session_resumption_update is not None:
         update = message.session_resumption_update
         events.append(

@@ -381,13 +381,16 @@ class LiveProtocol:
         return message
 
     def receive(self, data: bytes | str) -> list[LiveEvent]:
-        """Decode a frame, apply it to the state and return its events.
+        """Decode a frame, apply it to the state and return its events, in one pass
+        (the ``goAway`` duration is parsed once).
 
         Raises:
             MessageParseError, ProtocolViolationError, SessionStateError: as
                 :meth:`receive_message`.
         """
-        return events_from_message(self.receive_message(data))
+        message = self.receive_message(data)
+        # receive_message parsed this frame's goAway duration (if any): not again.
+        return events_from_message(message, go_away_time_left=self.go_away_time_left)
 
     # ---- closing
 

@@ -126,7 +126,7 @@ class LiveSession(Receiver[LiveEvent]):
         #: The last failed reconnect attempt's error (also counted in metrics).
         self.last_reconnect_error: BaseException | None = None
         for message in early:
-            events = self._convert(message)
+            events = self._convert_early(message)
             if events:
                 self._push(events, 0)
         self._start()
@@ -137,17 +137,35 @@ class LiveSession(Receiver[LiveEvent]):
         return self._rules.go_away
 
     def _convert(self, message: ServerMessage | UnknownMessage) -> list[LiveEvent] | None:
+        """The events of the message just received on the current connection: its
+        protocol has parsed the ``goAway`` duration already (one parse per frame)."""
+        if type(message) is not ServerMessage:
+            return events_from_message(message)
+        go_away = message.go_away
+        if go_away is None:
+            events = events_from_message(message)  # the per-chunk path
+        else:
+            left = self._conn.protocol.go_away_time_left
+            events = events_from_message(message, go_away_time_left=left)
+        self._rules.message_received(message, events, self._conn.protocol, self.metrics.chunks)
+        if go_away is not None:
+            self._go_away_received(go_away.time_left)
+        return events
+
+    def _convert_early(self, message: ServerMessage | UnknownMessage) -> list[LiveEvent]:
+        """The events of a message received while connecting (``early``): several may
+        have arrived, so the protocol's last ``goAway`` duration may not be this one's."""
         events = events_from_message(message)
         if type(message) is ServerMessage:
-            rules = self._rules
-            rules.message_received(message, events, self._conn.protocol, self.metrics.chunks)
+            self._rules.message_received(message, events, self._conn.protocol, self.metrics.chunks)
             if message.go_away is not None:
-                logger.info(
-                    "goAway: the server ends this connection in %s", message.go_away.time_left
-                )
-                if rules.go_away_due:
-                    self._due = True
+                self._go_away_received(message.go_away.time_left)
         return events
+
+    def _go_away_received(self, time_left: object) -> None:
+        logger.info("goAway: the server ends this connection in %s", time_left)
+        if self._rules.go_away_due:
+            self._due = True
 
     def _is_chunk(self, item: LiveEvent) -> bool:
         return type(item) is ModelTurn
@@ -171,7 +189,7 @@ class LiveSession(Receiver[LiveEvent]):
             )
         ]
         for message in early:
-            converted = self._convert(message)
+            converted = self._convert_early(message)
             if converted:
                 events.extend(e for e in converted if type(e) is not SetupComplete)
         self._push(events, 0)
