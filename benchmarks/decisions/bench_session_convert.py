@@ -34,7 +34,7 @@ def main() -> None:
         _conn=types.SimpleNamespace(protocol=protocol),
         _rules=SessionRules(),
         metrics=types.SimpleNamespace(chunks=0),
-        _due=False,
+        _move=None,
     )
     convert = LiveSession._convert
     n = 100_000

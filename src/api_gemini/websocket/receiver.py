@@ -47,7 +47,7 @@ from .connection import ConnectionHealth, LiveConnection
 from .live_types import ServerMessage
 from .protocol import UnknownMessage
 
-__all__ = ["Delivery", "ReaderPhase", "StreamMetrics", "StreamState"]
+__all__ = ["Delivery", "Move", "ReaderPhase", "StreamMetrics", "StreamState"]
 
 T = TypeVar("T")
 
@@ -82,6 +82,18 @@ class Delivery(enum.Enum):
     PAUSED = "paused"
     #: Ended by :meth:`Receiver.cancel`: the buffer is dropped, nothing more comes.
     CANCELLED = "cancelled"
+
+
+class Move(enum.Enum):
+    """Whether a session should move to a new connection once nothing would be lost
+    (a stream stays at ``NOT_DUE``): the reader asks after each message."""
+
+    NOT_DUE = "not due"
+    #: A goAway under a policy: the reader calls ``_on_due`` after each message until
+    #: the move is made (or no longer wanted).
+    DUE = "due"
+    #: Closed by its user: never move or reconnect again.
+    STOPPED = "stopped"
 
 
 @dataclass(slots=True)
@@ -156,6 +168,7 @@ class Receiver(Generic[T]):
         self._failed: BaseException | None = None  # raised (or fatal): the stream failed
         self._delivery = Delivery.DELIVERING
         self._pause_handle: asyncio.TimerHandle | None = None
+        # One receiver at a time (SecondReceiverError): a re-entrancy guard, not a state.
         self._receiving = False
         self._closer: asyncio.Task[None] | None = None
         self._last_chunk_at: float | None = None
@@ -164,7 +177,7 @@ class Receiver(Generic[T]):
             connect_time=conn.connect_time, setup_time=conn.setup_time, from_pool=from_pool
         )
         self._reader: asyncio.Task[None] | None = None
-        self._due = False  # the reader calls _on_due after the current message
+        self._move = Move.NOT_DUE
         # Run once, when the first chunk is in the consumer's reach (or the stream ends
         # without one): the warm pool's refill, kept out of the request's path.
         self._after_first_chunk = after_first_chunk
@@ -190,7 +203,7 @@ class Receiver(Generic[T]):
         return False
 
     async def _on_due(self) -> None:
-        """Called after a message when ``_due`` is set (a session's pending goAway)."""
+        """Called after a message while ``_move`` is ``DUE`` (a session's pending goAway)."""
 
     def _fail_pending(self, error: BaseException) -> None:
         """Fail sends waiting for a reconnect (sessions only)."""
@@ -236,7 +249,7 @@ class Receiver(Generic[T]):
                         if conn is not self._conn:
                             continue  # replaced while we waited: see above
                     self._push(items, size)
-                if self._due:
+                if self._move is Move.DUE:
                     await self._on_due()
         except asyncio.CancelledError:
             raise

@@ -51,7 +51,7 @@ from .protocol import (
     encode_audio,
     events_from_message,
 )
-from .receiver import ReaderPhase, Receiver
+from .receiver import Move, ReaderPhase, Receiver
 from .reconnect import Reconnector, SendOp
 from .rules import SessionRules
 from .stream import model_resource_name
@@ -122,7 +122,6 @@ class LiveSession(Receiver[LiveEvent]):
         self._reconnector = Reconnector(
             _Host(self), self._rules, settings=client_settings, setup=setup, policy=reconnect
         )
-        self._closing_by_user = False
         #: The last failed reconnect attempt's error (also counted in metrics).
         self.last_reconnect_error: BaseException | None = None
         for message in early:
@@ -164,8 +163,8 @@ class LiveSession(Receiver[LiveEvent]):
 
     def _go_away_received(self, time_left: object) -> None:
         logger.info("goAway: the server ends this connection in %s", time_left)
-        if self._rules.go_away_due:
-            self._due = True
+        if self._rules.go_away_due and self._move is Move.NOT_DUE:
+            self._move = Move.DUE
 
     def _is_chunk(self, item: LiveEvent) -> bool:
         return type(item) is ModelTurn
@@ -225,7 +224,7 @@ class LiveSession(Receiver[LiveEvent]):
                 (1007 when the server no longer knows the handle); the session stays
                 as it was and the call may be repeated.
         """
-        if self._closing_by_user or self._cancelled:
+        if self._move is Move.STOPPED or self._cancelled:
             raise SessionClosedError("cannot reconnect: the session was closed")
         if not self._reconnector.can_reconnect:
             raise SessionStateError("cannot reconnect: this session was not opened by connect")
@@ -258,12 +257,12 @@ class LiveSession(Receiver[LiveEvent]):
     async def _on_due(self) -> None:
         """Act on a goAway under a policy, at the first moment nothing would be lost."""
         rules = self._rules
-        if not rules.go_away_due or self._closing_by_user:
-            self._due = False
+        if not rules.go_away_due:
+            self._move = Move.NOT_DUE
             return
         if not rules.wants_reconnect(self._conn.protocol.state):
             return  # mid-turn, or the newest handle predates a turn: wait for more
-        self._due = False
+        self._move = Move.NOT_DUE
         await self._reconnector.on_go_away()
 
     def _fail_pending(self, error: BaseException) -> None:
@@ -422,7 +421,7 @@ class LiveSession(Receiver[LiveEvent]):
     async def close(self) -> None:
         """Close with a handshake; events already buffered can still be read. Stops
         any reconnect in progress; sends waiting for it raise ``SessionClosedError``."""
-        self._closing_by_user = True
+        self._move = Move.STOPPED
         self._rules.act_on_go_away = False
         self._stop_pause_timer()
         await self._wait_closer()
@@ -452,7 +451,7 @@ class _Host:
     @property
     def stopped(self) -> bool:
         session = self._session
-        return session._closing_by_user or session._cancelled
+        return session._move is Move.STOPPED or session._cancelled
 
     @property
     def reader_done(self) -> bool:
