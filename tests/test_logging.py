@@ -143,7 +143,7 @@ async def test_the_websocket_loggers_say_what_happens(
         async with stream:
             assert "".join([c.text async for c in stream]) == "warm"
 
-        config = {"responseModalities": ["TEXT"], "sessionResumption": {}}
+        config = {"sessionResumption": {}}  # the model answers in AUDIO (its default)
         policy = ReconnectPolicy(initial_backoff=0.01, max_backoff=0.05)
         async with await live.connect(config, reconnect=policy) as session:
             await session.send_text("echo: before")
