@@ -143,7 +143,8 @@ async def test_the_websocket_loggers_say_what_happens(
         async with stream:
             assert "".join([c.text async for c in stream]) == "warm"
 
-        config = {"sessionResumption": {}}  # the model answers in AUDIO (its default)
+        # No modality: today's default, AUDIO with its transcription (TEXT is refused).
+        config: dict[str, Any] = {"sessionResumption": {}}
         policy = ReconnectPolicy(initial_backoff=0.01, max_backoff=0.05)
         async with await live.connect(config, reconnect=policy) as session:
             await session.send_text("echo: before")
