@@ -324,6 +324,10 @@ class HttpApi:
         if not isinstance(gen, dict):
             raise WireError(400, "Invalid value at 'generation_config': expected an object.")
         max_tokens = gen.get("maxOutputTokens")
+        if isinstance(max_tokens, str) and max_tokens.lstrip("-").isdigit():
+            # Proto JSON takes an integer as a JSON number or a decimal string
+            # (https://protobuf.dev/programming-guides/json/): "5" is 5.
+            max_tokens = int(max_tokens)
         if max_tokens is None:
             max_tokens = self._cfg.default_max_output_tokens
         elif not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
@@ -504,6 +508,10 @@ def _check_contents(contents: Any, where: str) -> None:
     for i, content in enumerate(contents):
         if not isinstance(content, dict):
             raise WireError(400, f"Invalid value at '{where}[{i}]': expected a Content object.")
+        if where == "contents" and content.get("role") not in (None, "", "user", "model"):
+            # The service's words for a role other than user/model ("assistant",
+            # "function", "system", ...), seen in public reports of its 400 body.
+            raise WireError(400, "Please use a valid role: user, model.")
         parts = content.get("parts", [])
         if not isinstance(parts, list):
             raise WireError(400, f"Invalid value at '{where}[{i}].parts': expected a list.")
