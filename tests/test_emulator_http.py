@@ -523,3 +523,36 @@ async def test_max_output_tokens_as_a_decimal_string_is_an_integer(
     )
     assert status == 200, answer
     assert answer["usageMetadata"]["candidatesTokenCount"] == 3
+
+
+@pytest.mark.parametrize(
+    ("contents", "message"),
+    [
+        (
+            [{"role": "user", "parts": []}],
+            "* GenerateContentRequest.contents[0].parts: contents.parts must not be empty.\n",
+        ),
+        (
+            [
+                {"role": "user", "parts": [{"text": "hi"}]},
+                {"role": "model", "parts": [{"text": ""}]},
+            ],
+            "* GenerateContentRequest.contents[1].parts[0].data: required oneof field 'data' "
+            "must have one initialized field\n",
+        ),
+    ],
+)
+async def test_empty_parts_and_empty_text_are_refused_in_the_service_words(
+    emulator: Emulator,
+    session: aiohttp.ClientSession,
+    contents: list[dict[str, Any]],
+    message: str,
+) -> None:
+    # Both wordings are quoted from the service's 400 bodies in many public reports.
+    status, answer = await post(
+        session,
+        f"{emulator.base_url}/v1beta/models/{FLASH}:generateContent",
+        {"contents": contents},
+    )
+    assert status == 400
+    assert answer["error"] == {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}

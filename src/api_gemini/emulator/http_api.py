@@ -313,7 +313,7 @@ class HttpApi:
         contents = body.get("contents")
         if not contents:
             raise WireError(400, "* GenerateContentRequest.contents: contents is not specified\n")
-        _check_contents(contents, "contents")
+        _check_contents(contents, "contents", "GenerateContentRequest")
         system = body.get("systemInstruction")
         if system is not None:
             _check_contents([system], "system_instruction")
@@ -346,7 +346,7 @@ class HttpApi:
             contents = body.get("contents")
         if contents is None:
             raise WireError(400, "* CountTokensRequest.contents: contents is not specified\n")
-        _check_contents(contents, "contents")
+        _check_contents(contents, "contents", "CountTokensRequest")
         total = count_tokens(contents, system)
         return _json_response(
             {
@@ -501,8 +501,9 @@ class HttpApi:
         raise WireError(404, f"The requested URL {request.path} was not found on this server.")
 
 
-def _check_contents(contents: Any, where: str) -> None:
-    """Reject contents that a proto-JSON parser would reject (types, base64)."""
+def _check_contents(contents: Any, where: str, request: str = "GenerateContentRequest") -> None:
+    """Reject contents that a proto-JSON parser would reject (types, base64), and the
+    empty ones the service refuses in its words (``request`` names the message)."""
     if not isinstance(contents, list):
         raise WireError(400, f"Invalid value at '{where}': expected a list of Content.")
     for i, content in enumerate(contents):
@@ -515,9 +516,22 @@ def _check_contents(contents: Any, where: str) -> None:
         parts = content.get("parts", [])
         if not isinstance(parts, list):
             raise WireError(400, f"Invalid value at '{where}[{i}].parts': expected a list.")
+        if not parts and where == "contents":
+            # The service's words, quoted in many public reports of its 400 body.
+            raise WireError(
+                400, f"* {request}.contents[{i}].parts: contents.parts must not be empty.\n"
+            )
         for j, part in enumerate(parts):
             if not isinstance(part, dict):
                 raise WireError(400, f"Invalid value at '{where}[{i}].parts[{j}]'.")
+            if not part or part == {"text": ""}:
+                # Proto3: an empty string is an unset field, so the part's ``data`` oneof
+                # is empty; the service's 400 says so in these words.
+                raise WireError(
+                    400,
+                    f"* {request}.{where}[{i}].parts[{j}].data: required oneof field "
+                    "'data' must have one initialized field\n",
+                )
             if "text" in part and not isinstance(part["text"], str):
                 raise WireError(
                     400, f"Invalid value at '{where}[{i}].parts[{j}].text' (TYPE_STRING)"
