@@ -136,7 +136,10 @@ def _entry(module: str, name: str, obj: object) -> list[str]:
     elif isinstance(obj, ModuleType):
         out += ["Module; see its section below." if obj.__name__ in MODULES else _doc(obj), ""]
     else:
-        out += [f"Value: `{obj!r}`", ""]
+        # A value that names this checkout (an install hint) names "<clone>" instead, so
+        # the reference does not change with the directory it is generated in.
+        value = repr(obj).replace(str(OUT.parent.parent), "<clone>")
+        out += [f"Value: `{value}`", ""]
     return out
 
 

@@ -35,6 +35,7 @@ TEST_FILES = [
     "tests/test_faults_load_smoke.py",
     "tests/test_hostile_http.py",
     "tests/test_hostile_ws.py",
+    "tests/test_ws_write_stalls.py",
     "tests/test_http_habits.py",
     "tests/test_properties.py",
     "tests/test_security.py",
@@ -103,6 +104,46 @@ FIXES = [
     "`ClientClosedError` (not retryable), a fresh loop in a forked child (`_portal.py`, "
     "`client.py`, `sync_live.py`; see decisions.md).",
 ]
+
+#: The write side's own rows (tests/test_ws_write_stalls.py), written here, not measured:
+#: a peer that stops reading cannot be played by the matrix's one short prompt.
+WRITE_SECTION = [
+    "### The write side: a peer that stops reading, ping floods (`tests/test_ws_write_stalls.py`)",
+    "",
+    "A hostile server on real sockets finishes setup and then stops reading (its receive "
+    "buffer shrunk to 4 KiB), or floods pings and never reads the pongs. Scaled settings; the "
+    "defaults are `write_timeout` 30 s, keepalive 20 s + 45 s, `close_timeout` as set.",
+    "",
+    "| row | what happens | passes when |",
+    "|---|---|---|",
+    (
+        "| send to a peer that stopped reading | audio sent until the buffers are full, "
+        "`write_timeout=0.3` | the send raises `WriteTimeoutError` (a `DisconnectedError`, "
+        "1006, retryable, and a `TimeoutError`), the receiver hears the same, no key in it |"
+    ),
+    (
+        "| keepalive while audio is sent | no write bound, keepalive 0.2 s + 0.5 s | the "
+        "ping's own write counts: `KeepaliveTimeoutError` (a `TimeoutError`) within the bound "
+        "while the sender is still sending |"
+    ),
+    (
+        "| `close()` with a full write buffer | 8 MiB queued, never drained, `close_timeout=0.2` "
+        "| `close()` returns within its bound; the blocked sender gets a typed error |"
+    ),
+    (
+        "| ping flood, pongs never read | the server pings without end and reads nothing | the "
+        "connection is dropped once 64 KiB of pongs are unread; client RSS grows < 32 MiB |"
+    ),
+    (
+        "| warm connection whose keepalive times out | a pooled connection's peer stops "
+        "reading | the pool discards it (the watcher used to spin on it) |"
+    ),
+    (
+        "| closed one-shot stream | a stream completed or cancelled | neither it nor its "
+        "connection is kept alive by its idle timer (weak references die after `gc.collect()`) |"
+    ),
+]
+
 
 #: The sync client's own rows (tests/test_faults_sync.py), written here, not measured.
 SYNC_SECTION = [
@@ -322,6 +363,8 @@ def write_doc(
         *[f"- `{fault}`: {text}" for fault, text in NOTES.items()],
         "",
         *SYNC_SECTION,
+        "",
+        *WRITE_SECTION,
         "",
         "## Hostile server input",
         "",

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import ssl
 import time
@@ -332,3 +333,57 @@ async def test_an_error_event_before_the_first_chunk_is_retried(
     assert len(served) == 2
     assert "(after 2 attempts)" in info.value.__notes__
     assert len(_retry_lines(caplog)) == 1
+
+
+HTTP_CALLS = {
+    "AsyncModels": ("list", "get"),
+    "Models": ("list", "get"),
+    "AsyncModel": (
+        "generate_content",
+        "stream_generate_content",
+        "count_tokens",
+        "embed_content",
+        "batch_embed_contents",
+    ),
+    "Model": (
+        "generate_content",
+        "stream_generate_content",
+        "count_tokens",
+        "embed_content",
+        "batch_embed_contents",
+    ),
+    "AsyncAuthTokens": ("create",),
+    "AuthTokens": ("create",),
+}
+
+
+def test_every_http_call_takes_a_timeout() -> None:
+    """Issue 15: ``timeout=`` on every HTTP call, async and sync (a keyword)."""
+    from api_gemini import auth_tokens, models
+
+    for owner, names in HTTP_CALLS.items():
+        cls = getattr(models, owner, None) or getattr(auth_tokens, owner)
+        for name in names:
+            parameter = inspect.signature(getattr(cls, name)).parameters.get("timeout")
+            assert parameter is not None, f"{owner}.{name}"
+            assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, f"{owner}.{name}"
+            assert parameter.default is None, f"{owner}.{name}"
+
+
+async def test_embeddings_and_tokens_honour_the_per_call_timeout(leak_check: LeakCheck) -> None:
+    """A server that never answers; the client waits 120 s by default, the call 0.2 s."""
+
+    async def silent(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(3600)
+
+    async with raw_server(silent) as url, AsyncClient(KEY, base_url=url) as client:
+        model = client.models().by_name("text-embedding-004")
+        started = time.monotonic()
+        with pytest.raises(RequestTimeoutError):
+            await model.embed_content("hi", timeout=0.2)
+        with pytest.raises(RequestTimeoutError):
+            await model.batch_embed_contents(["a", "b"], timeout=0.2)
+        with pytest.raises(RequestTimeoutError):
+            await client.auth_tokens.create(uses=1, timeout=0.2)
+        assert time.monotonic() - started < 5
+    await leak_check.assert_clean()

@@ -26,7 +26,7 @@ from .types import GenerationConfig, encode_json
 from .websocket.live_types import LiveConnectConfig
 
 if TYPE_CHECKING:
-    from .http.transport import AsyncHttpTransport, SyncHttpTransport
+    from .http.transport import AsyncHttpTransport, CallTimeout, SyncHttpTransport
 
 __all__ = [
     "AsyncAuthTokens",
@@ -182,6 +182,7 @@ class AsyncAuthTokens:
         live_connect_constraints: LiveConnectConstraints | Mapping[str, Any] | None = None,
         lock_additional_fields: Sequence[str] | None = None,
         config: Mapping[str, Any] | None = None,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
     ) -> AuthToken:
         """Mint a token.
 
@@ -200,6 +201,8 @@ class AsyncAuthTokens:
             config: the same fields as one dict, as google-genai takes them
                 (``create(config={"uses": 1, "live_connect_constraints": {...}})``);
                 a keyword argument wins over the same field in it.
+            timeout: seconds for each wait of this call (connect, read, write, pool),
+                or a :class:`~api_gemini.settings.Timeouts`; the client's when ``None``.
 
         Raises:
             ApiError: the service refused (a 400 names the field).
@@ -213,7 +216,7 @@ class AsyncAuthTokens:
             lock_additional_fields=lock_additional_fields,
         )
         return await self._http.request(
-            "POST", f"/{TOKENS_API_VERSION}/auth_tokens", AuthToken, body=body
+            "POST", f"/{TOKENS_API_VERSION}/auth_tokens", AuthToken, body=body, timeout=timeout
         )
 
 
@@ -232,6 +235,7 @@ class AuthTokens:
         live_connect_constraints: LiveConnectConstraints | Mapping[str, Any] | None = None,
         lock_additional_fields: Sequence[str] | None = None,
         config: Mapping[str, Any] | None = None,
+        timeout: CallTimeout = None,
     ) -> AuthToken:
         """As :meth:`AsyncAuthTokens.create`."""
         body = _body(
@@ -243,5 +247,5 @@ class AuthTokens:
             lock_additional_fields=lock_additional_fields,
         )
         return self._http.request(
-            "POST", f"/{TOKENS_API_VERSION}/auth_tokens", AuthToken, body=body
+            "POST", f"/{TOKENS_API_VERSION}/auth_tokens", AuthToken, body=body, timeout=timeout
         )

@@ -277,21 +277,35 @@ class AsyncModel:
             "POST", f"{self._base}:countTokens", CountTokensResponse, body=body, timeout=timeout
         )
 
-    async def embed_content(self, request: EmbedLike) -> EmbedContentResponse:
+    async def embed_content(
+        self,
+        request: EmbedLike,
+        *,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
+    ) -> EmbedContentResponse:
         """The embedding of a text (or Content, or ``EmbedContentRequest`` / its dict
         with ``task_type``, ``title``, ``output_dimensionality``): ``.embedding.values``.
+        ``timeout`` as for :meth:`generate_content`.
         """
+        body = _embed_body(request)
         return await self._http.request(
-            "POST", f"{self._base}:embedContent", EmbedContentResponse, body=_embed_body(request)
+            "POST", f"{self._base}:embedContent", EmbedContentResponse, body=body, timeout=timeout
         )
 
     async def batch_embed_contents(
-        self, requests: Sequence[EmbedLike]
+        self,
+        requests: Sequence[EmbedLike],
+        *,
+        timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
     ) -> BatchEmbedContentsResponse:
         """Embeddings of several inputs in one call, in order: ``.embeddings``."""
         body = _batch_embed_body(self.model_id, requests)
         return await self._http.request(
-            "POST", f"{self._base}:batchEmbedContents", BatchEmbedContentsResponse, body=body
+            "POST",
+            f"{self._base}:batchEmbedContents",
+            BatchEmbedContentsResponse,
+            body=body,
+            timeout=timeout,
         )
 
     async def stream_generate_content_websocket(self, request: RequestLike) -> Stream:
@@ -474,17 +488,26 @@ class Model:
             "POST", f"{self._base}:countTokens", CountTokensResponse, body=body, timeout=timeout
         )
 
-    def embed_content(self, request: EmbedLike) -> EmbedContentResponse:
+    def embed_content(
+        self, request: EmbedLike, *, timeout: CallTimeout = None
+    ) -> EmbedContentResponse:
         """As :meth:`AsyncModel.embed_content`."""
+        body = _embed_body(request)
         return self._http.request(
-            "POST", f"{self._base}:embedContent", EmbedContentResponse, body=_embed_body(request)
+            "POST", f"{self._base}:embedContent", EmbedContentResponse, body=body, timeout=timeout
         )
 
-    def batch_embed_contents(self, requests: Sequence[EmbedLike]) -> BatchEmbedContentsResponse:
+    def batch_embed_contents(
+        self, requests: Sequence[EmbedLike], *, timeout: CallTimeout = None
+    ) -> BatchEmbedContentsResponse:
         """As :meth:`AsyncModel.batch_embed_contents`."""
         body = _batch_embed_body(self.model_id, requests)
         return self._http.request(
-            "POST", f"{self._base}:batchEmbedContents", BatchEmbedContentsResponse, body=body
+            "POST",
+            f"{self._base}:batchEmbedContents",
+            BatchEmbedContentsResponse,
+            body=body,
+            timeout=timeout,
         )
 
     def stream_generate_content_websocket(self, request: RequestLike) -> SyncStream:
