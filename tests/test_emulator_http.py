@@ -494,3 +494,65 @@ async def test_embeddings_are_deterministic_unit_vectors(
     assert error["message"] == (
         'Invalid JSON payload received. Unknown name "dimensions": Cannot find field.'
     )
+
+
+@pytest.mark.parametrize("role", ["assistant", "function", "system"])
+async def test_a_role_other_than_user_or_model_is_refused_in_the_service_words(
+    emulator: Emulator, session: aiohttp.ClientSession, role: str
+) -> None:
+    # The service's 400 for a bad role, as public reports quote its body:
+    # {"error":{"code":400,"message":"Please use a valid role: user, model.",
+    #  "status":"INVALID_ARGUMENT"}}
+    body = {"contents": [{"role": role, "parts": [{"text": "hi"}]}]}
+    status, answer = await post(
+        session, f"{emulator.base_url}/v1beta/models/{FLASH}:generateContent", body
+    )
+    assert status == 400
+    assert answer["error"]["status"] == "INVALID_ARGUMENT"
+    assert answer["error"]["message"] == "Please use a valid role: user, model."
+
+
+async def test_max_output_tokens_as_a_decimal_string_is_an_integer(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    # Proto JSON takes int32 as a number or a decimal string
+    # (https://protobuf.dev/programming-guides/json/), so the service does too.
+    body = request_body("hi", maxOutputTokens="3")
+    status, answer = await post(
+        session, f"{emulator.base_url}/v1beta/models/{FLASH}:generateContent", body
+    )
+    assert status == 200, answer
+    assert answer["usageMetadata"]["candidatesTokenCount"] == 3
+
+
+@pytest.mark.parametrize(
+    ("contents", "message"),
+    [
+        (
+            [{"role": "user", "parts": []}],
+            "* GenerateContentRequest.contents[0].parts: contents.parts must not be empty.\n",
+        ),
+        (
+            [
+                {"role": "user", "parts": [{"text": "hi"}]},
+                {"role": "model", "parts": [{"text": ""}]},
+            ],
+            "* GenerateContentRequest.contents[1].parts[0].data: required oneof field 'data' "
+            "must have one initialized field\n",
+        ),
+    ],
+)
+async def test_empty_parts_and_empty_text_are_refused_in_the_service_words(
+    emulator: Emulator,
+    session: aiohttp.ClientSession,
+    contents: list[dict[str, Any]],
+    message: str,
+) -> None:
+    # Both wordings are quoted from the service's 400 bodies in many public reports.
+    status, answer = await post(
+        session,
+        f"{emulator.base_url}/v1beta/models/{FLASH}:generateContent",
+        {"contents": contents},
+    )
+    assert status == 400
+    assert answer["error"] == {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}

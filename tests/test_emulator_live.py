@@ -296,6 +296,9 @@ async def test_wrong_key_is_1008(make_emulator: MakeEmulator) -> None:
         assert code == 1008
         if key is not None:
             assert reason == "API key not valid. Please pass a valid API key."
+        else:
+            # No key: the reason google-gemini/cookbook#821 quotes (cut to 123 bytes).
+            assert reason.startswith("Method doesn't allow unregistered callers")
     async with await connect(emu, key="right") as ws:
         assert await setup(ws) == {"setupComplete": {}}
     # The ?key= form works too (third-party clients use it).

@@ -112,6 +112,11 @@ async def test_both_spellings_are_accepted(emulator: Emulator) -> None:
             {"generationConfig": {"responseModalities": ["TEXT"]}},
             "Cannot extract voices from a non-audio request.",
         ),
+        # One modality per session (googleapis/go-genai#490).
+        (
+            {"generationConfig": {"responseModalities": ["AUDIO", "TEXT"]}},
+            "Request contains an invalid argument.",
+        ),
     ],
 )
 async def test_what_3_8_live_refuses(

@@ -178,7 +178,11 @@ async def test_an_ephemeral_token_goes_to_the_constrained_endpoint_as_a_token(
     # With a key configured, the emulator accepts only tokens on the Constrained endpoint.
     emu = await make_emulator(api_key="the-real-key")
     async with AsyncClient("the-real-key", base_url=emu.base_url) as minter:
-        token = (await minter.auth_tokens.create()).name
+        minted = await minter.auth_tokens.create()
+        token = minted.name
+    # The token is a credential: its repr (which lands in logs) does not show it.
+    assert token not in repr(minted) and token not in str(minted)
+    assert repr(minted).startswith("AuthToken(name=auth_tokens/…")
     async with AsyncClient(token, base_url=emu.base_url) as client:
         model = client.models().by_name(LIVE_MODEL)
         async with await model.connect() as session:

@@ -50,6 +50,15 @@ class AuthToken(WireStruct, RawFrame, dict=True):
     new_session_expire_time: str | None = None
     uses: int | None = None
 
+    def __repr__(self) -> str:
+        # ``name`` is a credential (it is sent as the key): a repr lands in logs and
+        # tracebacks, so it shows only that a token is there, as the client's does.
+        shown = "auth_tokens/…" if self.name else "''"
+        return (
+            f"AuthToken(name={shown}, expire_time={self.expire_time!r}, "
+            f"new_session_expire_time={self.new_session_expire_time!r}, uses={self.uses!r})"
+        )
+
 
 class LiveConnectConstraints(WireStruct):
     """What a token locks: the model and the session config (google-genai's name)."""

@@ -313,7 +313,7 @@ class HttpApi:
         contents = body.get("contents")
         if not contents:
             raise WireError(400, "* GenerateContentRequest.contents: contents is not specified\n")
-        _check_contents(contents, "contents")
+        _check_contents(contents, "contents", "GenerateContentRequest")
         system = body.get("systemInstruction")
         if system is not None:
             _check_contents([system], "system_instruction")
@@ -324,6 +324,10 @@ class HttpApi:
         if not isinstance(gen, dict):
             raise WireError(400, "Invalid value at 'generation_config': expected an object.")
         max_tokens = gen.get("maxOutputTokens")
+        if isinstance(max_tokens, str) and max_tokens.lstrip("-").isdigit():
+            # Proto JSON takes an integer as a JSON number or a decimal string
+            # (https://protobuf.dev/programming-guides/json/): "5" is 5.
+            max_tokens = int(max_tokens)
         if max_tokens is None:
             max_tokens = self._cfg.default_max_output_tokens
         elif not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
@@ -342,7 +346,7 @@ class HttpApi:
             contents = body.get("contents")
         if contents is None:
             raise WireError(400, "* CountTokensRequest.contents: contents is not specified\n")
-        _check_contents(contents, "contents")
+        _check_contents(contents, "contents", "CountTokensRequest")
         total = count_tokens(contents, system)
         return _json_response(
             {
@@ -497,19 +501,37 @@ class HttpApi:
         raise WireError(404, f"The requested URL {request.path} was not found on this server.")
 
 
-def _check_contents(contents: Any, where: str) -> None:
-    """Reject contents that a proto-JSON parser would reject (types, base64)."""
+def _check_contents(contents: Any, where: str, request: str = "GenerateContentRequest") -> None:
+    """Reject contents that a proto-JSON parser would reject (types, base64), and the
+    empty ones the service refuses in its words (``request`` names the message)."""
     if not isinstance(contents, list):
         raise WireError(400, f"Invalid value at '{where}': expected a list of Content.")
     for i, content in enumerate(contents):
         if not isinstance(content, dict):
             raise WireError(400, f"Invalid value at '{where}[{i}]': expected a Content object.")
+        if where == "contents" and content.get("role") not in (None, "", "user", "model"):
+            # The service's words for a role other than user/model ("assistant",
+            # "function", "system", ...), seen in public reports of its 400 body.
+            raise WireError(400, "Please use a valid role: user, model.")
         parts = content.get("parts", [])
         if not isinstance(parts, list):
             raise WireError(400, f"Invalid value at '{where}[{i}].parts': expected a list.")
+        if not parts and where == "contents":
+            # The service's words, quoted in many public reports of its 400 body.
+            raise WireError(
+                400, f"* {request}.contents[{i}].parts: contents.parts must not be empty.\n"
+            )
         for j, part in enumerate(parts):
             if not isinstance(part, dict):
                 raise WireError(400, f"Invalid value at '{where}[{i}].parts[{j}]'.")
+            if not part or part == {"text": ""}:
+                # Proto3: an empty string is an unset field, so the part's ``data`` oneof
+                # is empty; the service's 400 says so in these words.
+                raise WireError(
+                    400,
+                    f"* {request}.{where}[{i}].parts[{j}].data: required oneof field "
+                    "'data' must have one initialized field\n",
+                )
             if "text" in part and not isinstance(part["text"], str):
                 raise WireError(
                     400, f"Invalid value at '{where}[{i}].parts[{j}].text' (TYPE_STRING)"

@@ -53,6 +53,10 @@ LIVE_METHODS = ("BidiGenerateContent", "BidiGenerateContentConstrained")
 _log = logging.getLogger(__name__)
 
 API_KEY_INVALID = "API key not valid. Please pass a valid API key."
+UNREGISTERED_CALLER = (
+    "Method doesn't allow unregistered callers (callers without established identity)."
+    " Please use API Key or other form of API consumer identity to call this API."
+)
 SHUTTING_DOWN = "The service is shutting down."
 
 _SETUP_COMPLETE = b'{"setupComplete":{}}'
@@ -131,6 +135,10 @@ class LiveSession:
         expected = self.config.api_key
         if expected is None or key == expected:
             return None
+        if key is None:
+            # No key (an ephemeral token on the unconstrained endpoint counts as none):
+            # https://github.com/google-gemini/cookbook/issues/821 quotes this reason.
+            return UNREGISTERED_CALLER
         return API_KEY_INVALID
 
     # -- life cycle ---------------------------------------------------------------

@@ -115,6 +115,11 @@ def parse_setup(setup: dict[str, Any], version: str) -> SessionSettings:
     gen = setup.get("generationConfig") or {}
     modalities = gen.get("responseModalities") or ["AUDIO"]
     if modalities != ["AUDIO"]:
+        if len(modalities) > 1:
+            # One response modality per session: AUDIO + TEXT closes 1007 "Request
+            # contains an invalid argument." (googleapis/go-genai#490; the cookbook's
+            # note in google-gemini/cookbook#417).
+            raise LiveRefusal(INVALID_ARGUMENT)
         if "TEXT" in modalities:
             if rules.text_close_code == 1011:
                 # googleapis/python-genai#2238: "1011 Internal error encountered."
