@@ -3,8 +3,8 @@ r"""Every event a Live session yields, all :class:`LiveEvent`\s, in one module.
 The events decoded from server frames (:class:`ModelTurn`, :class:`TurnComplete`,
 :class:`GoAway`, ...) each carry the frame they came from (``.raw``, decoded only when
 read); :class:`Reconnected` is the one the client makes itself (its ``.raw`` is ``{}``).
-:mod:`.protocol` and :mod:`.server_events` re-export the decoded events under their
-former homes; all are exported by :mod:`api_gemini.websocket`.
+:mod:`.protocol` re-exports the decoded events under their former home; all are exported
+by :mod:`api_gemini.websocket`.
 """
 
 from __future__ import annotations
