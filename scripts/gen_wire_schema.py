@@ -8,7 +8,8 @@ wire reference), not written by hand::
 
 The table maps a message name to its fields: ``{"camelName": [kind, target]}`` where
 kind is ``string``, ``bool``, ``int``, ``number``, ``bytes``, ``timestamp``,
-``duration``, ``struct`` (free-form JSON), ``enum`` (target: the allowed names),
+``duration``, ``struct`` (free-form JSON), ``enum`` (target: ``{"type": proto enum
+name, "values": allowed names}``),
 ``message`` (target: a message name) or ``map`` (target: the value's kind spec); a
 repeated field is ``["repeated", spec]``.
 
@@ -57,6 +58,71 @@ EXTRA_FIELDS: dict[str, dict[str, Any]] = {
 SDK_ONLY = {"http_options", "abort_signal", "should_return_http_response"}
 
 
+class TaskType(enum.Enum):
+    """The v1beta ``TaskType`` enum, which google-genai types as a plain ``str``.
+
+    Values: https://ai.google.dev/api/embeddings#tasktype.
+    """
+
+    TASK_TYPE_UNSPECIFIED = "TASK_TYPE_UNSPECIFIED"
+    RETRIEVAL_QUERY = "RETRIEVAL_QUERY"
+    RETRIEVAL_DOCUMENT = "RETRIEVAL_DOCUMENT"
+    SEMANTIC_SIMILARITY = "SEMANTIC_SIMILARITY"
+    CLASSIFICATION = "CLASSIFICATION"
+    CLUSTERING = "CLUSTERING"
+    QUESTION_ANSWERING = "QUESTION_ANSWERING"
+    FACT_VERIFICATION = "FACT_VERIFICATION"
+    CODE_RETRIEVAL_QUERY = "CODE_RETRIEVAL_QUERY"
+
+
+# The service's parser names an enum by its proto name in a refusal: ``Invalid value at
+# 'safety_settings[4].category' (type.googleapis.com/google.ai.generativelanguage.
+# v1beta.HarmCategory), "X"``. google-genai flattens nested proto enums
+# (``GenerationConfig.Modality`` is ``Modality``), so the proto names are listed here:
+# those marked "seen" appear in public 400s, the others follow the v1beta protos'
+# nesting. An enum not listed keeps google-genai's class name.
+PROTO_ENUM_NAMES = {
+    # seen: "Invalid value at 'generation_config.response_modalities[0]'
+    # (...GenerationConfig.Modality)"
+    "Modality": "GenerationConfig.Modality",
+    # seen: 567-labs/instructor#1862, NEKOparapa/AiNiee#746
+    "HarmCategory": "HarmCategory",
+    # seen: "Invalid value at 'safety_settings[0].threshold' (...SafetySetting.HarmBlockThreshold)"
+    "HarmBlockThreshold": "SafetySetting.HarmBlockThreshold",
+    # seen: "Invalid value at 'generation_config.thinking_config.thinking_level'
+    # (...ThinkingConfig.ThinkingLevel)"
+    "ThinkingLevel": "ThinkingConfig.ThinkingLevel",
+    # seen: "Invalid value at 'task_type' (...v1beta.TaskType)"
+    "TaskType": "TaskType",
+    "MediaResolution": "GenerationConfig.MediaResolution",
+    "Type": "Type",
+    "FunctionCallingConfigMode": "FunctionCallingConfig.Mode",
+    "Behavior": "FunctionDeclaration.Behavior",
+    "FunctionResponseScheduling": "FunctionResponse.Scheduling",
+    "ActivityHandling": "RealtimeInputConfig.ActivityHandling",
+    "TurnCoverage": "RealtimeInputConfig.TurnCoverage",
+    "StartSensitivity": "RealtimeInputConfig.AutomaticActivityDetection.StartSensitivity",
+    "EndSensitivity": "RealtimeInputConfig.AutomaticActivityDetection.EndSensitivity",
+    "Language": "ExecutableCode.Language",
+    "Outcome": "CodeExecutionResult.Outcome",
+    "DynamicRetrievalConfigMode": "DynamicRetrievalConfig.Mode",
+}
+# Values google-genai's enums have for Vertex AI only: the Gemini API's parser refuses
+# them as invalid enum values ("Invalid value at 'safety_settings[5].category'
+# (type.googleapis.com/google.ai.generativelanguage.v1beta.HarmCategory),
+# "HARM_CATEGORY_JAILBREAK"": 567-labs/instructor#1862; the IMAGE_* ones:
+# NEKOparapa/AiNiee#746, googleapis/js-genai#871).
+VERTEX_ONLY_VALUES = {
+    "HarmCategory": {
+        "HARM_CATEGORY_JAILBREAK",
+        "HARM_CATEGORY_IMAGE_HATE",
+        "HARM_CATEGORY_IMAGE_DANGEROUS_CONTENT",
+        "HARM_CATEGORY_IMAGE_HARASSMENT",
+        "HARM_CATEGORY_IMAGE_SEXUALLY_EXPLICIT",
+    },
+}
+
+
 def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(w[:1].upper() + w[1:] for w in rest)
@@ -96,7 +162,10 @@ class Builder:
             return ["struct", None]
         if isinstance(annotation, type):
             if issubclass(annotation, enum.Enum):
-                return ["enum", [m.value for m in annotation]]
+                proto = PROTO_ENUM_NAMES.get(annotation.__name__, annotation.__name__)
+                vertex_only = VERTEX_ONLY_VALUES.get(annotation.__name__, set())
+                values = [m.value for m in annotation if m.value not in vertex_only]
+                return ["enum", {"type": proto, "values": values}]
             if issubclass(annotation, bool):
                 return ["bool", None]
             if issubclass(annotation, int):
@@ -160,7 +229,8 @@ class EmbedContentRequest(pydantic.BaseModel):
 
     model: str | None = None
     content: gt.Content | None = None
-    task_type: str | None = None
+    # google-genai: str; the wire (and the REST reference): the TaskType enum.
+    task_type: TaskType | None = None
     title: str | None = None
     output_dimensionality: int | None = None
 

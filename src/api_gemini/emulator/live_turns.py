@@ -23,8 +23,9 @@ Answers
 Tools
     A prompt naming a declared function gets a ``toolCall``. BLOCKING: the turn waits
     for the response. NON_BLOCKING: the model goes on ("Calling NAME."), and the
-    response's ``scheduling`` decides: INTERRUPT (the docs' INTERRUPTED is accepted
-    too) interrupts and answers, WHEN_IDLE (default) answers after the current answer,
+    response's ``scheduling`` decides: INTERRUPT interrupts and answers (the 3.8 page's
+    word "INTERRUPTED" is not an enum name: the parser refuses it), WHEN_IDLE
+    (default) answers after the current answer,
     SILENT only adds to the context. ``willContinue: true`` keeps the call open.
 """
 
@@ -239,7 +240,7 @@ class TurnEngine:
                 scheduling = item.get("scheduling") or "WHEN_IDLE"
                 if not response and not item.get("willContinue"):
                     continue  # an empty final response only ends the call
-                interrupt |= scheduling in ("INTERRUPT", "INTERRUPTED")
+                interrupt |= scheduling == "INTERRUPT"
                 when_idle |= scheduling in ("WHEN_IDLE", "SCHEDULING_UNSPECIFIED")
             parts.append(
                 {

@@ -16,9 +16,19 @@ What the real service's proto-JSON parser does, and so what :func:`parse` does:
 - free-form values (``google.protobuf.Struct``: function ``args``, ``response``, JSON
   schemas) are kept exactly as written.
 
+- an enum value that is not one of the enum's names (nor its number) is refused with
+  the enum's proto name: ``Invalid value at 'safety_settings[4].category'
+  (type.googleapis.com/google.ai.generativelanguage.v1beta.HarmCategory),
+  "HARM_CATEGORY_IMAGE_HATE"`` (NEKOparapa/AiNiee#746, googleapis/js-genai#871);
+  a message given as a scalar likewise names the message
+  (``(type.googleapis.com/google.ai.generativelanguage.v1beta.Content)``).
+
 Paths use the proto (snake_case) names, ``[i]`` for list items and ``[i].value`` for
-map entries, as in the errors quoted above. Enum names are matched case-insensitively
-(whether the service does is not documented; its own SDKs always send upper case).
+map entries, as in the errors quoted above. Enum names are matched without regard to
+case, as the service does: Google's own Live API web console template sent
+``"responseModalities": "audio"`` (google-gemini/live-api-web-console,
+``src/components/altair/Altair.tsx``) and the function-calling REST examples send
+``"type": "object"``; no public report shows a refusal for case alone.
 """
 
 from __future__ import annotations
@@ -115,18 +125,23 @@ def _join(path: str, name: str) -> str:
 
 
 class _Parser:
-    __slots__ = ("messages", "violations")
+    __slots__ = ("api_version", "messages", "violations")
 
-    def __init__(self) -> None:
+    def __init__(self, api_version: str) -> None:
+        self.api_version = api_version
         self.messages = _messages()
         self.violations: list[Violation] = []
+
+    def type_url(self, proto_name: str) -> str:
+        """``type.googleapis.com/google.ai.generativelanguage.v1beta.Content``."""
+        return f"type.googleapis.com/google.ai.generativelanguage.{self.api_version}.{proto_name}"
 
     def refuse(self, path: str, description: str) -> None:
         self.violations.append(Violation((path, description)))
 
     def message(self, name: str, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
-            self.refuse(path, f"Invalid value at '{path}' ({_type_url(name)}), {_show(value)}")
+            self.refuse(path, f"Invalid value at '{path}' ({self.type_url(name)}), {_show(value)}")
             return None
         fields = self.messages[name]
         out: dict[str, Any] = {}
@@ -175,15 +190,24 @@ class _Parser:
             self.refuse(path, f"{where}, {why}{_show(value)}")
         return value
 
-    def enum(self, names: list[str], value: Any, path: str) -> Any:
+    def enum(self, spec: dict[str, Any], value: Any, path: str) -> Any:
+        names: list[str] = spec["values"]
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(names):
             return names[value]
         if isinstance(value, str):
-            upper = value.upper()
-            if upper in names:
-                return upper
-        self.refuse(path, f"Invalid value at '{path}' (TYPE_ENUM), {_show(value)}")
+            if value in names:
+                return value
+            name = _names_by_case(tuple(names)).get(value.casefold())
+            if name is not None:
+                return name
+        where = f"Invalid value at '{path}' ({self.type_url(spec['type'])})"
+        self.refuse(path, f"{where}, {_show(value)}")
         return value
+
+
+@lru_cache(maxsize=256)
+def _names_by_case(names: tuple[str, ...]) -> dict[str, str]:
+    return {name.casefold(): name for name in names}
 
 
 def _scalar_ok(kind: str, value: Any) -> bool:
@@ -220,24 +244,21 @@ def _scalar_ok(kind: str, value: Any) -> bool:
     return True
 
 
-def _type_url(message: str) -> str:
-    return f"type.googleapis.com/google.ai.generativelanguage.v1beta.{message}"
-
-
 def _show(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def parse(message: str, body: Any, path: str = "") -> Any:
+def parse(message: str, body: Any, path: str = "", api_version: str = "v1beta") -> Any:
     """Check ``body`` against wire message ``message``; return it with camelCase keys.
 
-    ``path`` is where the body sits in the request (``"setup"`` for a Live setup).
+    ``path`` is where the body sits in the request (``"setup"`` for a Live setup);
+    ``api_version`` names the proto package in refusals (``...v1alpha.Content``).
 
     Raises:
         SchemaError: unknown fields or values of the wrong type, all of them listed.
     """
-    parser = _Parser()
+    parser = _Parser(api_version)
     out = parser.message(message, body, path)
     if parser.violations:
         raise SchemaError(parser.violations)
