@@ -19,6 +19,10 @@ from typing import Any
 #: Upper bound on waiting for a background event; the tests themselves take milliseconds.
 WAIT = 5.0
 
+#: A key header for raw requests to the emulator, which (like the service) refuses a
+#: request without a key unless built with ``require_key=False``.
+KEY_HEADERS = {"x-goog-api-key": "test-key"}
+
 
 async def eventually(check: Callable[[], bool], timeout: float = WAIT) -> None:
     """For the server's side, which the client cannot await: poll it briefly."""

@@ -58,11 +58,15 @@ def chunk_text(chunk: dict[str, Any]) -> str:
 
 
 async def test_list_models_paginates(emulator: Emulator, session: aiohttp.ClientSession) -> None:
+    # Page-following needs pages smaller than the catalog: ask for them (the service's
+    # default page, 50 models, holds the whole catalog; see the test below).
     names: list[str] = []
     token = None
     pages = 0
     while True:
-        params: dict[str, str] = {"pageToken": token} if token else {}
+        params: dict[str, str] = {"pageSize": "5"}
+        if token:
+            params["pageToken"] = token
         async with session.get(f"{emulator.base_url}/v1beta/models", params=params) as resp:
             assert resp.status == 200
             page = await resp.json()
@@ -71,9 +75,26 @@ async def test_list_models_paginates(emulator: Emulator, session: aiohttp.Client
         token = page.get("nextPageToken")
         if not token:
             break
-    assert pages >= 2, "the default page must be smaller than the catalog"
+    assert pages >= 2, "pages of 5 must be smaller than the catalog"
     assert names == [m["name"] for m in CATALOG]
     assert "models/gemini-3.8-live" in names
+
+
+async def test_list_models_default_page_is_the_services(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    # "If unspecified, at most 50 models will be returned per page. This method returns
+    # at most 1000 models per page, even if you pass a larger page_size."
+    # (https://ai.google.dev/api/python/google/generativeai/protos/ListModelsRequest).
+    # The emulator used to page by 5 by default.
+    assert len(CATALOG) > 5
+    url = f"{emulator.base_url}/v1beta/models"
+    async with session.get(url) as resp:
+        page = await resp.json()
+    assert [m["name"] for m in page["models"]] == [m["name"] for m in CATALOG[:50]]
+    assert ("nextPageToken" in page) == (len(CATALOG) > 50)
+    async with session.get(url, params={"pageSize": "5000"}) as resp:
+        assert len((await resp.json())["models"]) == min(len(CATALOG), 1000)
 
 
 async def test_list_models_page_size(emulator: Emulator, session: aiohttp.ClientSession) -> None:
@@ -167,7 +188,7 @@ async def test_sse_exact_chunk_count(
 
 async def test_sse_wire_format(emulator: Emulator) -> None:
     url = f"{emulator.base_url}/v1beta/models/{FLASH}:streamGenerateContent?alt=sse"
-    async with httpx2.AsyncClient() as client:
+    async with httpx2.AsyncClient(headers={"x-goog-api-key": "test-key"}) as client:
         resp = await client.post(url, json=request_body("hi", maxOutputTokens=3))
     raw = resp.content
     events = raw.split(b"\r\n\r\n")
@@ -452,7 +473,10 @@ async def test_client_going_away_mid_stream(
 async def test_stop_cancels_paced_streams(make_emulator: MakeEmulator) -> None:
     emu = await make_emulator(time_to_first_token=30)
     url = f"{emu.base_url}/v1beta/models/{FLASH}:streamGenerateContent?alt=sse"
-    async with aiohttp.ClientSession() as s, s.post(url, json=request_body("x")) as resp:
+    async with (
+        aiohttp.ClientSession(headers={"x-goog-api-key": "test-key"}) as s,
+        s.post(url, json=request_body("x")) as resp,
+    ):
         # Headers come at once; the first chunk would take 30 s.
         assert resp.status == 200
         started = time.monotonic()

@@ -17,6 +17,8 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from api_gemini.emulator import Emulator
+from api_gemini.emulator.live_setup import TRANSPARENT_REFUSED
+from helpers import KEY_HEADERS
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 MODEL = "models/gemini-3.8-live"
@@ -69,7 +71,7 @@ async def test_defaults_are_the_services(make_emulator: MakeEmulator) -> None:
 async def test_go_away_then_deadline_expired(make_emulator: MakeEmulator) -> None:
     # 600 s and 60 s of notice, at 1/500 of the time: 1.2 s and 0.12 s.
     emu = await make_emulator(time_scale=0.002)
-    async with websockets.connect(emu.live_url()) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws)
         assert await recv(ws) == {"goAway": {"timeLeft": "0.120s"}}
         assert await expect_close(ws) == (1011, DEADLINE)
@@ -80,7 +82,7 @@ async def test_resumption_across_a_connection_lifetime(make_emulator: MakeEmulat
     handle = None
     said = []
     go_away = False
-    async with websockets.connect(emu.live_url()) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws, sessionResumption={})
         await ws.send(json.dumps({"realtimeInput": {"text": "echo: remember the lighthouse"}}))
         # Read everything until the server ends the connection, in whatever order.
@@ -97,7 +99,7 @@ async def test_resumption_across_a_connection_lifetime(make_emulator: MakeEmulat
     assert info.value.rcvd is not None
     assert (info.value.rcvd.code, info.value.rcvd.reason) == (1011, DEADLINE)
     assert go_away and "".join(said) == "remember the lighthouse" and handle
-    async with websockets.connect(emu.live_url()) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws, sessionResumption={"handle": handle})
         await recv(ws)  # the new connection's first handle
         assert heard(await say(ws, "recall")) == "echo: remember the lighthouse"
@@ -108,7 +110,7 @@ async def test_resumable_false_while_generating_and_with_a_pending_call(
     emulator: Emulator,
 ) -> None:
     tools = [{"functionDeclarations": [{"name": "lookup", "behavior": "BLOCKING"}]}]
-    async with websockets.connect(emulator.live_url()) as ws:
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws, sessionResumption={}, tools=tools)
         assert (await recv(ws))["sessionResumptionUpdate"]["resumable"] is True
         messages = await say(ws, "hello")
@@ -127,29 +129,36 @@ async def test_resumable_false_while_generating_and_with_a_pending_call(
         assert (await recv(ws))["sessionResumptionUpdate"]["resumable"] is True
 
 
-async def test_last_consumed_index_is_a_string_when_transparent(emulator: Emulator) -> None:
-    async with websockets.connect(emulator.live_url()) as ws:
-        await setup(ws, sessionResumption={"transparent": True})
+async def test_transparent_resumption_is_refused(emulator: Emulator) -> None:
+    # Transparent resumption (lastConsumedClientMessageIndex) is Vertex AI's: google-genai
+    # refuses it for the Gemini API, google/adk-python#5771. The emulator used to accept
+    # it and send the index; the service's own close is not published (emulator's
+    # sentence, 1007 like every other setup refusal).
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
+        await ws.send(
+            json.dumps({"setup": {"model": MODEL, "sessionResumption": {"transparent": True}}})
+        )
+        assert await expect_close(ws) == (1007, TRANSPARENT_REFUSED)
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
+        await setup(ws, sessionResumption={"transparent": False})
         first = (await recv(ws))["sessionResumptionUpdate"]
-        assert first["lastConsumedClientMessageIndex"] == "0"
+        assert "lastConsumedClientMessageIndex" not in first
         await say(ws, "hi")
-        update = (await recv(ws))["sessionResumptionUpdate"]
-        # An int64 in proto JSON: a string.
-        assert update["lastConsumedClientMessageIndex"] == "1"
+        assert "lastConsumedClientMessageIndex" not in (await recv(ws))["sessionResumptionUpdate"]
 
 
 async def test_handle_expires_two_hours_after_the_session(make_emulator: MakeEmulator) -> None:
     # 2 h at 1/36000: 0.2 s.
     emu = await make_emulator(time_scale=1 / 36000, live_connection_lifetime=None)
-    async with websockets.connect(emu.live_url()) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws, sessionResumption={})
         handle = (await recv(ws))["sessionResumptionUpdate"]["newHandle"]
     # Valid right after the session ended...
-    async with websockets.connect(emu.live_url()) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws, sessionResumption={"handle": handle})
         handle = (await recv(ws))["sessionResumptionUpdate"]["newHandle"]
     await asyncio.sleep(0.3)  # the (scaled) two hours must pass: nothing to await
-    async with websockets.connect(emu.live_url()) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS) as ws:
         await ws.send(
             json.dumps({"setup": {"model": MODEL, "sessionResumption": {"handle": handle}}})
         )
@@ -161,7 +170,7 @@ async def test_handle_expires_two_hours_after_the_session(make_emulator: MakeEmu
 async def test_session_limit_audio_only(make_emulator: MakeEmulator) -> None:
     # 15 minutes at 1/1000: 0.9 s.
     emu = await make_emulator(time_scale=0.001, live_connection_lifetime=None)
-    async with websockets.connect(emu.live_url()) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws)
         assert await expect_close(ws) == (1011, DEADLINE)
 
@@ -171,7 +180,7 @@ async def test_session_limit_with_video_is_two_minutes(make_emulator: MakeEmulat
     # so the close must come well before that (7.8 s of margin for a loaded machine).
     emu = await make_emulator(time_scale=0.01, live_connection_lifetime=None)
     frame = base64.b64encode(b"\xff\xd8\xff\xe0 not really a jpeg").decode()
-    async with websockets.connect(emu.live_url()) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws)
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -185,7 +194,7 @@ async def test_context_window_compression_lifts_the_session_limit(
     make_emulator: MakeEmulator,
 ) -> None:
     emu = await make_emulator(time_scale=0.0005, live_connection_lifetime=None)
-    async with websockets.connect(emu.live_url()) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws, contextWindowCompression={"slidingWindow": {}})
         await asyncio.sleep(0.6)  # past the scaled 15 minutes (0.45 s)
         assert heard(await say(ws, "echo: still here")) == "still here"

@@ -21,13 +21,14 @@ import pytest
 import websockets
 
 from api_gemini.emulator import Emulator
+from helpers import KEY_HEADERS
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "models/gemini-3.8-live"
 
 
 async def close_of(emu: Emulator, *messages: dict[str, Any]) -> tuple[int, str]:
-    async with websockets.connect(emu.live_url()) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS) as ws:
         for message in messages:
             await ws.send(json.dumps(message))
         with pytest.raises(websockets.ConnectionClosed) as info:
@@ -83,7 +84,7 @@ async def test_unknown_field_in_a_later_message(emulator: Emulator) -> None:
 
 
 async def test_both_spellings_are_accepted(emulator: Emulator) -> None:
-    async with websockets.connect(emulator.live_url()) as ws:
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
         setup = {
             "model": MODEL,
             "generation_config": {"maxOutputTokens": 2, "speech_config": {"languageCode": "en"}},
@@ -161,7 +162,10 @@ async def test_http_unknown_field_400_with_details(emulator: Emulator) -> None:
         "safetySettingz": [],
     }
     url = f"{emulator.base_url}/v1beta/models/gemini-2.5-flash:generateContent"
-    async with aiohttp.ClientSession() as http, http.post(url, json=body) as resp:
+    async with (
+        aiohttp.ClientSession(headers=KEY_HEADERS) as http,
+        http.post(url, json=body) as resp,
+    ):
         assert resp.status == 400
         error = (await resp.json())["error"]
     nested = (
@@ -197,7 +201,7 @@ async def test_thinking_by_model(
     emulator: Emulator, model: str, thinking: dict[str, Any], accepted: bool
 ) -> None:
     setup = {"model": f"models/{model}", "generationConfig": {"thinkingConfig": thinking}}
-    async with websockets.connect(emulator.live_url()) as ws:
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
         await ws.send(json.dumps({"setup": setup}))
         if accepted:
             assert json.loads(await ws.recv()) == {"setupComplete": {}}

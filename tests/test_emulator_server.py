@@ -27,6 +27,7 @@ from api_gemini.emulator import Emulator, EmulatorConfig
 from api_gemini.emulator.__main__ import build_parser, config_from_args, main
 from api_gemini.emulator.catalog import CATALOG
 from api_gemini.emulator.model import chunk_tokens, generate_answer, split_words
+from helpers import KEY_HEADERS
 
 #: The ``make_emulator`` fixture (see conftest).
 MakeEmulator = Callable[..., Awaitable[Emulator]]
@@ -58,12 +59,12 @@ async def test_https_and_wss(make_emulator: MakeEmulator, tls_files: TlsFilesLik
     assert emu.live_url().startswith("wss://127.0.0.1:")
     ctx = ssl.create_default_context(cafile=tls_files.ca)
     async with (
-        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(headers=KEY_HEADERS) as session,
         session.get(f"{emu.base_url}/v1beta/models", ssl=ctx) as resp,
     ):
         assert resp.status == 200
         assert (await resp.json())["models"]
-    async with websockets.connect(emu.live_url(), ssl=ctx) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS, ssl=ctx) as ws:
         setup = {"model": LIVE_MODEL, "outputAudioTranscription": {}}
         await ws.send(json.dumps({"setup": setup}))
         assert json.loads(await ws.recv()) == {"setupComplete": {}}
@@ -79,7 +80,7 @@ async def test_https_and_wss(make_emulator: MakeEmulator, tls_files: TlsFilesLik
 async def test_tls_is_verified(make_emulator: MakeEmulator, tls_files: TlsFilesLike) -> None:
     emu = await make_emulator(tls_cert=tls_files.cert, tls_key=tls_files.key)
     # The default trust store does not know the test CA.
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=KEY_HEADERS) as session:
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
             await session.get(f"{emu.base_url}/v1beta/models")
 
@@ -101,12 +102,12 @@ async def test_stop_leaves_no_task_or_socket(make_emulator: MakeEmulator) -> Non
     before = set(asyncio.all_tasks())
     emu = await make_emulator(tokens_per_second=100)
     port = emu.port
-    ws = await websockets.connect(emu.live_url())
+    ws = await websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS)
     await ws.send(json.dumps({"setup": {"model": LIVE_MODEL}}))
     await ws.recv()
     await ws.send(text_turn("a long answer"))
     await ws.recv()
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=KEY_HEADERS) as session:
         url = f"{emu.base_url}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
         async with session.post(url, json={"contents": [{"parts": [{"text": "x"}]}]}) as resp:
             await resp.content.readline()
@@ -130,7 +131,7 @@ async def test_stop_leaves_no_task_or_socket(make_emulator: MakeEmulator) -> Non
 
 async def test_stop_with_a_peer_that_stopped_reading(make_emulator: MakeEmulator) -> None:
     emu = await make_emulator()
-    ws = await websockets.connect(emu.live_url(), max_queue=1)
+    ws = await websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS, max_queue=1)
     setup = {"model": LIVE_MODEL, "generationConfig": {"maxOutputTokens": 300_000}}
     await ws.send(json.dumps({"setup": setup}))
     await ws.recv()
@@ -159,7 +160,10 @@ async def test_start_twice_and_stop_twice() -> None:
 
 
 async def test_stats_reset(emulator: Emulator) -> None:
-    async with aiohttp.ClientSession() as session, session.get(f"{emulator.base_url}/v1/models"):
+    async with (
+        aiohttp.ClientSession(headers=KEY_HEADERS) as session,
+        session.get(f"{emulator.base_url}/v1/models"),
+    ):
         pass
     assert emulator.stats.as_dict()["http_requests"] == 1
     emulator.stats.reset()
@@ -171,13 +175,13 @@ async def test_stats_reset(emulator: Emulator) -> None:
 
 def test_subprocess_serves_http_and_live(emulator_process: str) -> None:
     assert emulator_process.startswith("http://127.0.0.1:")
-    with httpx2.Client() as client:
+    with httpx2.Client(headers=KEY_HEADERS) as client:
         page = client.get(f"{emulator_process}/v1beta/models").json()
     assert page["models"][0]["name"] == CATALOG[0]["name"]
     ws_url = emulator_process.replace("http://", "ws://") + (
         "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
     )
-    with sync_connect(ws_url) as ws:
+    with sync_connect(ws_url, additional_headers=KEY_HEADERS) as ws:
         setup = {"model": LIVE_MODEL, "outputAudioTranscription": {}}
         ws.send(json.dumps({"setup": setup}))
         assert json.loads(ws.recv()) == {"setupComplete": {}}

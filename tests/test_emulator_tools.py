@@ -17,6 +17,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from api_gemini.emulator import Emulator
+from helpers import KEY_HEADERS
 
 MODEL = "models/gemini-3.8-live"
 TOOLS = [{"functionDeclarations": [{"name": "book_table"}]}]
@@ -68,7 +69,7 @@ async def respond(ws: ClientConnection, call: dict[str, Any], **extra: Any) -> N
 
 
 async def test_non_blocking_is_the_default_on_3_8(emulator: Emulator) -> None:
-    async with websockets.connect(emulator.live_url()) as ws:
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws)
         _, messages = await start_call(ws)
     # The model keeps talking while the function runs, and says the session is busy.
@@ -77,7 +78,7 @@ async def test_non_blocking_is_the_default_on_3_8(emulator: Emulator) -> None:
 
 
 async def test_when_idle_answers_after_the_current_answer(emulator: Emulator) -> None:
-    async with websockets.connect(emulator.live_url()) as ws:
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws)
         call, _ = await start_call(ws)
         await respond(ws, call, scheduling="WHEN_IDLE")
@@ -88,7 +89,7 @@ async def test_when_idle_answers_after_the_current_answer(emulator: Emulator) ->
 
 async def test_interrupt_cuts_the_running_answer(make_emulator: Any) -> None:
     emu = await make_emulator(tokens_per_second=50)
-    async with websockets.connect(emu.live_url()) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws, generationConfig={"maxOutputTokens": 200})
         call, _ = await start_call(ws)
         await ws.send(json.dumps({"realtimeInput": {"text": "tell me a long story"}}))
@@ -108,7 +109,7 @@ async def test_interrupt_cuts_the_running_answer(make_emulator: Any) -> None:
 
 async def test_when_idle_waits_for_the_running_answer(make_emulator: Any) -> None:
     emu = await make_emulator(tokens_per_second=200)
-    async with websockets.connect(emu.live_url()) as ws:
+    async with websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws, generationConfig={"maxOutputTokens": 20})
         call, _ = await start_call(ws)
         await ws.send(json.dumps({"realtimeInput": {"text": "tell me a story"}}))
@@ -122,7 +123,7 @@ async def test_when_idle_waits_for_the_running_answer(make_emulator: Any) -> Non
 
 
 async def test_silent_only_adds_to_the_context(emulator: Emulator) -> None:
-    async with websockets.connect(emulator.live_url()) as ws:
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws)
         call, _ = await start_call(ws)
         await respond(ws, call, scheduling="SILENT")
@@ -135,7 +136,7 @@ async def test_silent_only_adds_to_the_context(emulator: Emulator) -> None:
 
 
 async def test_will_continue_keeps_the_call_open(emulator: Emulator) -> None:
-    async with websockets.connect(emulator.live_url()) as ws:
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws)
         call, _ = await start_call(ws)
         await respond(ws, call, scheduling="WHEN_IDLE", willContinue=True)
@@ -160,7 +161,7 @@ async def test_will_continue_keeps_the_call_open(emulator: Emulator) -> None:
 
 async def test_blocking_on_request_waits_for_the_response(emulator: Emulator) -> None:
     tools = [{"functionDeclarations": [{"name": "book_table", "behavior": "BLOCKING"}]}]
-    async with websockets.connect(emulator.live_url()) as ws:
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws, tools=tools)
         await ws.send(json.dumps({"realtimeInput": {"text": "book_table"}}))
         call = (await recv(ws))["toolCall"]["functionCalls"][0]
@@ -169,14 +170,14 @@ async def test_blocking_on_request_waits_for_the_response(emulator: Emulator) ->
 
 
 async def test_3_1_flash_live_calls_block(emulator: Emulator) -> None:
-    async with websockets.connect(emulator.live_url()) as ws:
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws, model="models/gemini-3.1-flash-live-preview")
         await ws.send(json.dumps({"realtimeInput": {"text": "book_table"}}))
         assert "toolCall" in await recv(ws)
 
 
 async def test_context_update_replaces_the_tools(emulator: Emulator) -> None:
-    async with websockets.connect(emulator.live_url()) as ws:
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
         await setup(ws)
         update = {"tools": {"tools": []}, "systemInstruction": {"parts": [{"text": "be kind"}]}}
         await ws.send(json.dumps({"contextUpdate": update}))
@@ -187,7 +188,7 @@ async def test_context_update_replaces_the_tools(emulator: Emulator) -> None:
 
 async def test_context_update_replaces_the_system_instruction(emulator: Emulator) -> None:
     async def answer(instruction: str, update: str | None) -> str:
-        async with websockets.connect(emulator.live_url()) as ws:
+        async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
             await setup(ws, systemInstruction={"parts": [{"text": instruction}]})
             if update is not None:
                 new = {"systemInstruction": {"parts": [{"text": update}]}}

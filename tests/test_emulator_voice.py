@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection
 
 from api_gemini.emulator import Emulator
 from api_gemini.emulator.vad import VadSettings, VoiceActivityDetector, rms
+from helpers import KEY_HEADERS
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 MODEL = "models/gemini-3.8-live"
@@ -42,7 +43,7 @@ def silence(ms: int, rate: int = RATE) -> bytes:
 
 
 async def connect(emu: Emulator) -> ClientConnection:
-    return await websockets.connect(emu.live_url())
+    return await websockets.connect(emu.live_url(), additional_headers=KEY_HEADERS)
 
 
 async def recv(ws: ClientConnection) -> dict[str, Any]:

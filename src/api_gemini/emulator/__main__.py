@@ -22,7 +22,14 @@ def build_parser(prog: str = "python -m api_gemini.emulator") -> argparse.Argume
     parser = argparse.ArgumentParser(prog=prog, description="Run a local Gemini API emulator.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
-    parser.add_argument("--api-key", default=None, help="accept only this key (default: any)")
+    parser.add_argument(
+        "--api-key", default=None, help="accept only this key (default: any key, but one is needed)"
+    )
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="accept requests without a key too (the service refuses them: 403 / 1008)",
+    )
     parser.add_argument("--tls-cert", default=None, help="PEM certificate chain: serve https/wss")
     parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     parser.add_argument("--ttft", type=float, default=0.0, help="seconds before the first chunk")
@@ -70,6 +77,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         host=args.host,
         port=args.port,
         api_key=args.api_key,
+        require_key=not args.no_auth,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         time_to_first_token=args.ttft,

@@ -32,8 +32,12 @@ __all__ = [
     "supports",
 ]
 
-#: Small on purpose: the catalog spans two pages, so clients' page-following is exercised.
-DEFAULT_PAGE_SIZE = 5
+#: The service's page size when ``pageSize`` is unset, and its cap ("If unspecified, at
+#: most 50 models will be returned per page. This method returns at most 1000 models per
+#: page, even if you pass a larger page_size.":
+#: https://ai.google.dev/api/python/google/generativeai/protos/ListModelsRequest).
+#: Tests of page-following ask for a small ``pageSize``.
+DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 _TEXT_METHODS = [

@@ -20,8 +20,15 @@ class EmulatorConfig:
     host: str = "127.0.0.1"
     #: 0 picks a free port; read the chosen one from ``Emulator.port``.
     port: int = 0
-    #: None accepts any key (or none); otherwise only this key.
+    #: Only this key is accepted; None: any key. A wrong key is refused like the
+    #: service does (HTTP 400 API_KEY_INVALID, Live 1008 "API key not valid...").
     api_key: str | None = None
+    #: A request without any key (or ephemeral token) is refused as the service does
+    #: (HTTP 403 PERMISSION_DENIED "Method doesn't allow unregistered callers...", Live
+    #: close 1008 with the same reason). False switches authentication off altogether
+    #: (an explicit opt-in, e.g. for a hand-written curl session); only with
+    #: ``api_key=None``.
+    require_key: bool = True
     #: Both set: serve https/wss with this certificate chain and key (PEM paths).
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -52,6 +59,8 @@ class EmulatorConfig:
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key must be given together")
+        if self.api_key is not None and not self.require_key:
+            raise ValueError("require_key=False (authentication off) needs api_key=None")
         if self.tokens_per_chunk < 1:
             raise ValueError("tokens_per_chunk must be >= 1")
         if self.tokens_per_second < 0 or self.time_to_first_token < 0:

@@ -177,13 +177,14 @@ class HttpApi:
         version = request.match_info["version"]
         if version not in API_VERSIONS:
             raise WireError(404, f"API version {version} is not found.")
+        if not self._cfg.require_key:
+            return version  # authentication off (an explicit opt-in)
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        if not key:
+            raise WireError(403, _UNREGISTERED)
         expected = self._cfg.api_key
-        if expected is not None:
-            key = request.headers.get("x-goog-api-key") or request.query.get("key")
-            if key is None:
-                raise WireError(403, _UNREGISTERED)
-            if key != expected:
-                raise WireError(400, _API_KEY_INVALID, details=_KEY_DETAILS)
+        if expected is not None and key != expected:
+            raise WireError(400, _API_KEY_INVALID, details=_KEY_DETAILS)
         return version
 
     async def _body(self, request: web.Request, message: str) -> dict[str, Any]:
@@ -200,7 +201,8 @@ class HttpApi:
         if not isinstance(body, dict):
             raise WireError(400, "Invalid JSON payload received. Expected an object.")
         try:
-            camel: dict[str, Any] = parse(message, body)
+            version = request.match_info.get("version", "v1beta")
+            camel: dict[str, Any] = parse(message, body, api_version=version)
         except SchemaError as exc:
             raise WireError(400, exc.message, details=exc.details()) from None
         return camel

@@ -128,14 +128,18 @@ class LiveSession:
                 self._token = self.emulator.tokens.get(token)
                 return None if self._token is not None else TOKEN_REASONS["unknown"]
             key = request.headers.get("x-goog-api-key") or request.query.get("key")
-            if self.config.api_key is None or key == self.config.api_key:
+            if not self.config.require_key:
+                return None
+            if key and self.config.api_key in (None, key):
                 return None
             return TOKEN_REASONS["unknown"]
+        if not self.config.require_key:
+            return None  # authentication off (an explicit opt-in)
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
         expected = self.config.api_key
-        if expected is None or key == expected:
+        if key and expected in (None, key):
             return None
-        if key is None:
+        if not key:
             # No key (an ephemeral token on the unconstrained endpoint counts as none):
             # https://github.com/google-gemini/cookbook/issues/821 quotes this reason.
             return UNREGISTERED_CALLER
@@ -268,7 +272,7 @@ class LiveSession:
         if not isinstance(raw, dict):
             raise LiveRefusal("Invalid JSON payload received. Expected an object.")
         try:
-            message = parse("LiveClientMessage", raw)
+            message = parse("LiveClientMessage", raw, api_version=self.version)
         except SchemaError as exc:
             raise LiveRefusal(exc.message) from None
         if len(message) != 1:

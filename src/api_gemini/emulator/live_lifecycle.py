@@ -11,9 +11,9 @@ Source: https://ai.google.dev/gemini-api/docs/live-session (session management):
   emulator closes 1011 with the same deadline reason;
 - ``sessionResumptionUpdate``: ``resumable: false`` with no handle while the model
   generates or a tool call is pending, else a fresh ``newHandle``; a handle stays valid
-  2 hours after the session (its connection) ends. ``lastConsumedClientMessageIndex``
-  (an int64, so a JSON string) only when ``transparent`` is set (google-genai's
-  ``LiveServerSessionResumptionUpdate``).
+  2 hours after the session (its connection) ends. No ``lastConsumedClientMessageIndex``:
+  it comes only with ``transparent`` resumption, which is Vertex AI's (the emulator
+  refuses ``transparent: true``, see ``live_setup``).
 
 Every duration is in service seconds and multiplied by ``EmulatorConfig.time_scale``
 (0.01 makes the 10-minute lifetime 6 s).
@@ -180,8 +180,6 @@ class Lifecycle:
                 handles.popitem(last=False)
             self._issued.append(record)
             update = {"newHandle": handle, "resumable": True}
-        if settings.transparent:
-            update["lastConsumedClientMessageIndex"] = str(max(session.message_index, 0))
         await session.send(encode_json({"sessionResumptionUpdate": update}))
 
     # -- end ------------------------------------------------------------------------

@@ -23,6 +23,11 @@ __all__ = [
 ]
 
 INVALID_ARGUMENT = "Request contains an invalid argument."
+#: The emulator's sentence (the service's is not published) for ``transparent: true``.
+TRANSPARENT_REFUSED = (
+    "setup.session_resumption.transparent is not supported by the Gemini API"
+    " (transparent session resumption is Vertex AI's)."
+)
 _ACTIVITY_HANDLING = ("START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION")
 
 
@@ -62,7 +67,6 @@ class SessionSettings:
     output_transcription: bool
     resumption: bool
     resume_handle: str | None
-    transparent: bool
     compression: bool
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -153,6 +157,13 @@ def parse_setup(setup: dict[str, Any], version: str) -> SessionSettings:
         coverage = rules.turn_coverage
     resumption = setup.get("sessionResumption")
     handle = resumption.get("handle") if resumption is not None else None
+    if resumption is not None and resumption.get("transparent"):
+        # Transparent resumption (lastConsumedClientMessageIndex) is Vertex AI's alone:
+        # google-genai refuses it for the Gemini API ("Transparent session resumption
+        # is only supported for Vertex AI backend."), as google/adk-python#5771 reports.
+        # What the service itself answers is not published: this close is the
+        # emulator's (refused rather than half-served: the index would never come).
+        raise LiveRefusal(TRANSPARENT_REFUSED)
     return SessionSettings(
         model=name,
         rules=rules,
@@ -167,7 +178,6 @@ def parse_setup(setup: dict[str, Any], version: str) -> SessionSettings:
         output_transcription=setup.get("outputAudioTranscription") is not None,
         resumption=resumption is not None,
         resume_handle=handle or None,
-        transparent=bool(resumption.get("transparent")) if resumption is not None else False,
         compression=setup.get("contextWindowCompression") is not None,
         raw=setup,
     )
