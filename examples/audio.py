@@ -1,6 +1,6 @@
 """Audio in and out over a Live session: 16 kHz PCM up, 24 kHz PCM down, transcripts.
 
-    GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/audio.py
+    GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/audio.py
 
 Writes the model's answer to answer.wav in a temporary folder.
 """

@@ -1,6 +1,6 @@
 """Embeddings over HTTP: one text, or several in one call.
 
-GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/embeddings.py
+GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/embeddings.py
 """
 
 import asyncio

@@ -1,6 +1,6 @@
 """Ephemeral tokens: your server mints one, the browser or phone connects with it.
 
-GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/ephemeral_tokens.py
+GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/ephemeral_tokens.py
 """
 
 import asyncio

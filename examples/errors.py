@@ -1,6 +1,6 @@
 """Every failure is a typed exception from api_gemini.errors, carrying what you need.
 
-    GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/errors.py
+    GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/errors.py
 
 The emulator misbehaves on request: a ``fault:SPEC`` marker in the prompt (or the
 ``x-emulator-fault`` header) makes it close, stall, refuse or send garbage.

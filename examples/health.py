@@ -1,6 +1,6 @@
 """Keepalive and health of a Live session: ping round trip, idle time, age, goAway.
 
-GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/health.py
+GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/health.py
 """
 
 import asyncio

@@ -4,7 +4,7 @@ own httpx2 client.
 Run it against the emulator (the ``fault:`` markers make it misbehave on purpose)::
 
     python -m api_gemini.emulator --port 8123 &
-    GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/http_habits.py
+    GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/http_habits.py
 """
 
 from __future__ import annotations

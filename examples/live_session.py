@@ -1,6 +1,6 @@
 """A bidirectional Live session, async: several turns on one connection.
 
-GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/live_session.py
+GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/live_session.py
 """
 
 import asyncio

@@ -1,7 +1,7 @@
 """The warm pool: connections opened and set up ahead of time, so that a request skips
 TCP, TLS, the WebSocket upgrade and setup. A connection is never reused after a request.
 
-    GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/pool.py
+    GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/pool.py
 """
 
 import asyncio

@@ -1,7 +1,8 @@
 """The README's first example: one answer streamed over WebSocket (the Live API).
 
-GEMINI_API_KEY=... python examples/quickstart.py                  # the service
-GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/quickstart.py  # an emulator
+GEMINI_API_KEY=... python examples/quickstart.py                          # the service
+GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key \
+    python examples/quickstart.py                                         # an emulator
 """
 
 import asyncio

@@ -1,6 +1,6 @@
 """Reconnection and session resumption: a Live session that outlives its connection.
 
-    GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/reconnect.py
+    GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/reconnect.py
 
 Nothing reconnects unless you ask. Either call ``session.reconnect()`` yourself after a
 ``DisconnectedError`` or a ``GoAway`` event, or pass a ``ReconnectPolicy`` and read the

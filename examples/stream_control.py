@@ -1,6 +1,6 @@
 """Pause, resume and cancel a stream; see the bounded buffer push back; read metrics.
 
-GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/stream_control.py
+GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/stream_control.py
 """
 
 import asyncio

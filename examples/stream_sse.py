@@ -1,6 +1,6 @@
 """One-shot streaming over HTTP Server-Sent Events, async, and a unary call.
 
-GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/stream_sse.py
+GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/stream_sse.py
 """
 
 import asyncio

@@ -2,7 +2,7 @@
 
 Run against a local emulator:
     api-gemini emulator --port 8123 &
-    GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/stream_websocket.py
+    GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/stream_websocket.py
 """
 
 import asyncio

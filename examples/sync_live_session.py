@@ -1,6 +1,6 @@
 """A Live session from synchronous code (a script, a notebook cell).
 
-GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/sync_live_session.py
+GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/sync_live_session.py
 """
 
 from api_gemini import Client

@@ -1,6 +1,6 @@
 """The synchronous client: the same calls without async/await, WebSocket included.
 
-GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/sync_streaming.py
+GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/sync_streaming.py
 """
 
 from api_gemini import Client

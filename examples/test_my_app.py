@@ -1,4 +1,4 @@
-"""Test your own app against the emulator: no network, no key, deterministic answers.
+"""Test your own app against the emulator: no network, no real key, deterministic answers.
 
 Copy this file into your project's tests and run ``pytest``. It needs api_gemini with
 its ``emulator`` extra, installed from a clone of its repository
@@ -59,9 +59,9 @@ async def answer_with_retries(client: AsyncClient, prompt: str, attempts: int = 
     raise AssertionError("unreachable")
 
 
-def sync_answer(base_url: str, prompt: str) -> str:
+def sync_answer(base_url: str, key: str, prompt: str) -> str:
     """A synchronous app: a script or a notebook."""
-    with Client(base_url=base_url) as client:
+    with Client(key, base_url=base_url) as client:
         return client.models().by_name("gemini-2.5-flash").generate_content(prompt).text
 
 
@@ -99,7 +99,9 @@ async def test_retries_until_the_service_recovers(
 
 def test_sync_app(gemini_emulator: EmulatorHandle) -> None:
     # The emulator serves from its own thread: plain synchronous tests work as they are.
-    assert sync_answer(gemini_emulator.base_url, "echo: from sync code") == "from sync code"
+    # It takes any key, but (like the service) refuses a request without one.
+    answer = sync_answer(gemini_emulator.base_url, "any-key", "echo: from sync code")
+    assert answer == "from sync code"
 
 
 @pytest.mark.gemini_emulator(api_key="the-only-key")  # any EmulatorConfig field

@@ -5,7 +5,7 @@ while your code runs, and the response's ``scheduling`` says when it speaks abou
 result (``"INTERRUPT"``: now; ``"WHEN_IDLE"``: after what it is saying; ``"SILENT"``:
 never, it only learns it). ``behavior="BLOCKING"`` on the declaration makes it wait.
 
-GEMINI_BASE_URL=http://127.0.0.1:8123 python examples/tool_calls.py
+GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key python examples/tool_calls.py
 """
 
 import asyncio

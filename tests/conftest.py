@@ -46,6 +46,18 @@ class TlsFiles(NamedTuple):
 FIXTURE_DEFAULTS: dict[str, Any] = {"playback_time_scale": 0.0}
 
 
+#: The key every test's environment carries, as any deployed app's does: the emulator,
+#: like the service, refuses a request without a key (HTTP 403, Live 1008). Tests of
+#: key handling set or remove ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY`` themselves.
+TEST_ENV_KEY = "test-env-key"
+
+
+@pytest.fixture(autouse=True)
+def _an_api_key_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give every test a ``GEMINI_API_KEY`` (clients built without a key read it)."""
+    monkeypatch.setenv("GEMINI_API_KEY", TEST_ENV_KEY)
+
+
 @pytest.fixture
 async def emulator() -> AsyncIterator[Emulator]:
     """A started in-process emulator, the default configuration except FIXTURE_DEFAULTS."""

@@ -22,13 +22,17 @@ async def run(*argv: str) -> int:
 
 @pytest.fixture(autouse=True)
 def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMINI_BASE_URL"):
+    # None of the developer's; a throwaway key, since the emulator (like the service)
+    # refuses a request without one.
+    for name in ("GOOGLE_API_KEY", "GEMINI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GEMINI_API_KEY", "emulator-test-key")
 
 
 async def test_without_key_or_base_url_it_says_what_to_do(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("GEMINI_API_KEY")
     for command in (["stream", "hi"], ["chat"], ["models"]):
         assert await run(*command) == 2
         err = capsys.readouterr().err

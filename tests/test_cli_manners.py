@@ -46,6 +46,8 @@ class Ran(NamedTuple):
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "GOOGLE_"))}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH")) if p)
+    # A throwaway key: the emulator, like the service, refuses a request without one.
+    env["GEMINI_API_KEY"] = "emulator-test-key"
     env.update(extra)
     return env
 

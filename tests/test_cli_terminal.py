@@ -45,6 +45,8 @@ class Terminal:
         drop = ("GEMINI_", "GOOGLE_", "PYTHONUNBUFFERED")
         env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH")) if p)
+        # A throwaway key: the emulator, like the service, refuses a request without one.
+        env["GEMINI_API_KEY"] = "emulator-test-key"
         # The shell line prints the exit status and keeps the pane open so it stays
         # readable after the command ends; the server is killed at teardown.
         command = f'{shlex.join(argv)}; echo "[exit $?]"; sleep 120'

@@ -76,6 +76,9 @@ OTHERS_DOCS = {"decisions.md", "performance.md", "reliability.md"}
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "GOOGLE_"))}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p)
+    # Any key, as the examples' docstrings say: the emulator, like the service, refuses
+    # a request without one.
+    env["GEMINI_API_KEY"] = "emulator-test-key"
     env.update(extra)
     return env
 

@@ -91,7 +91,7 @@ def test_fixtures_in_a_users_project(tmp_path: Path) -> None:
             from api_gemini import AsyncClient
 
             headers = gemini_fault.headers("first-1-http-503")
-            async with AsyncClient(base_url=gemini_client.settings.base_url,
+            async with AsyncClient("any-key", base_url=gemini_client.settings.base_url,
                                    headers=headers) as client:
                 flash = client.models().by_name("gemini-2.5-flash")
                 with pytest.raises(ServiceUnavailableError):

@@ -78,10 +78,14 @@ _NO_SERVICE_HINT = (
     "No API key and no base URL.\n"
     "  - To use the Gemini API: export GEMINI_API_KEY=your-key\n"
     "  - To work offline: run `api-gemini emulator --port 8123` in another terminal and\n"
-    "    export GEMINI_BASE_URL=http://127.0.0.1:8123, or add --emulator to this command."
+    "    export GEMINI_BASE_URL=http://127.0.0.1:8123 GEMINI_API_KEY=any-key (the emulator,\n"
+    "    like the service, refuses a request without a key), or add --emulator to this\n"
+    "    command."
 )
 
 # The pace of `--emulator`: slow enough to watch tokens arrive, close to a real model.
+# (That emulator is built with require_key=False: the command is both client and server,
+# and needs no key of the user's.)
 _EMULATOR_PACE: dict[str, Any] = {
     "time_to_first_token": 0.15,
     "tokens_per_second": 40.0,
@@ -209,7 +213,7 @@ async def _stream(args: argparse.Namespace, out: TextIO) -> int:
             from .emulator import Emulator, EmulatorConfig
 
             emulator = await stack.enter_async_context(
-                Emulator(EmulatorConfig(port=0, **_EMULATOR_PACE))
+                Emulator(EmulatorConfig(port=0, require_key=False, **_EMULATOR_PACE))
             )
             base_url = args.server_url = emulator.base_url
             logger.info("started an emulator at %s", base_url)
@@ -268,7 +272,7 @@ def _emulator_in_thread() -> Iterator[str]:
     from .emulator import Emulator, EmulatorConfig
 
     async def start() -> Emulator:
-        return await Emulator(EmulatorConfig(port=0, **_EMULATOR_PACE)).start()
+        return await Emulator(EmulatorConfig(port=0, require_key=False, **_EMULATOR_PACE)).start()
 
     portal = LoopPortal(name="api-gemini-emulator")
     try:

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["TEST_API_KEY", "EmulatorHandle", "FaultHelper"]
 
 #: The key the client fixtures and ``gemini_env`` use (the emulator accepts any key
-#: unless configured with ``api_key``).
+#: unless configured with ``api_key``, and, like the service, refuses a request with none).
 TEST_API_KEY = "emulator-test-key"
 
 _MARKER = "gemini_emulator"

@@ -285,7 +285,7 @@ async def talk(
         if args.emulator:
             from .emulator import Emulator, EmulatorConfig
 
-            emulator = Emulator(EmulatorConfig(port=0, **EMULATOR_PACE))
+            emulator = Emulator(EmulatorConfig(port=0, require_key=False, **EMULATOR_PACE))
             base_url = (await stack.enter_async_context(emulator)).base_url
         client = await stack.enter_async_context(AsyncClient(base_url=base_url))
         model = client.models().by_name(args.model)
