@@ -171,12 +171,15 @@ REQUEST_ROOTS: dict[str, type[pydantic.BaseModel]] = {
 }
 
 
-def request_fields() -> list[tuple[str, list[tuple[str, bool]], str, Any]]:
-    """Every request-side field reachable from :data:`REQUEST_ROOTS`, typed or not:
-    (root, path to its object as (snake name, is_list) steps, snake name, our type or
-    None when untyped). One path per google-genai type (the first found)."""
+def request_fields(
+    roots: dict[str, type[pydantic.BaseModel]] | None = None,
+) -> list[tuple[str, list[tuple[str, bool]], str, Any]]:
+    """Every request-side field reachable from ``roots`` (:data:`REQUEST_ROOTS` by
+    default), typed or not: (root, path to its object as (snake name, is_list) steps,
+    snake name, our type or None when untyped). One path per google-genai type (the
+    first found)."""
     out: list[tuple[str, list[tuple[str, bool]], str, Any]] = []
-    for root, model in REQUEST_ROOTS.items():
+    for root, model in (REQUEST_ROOTS if roots is None else roots).items():
         seen: set[type[pydantic.BaseModel]] = set()
         todo: list[tuple[type[pydantic.BaseModel], list[tuple[str, bool]]]] = [(model, [])]
         while todo:
