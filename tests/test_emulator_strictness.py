@@ -241,3 +241,18 @@ def test_the_command_line_needs_a_key_unless_told_otherwise() -> None:
     assert config_from_args(parser.parse_args(["--no-auth"])).require_key is False
     keyed = config_from_args(parser.parse_args(["--api-key", "k"]))
     assert (keyed.api_key, keyed.require_key) == ("k", True)
+
+
+async def test_a_single_value_for_a_repeated_field_is_a_list_of_one(emulator: Emulator) -> None:
+    # The emulator used to refuse this with a sentence of its own ("(repeated)"): stricter
+    # than the service, which took Google's own Live console template's
+    # "responseModalities": "audio" (google-gemini/live-api-web-console,
+    # src/components/altair/Altair.tsx). The value is still checked: TEXT is refused as
+    # it is in a list.
+    setup = {"model": LIVE_MODEL, "generationConfig": {"responseModalities": "audio"}}
+    async with websockets.connect(emulator.live_url(), additional_headers=KEY_HEADERS) as ws:
+        await ws.send(json.dumps({"setup": setup}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"setupComplete": {}}
+    text = {"model": LIVE_MODEL, "generationConfig": {"responseModalities": "TEXT"}}
+    code, reason = await live_close(emulator, {"setup": text})
+    assert (code, reason) == (1007, "Cannot extract voices from a non-audio request.")

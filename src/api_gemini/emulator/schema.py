@@ -12,7 +12,8 @@ What the real service's proto-JSON parser does, and so what :func:`parse` does:
   Sources: googleapis/js-genai#696 (Live, 1007), decolua/9router#1876 (HTTP 400, top
   level), danny-avila/LibreChat#11761 (HTTP 400, the path and ``fieldViolations``);
 - a value of the wrong JSON type is refused: ``Invalid value at 'setup.model'
-  (TYPE_STRING), 5``; ``null`` counts as absent;
+  (TYPE_STRING), 5``; ``null`` counts as absent; a single value where a list is due is
+  a list of one (Google's Live console template sent ``"responseModalities": "audio"``);
 - free-form values (``google.protobuf.Struct``: function ``args``, ``response``, JSON
   schemas) are kept exactly as written.
 
@@ -162,10 +163,10 @@ class _Parser:
         kind, target = spec
         if kind == "repeated":
             if not isinstance(value, list):
-                # proto-JSON accepts a single value for a repeated field only in some
-                # parsers; Google's refuses it.
-                self.refuse(path, f"Invalid value at '{path}' (repeated), {_show(value)}")
-                return value
+                # Google's parser takes a single value for a repeated field as a list of
+                # one: its own Live console template sent "responseModalities": "audio"
+                # (google-gemini/live-api-web-console, src/components/altair/Altair.tsx).
+                return [self.value(target, value, path)]
             return [self.value(target, item, f"{path}[{i}]") for i, item in enumerate(value)]
         if kind == "message":
             return self.message(target, value, path)
