@@ -344,14 +344,18 @@ async def test_plain_http_to_a_remote_host_is_refused_before_any_network(host: s
 
 
 async def test_plain_http_to_a_non_loopback_address_only_when_allowed(
-    make_emulator: MakeEmulator,
+    make_emulator: MakeEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """This machine's own LAN address: refused (nothing reaches the server), unless
     ``allow_insecure_http=True``; without a key there is nothing to protect."""
     address = _own_non_loopback_address()
     if address is None:
         pytest.skip("no non-loopback IPv4 address on this machine")
-    emu = await make_emulator(host="0.0.0.0")
+    # A truly keyless client (no key from the environment either), and an emulator that
+    # takes keyless requests (the service would not: require_key=False is the opt-in).
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    emu = await make_emulator(host="0.0.0.0", require_key=False)
     base_url = f"http://{address}:{emu.port}"
     async with AsyncClient(KEY, base_url=base_url) as client:
         with pytest.raises(ConfigurationError, match="http://"):
