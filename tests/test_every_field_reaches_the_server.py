@@ -7,10 +7,12 @@ in snake_case and in camelCase, reaches the server. A recording WebSocket server
 from __future__ import annotations
 
 import json
+import socket
 import typing
 from typing import Any
 
 import msgspec
+import pydantic
 import pytest
 from aiohttp import web
 from google.genai import types as g
@@ -112,7 +114,7 @@ async def test_every_request_field_reaches_the_server(spelling: str) -> None:
 
 #: Where each piece of a GenerateContentRequest goes (the HTTP-only request fields:
 #: systemInstruction, generationConfig, safetySettings, tools, toolConfig; contents).
-HTTP_ROOTS = {
+HTTP_ROOTS: dict[str, type[pydantic.BaseModel]] = {
     "systemInstruction": g.Content,
     "generationConfig": g.GenerationConfig,
     "safetySettings[0]": g.SafetySetting,
@@ -202,12 +204,10 @@ class RecordingHttpServer:
         app.router.add_post("/v1beta/models/{model}:{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        await web.SockSite(self._runner, sock).start()
+        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
