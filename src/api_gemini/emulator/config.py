@@ -23,12 +23,6 @@ class EmulatorConfig:
     #: Only this key is accepted; None: any key. A wrong key is refused like the
     #: service does (HTTP 400 API_KEY_INVALID, Live 1008 "API key not valid...").
     api_key: str | None = None
-    #: A request without any key (or ephemeral token) is refused as the service does
-    #: (HTTP 403 PERMISSION_DENIED "Method doesn't allow unregistered callers...", Live
-    #: close 1008 with the same reason). False switches authentication off altogether
-    #: (an explicit opt-in, e.g. for a hand-written curl session); only with
-    #: ``api_key=None``.
-    require_key: bool = True
     #: Both set: serve https/wss with this certificate chain and key (PEM paths).
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -55,6 +49,12 @@ class EmulatorConfig:
     #: A fault plan for every request (see :mod:`api_gemini.emulator.faults`), e.g.
     #: ``"close-1011-after-3"``; a request's own header or ``fault:`` marker wins.
     fault: str | None = None
+    #: A request without any key (or ephemeral token) is refused as the service does
+    #: (HTTP 403 PERMISSION_DENIED "Method doesn't allow unregistered callers...", Live
+    #: close 1008 with the same reason). False switches authentication off altogether
+    #: (an explicit opt-in, e.g. for a hand-written curl session); only with
+    #: ``api_key=None``.
+    require_key: bool = True
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):

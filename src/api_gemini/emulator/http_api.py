@@ -7,7 +7,8 @@ shape with the HTTP status the real service uses:
   for API version v1beta, or is not supported for generateContent. ...");
 - malformed JSON, missing ``contents``, bad base64, wrong types: 400 INVALID_ARGUMENT;
 - wrong key: 400 INVALID_ARGUMENT with an ``ErrorInfo`` detail ``API_KEY_INVALID``;
-- no key while one is required: 403 PERMISSION_DENIED;
+- no key (unless built with ``require_key=False``): 403 PERMISSION_DENIED, "Method
+  doesn't allow unregistered callers..." (google-gemini/cookbook#821);
 - unknown path or API version: 404 NOT_FOUND.
 
 Fault plans (:mod:`.faults`) apply to ``generateContent`` and ``streamGenerateContent``
