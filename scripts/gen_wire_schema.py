@@ -107,6 +107,16 @@ PROTO_ENUM_NAMES = {
     "Outcome": "CodeExecutionResult.Outcome",
     "DynamicRetrievalConfigMode": "DynamicRetrievalConfig.Mode",
 }
+# Proto enums google-genai types as ``str`` whose names are only partly published: the
+# known names, and any other identifier, are accepted ("open"); a value that cannot be an
+# enum name at all is refused as the service does. TextResponseFormat.mime_type:
+# "Invalid value at 'generation_config.response_format.text.mime_type'
+# (type.googleapis.com/google.ai.generativelanguage.v1beta.TextResponseFormat.MimeType),
+# "application/json"" (a public probe of the service, 2026-09); google-genai's own
+# docstring of TextResponseFormat.schema names APPLICATION_JSON.
+OPEN_ENUMS = {
+    ("TextResponseFormat", "mime_type"): ("TextResponseFormat.MimeType", ["APPLICATION_JSON"]),
+}
 # Values google-genai's enums have for Vertex AI only: the Gemini API's parser refuses
 # them as invalid enum values ("Invalid value at 'safety_settings[5].category'
 # (type.googleapis.com/google.ai.generativelanguage.v1beta.HarmCategory),
@@ -133,6 +143,9 @@ class Builder:
         self.messages: dict[str, dict[str, Any]] = {}
 
     def spec(self, owner: str, field: str, annotation: Any) -> Any:
+        open_enum = OPEN_ENUMS.get((owner, field))
+        if open_enum is not None:
+            return ["enum", {"type": open_enum[0], "values": open_enum[1], "open": True}]
         override = WIRE_TYPE_OF.get((owner, field))
         if override is not None:
             return self.spec(owner, "", override)
@@ -196,7 +209,11 @@ class Builder:
         for field, annotation in {**{f: hints[f] for f in model.model_fields}, **extra}.items():
             if field in SDK_ONLY:
                 continue
-            fields[camel(field)] = self.spec(name, field, annotation)
+            # The wire name is the field's alias where google-genai gives one
+            # (TextResponseFormat.jsonSchema goes out as "schema"), else its camelCase.
+            info = model.model_fields.get(field)
+            wire = info.alias if info is not None and info.alias else camel(field)
+            fields[wire] = self.spec(name, field, annotation)
 
 
 class GenerateContentRequest(pydantic.BaseModel):

@@ -256,3 +256,27 @@ async def test_a_single_value_for_a_repeated_field_is_a_list_of_one(emulator: Em
     text = {"model": LIVE_MODEL, "generationConfig": {"responseModalities": "TEXT"}}
     code, reason = await live_close(emulator, {"setup": text})
     assert (code, reason) == (1007, "Cannot extract voices from a non-audio request.")
+
+
+async def test_a_mime_type_is_not_a_text_response_format_name(emulator: Emulator) -> None:
+    # google-genai types TextResponseFormat.mime_type as str; the service's field is an
+    # enum, and it refuses a MIME string with exactly this sentence (a public probe of
+    # the service, 2026-09). The enum's names are not published beyond APPLICATION_JSON
+    # (google-genai's own docstring): other identifiers are accepted, a value that
+    # cannot be an enum name is refused. The emulator used to accept anything; it also
+    # refused the field's wire name "schema" (google-genai's alias of jsonSchema).
+    url = f"/v1beta/models/{FLASH}:generateContent"
+    text = {"mimeType": "application/json", "schema": {"type": "object"}}
+    status, answer = await post(
+        emulator, url, text_request(generationConfig={"responseFormat": {"text": text}})
+    )
+    assert (status, answer["error"]["message"]) == (
+        400,
+        "Invalid value at 'generation_config.response_format.text.mime_type' "
+        f'({TYPE_URL}.v1beta.TextResponseFormat.MimeType), "application/json"',
+    )
+    text["mimeType"] = "APPLICATION_JSON"
+    status, _ = await post(
+        emulator, url, text_request(generationConfig={"responseFormat": [{"text": text}]})
+    )
+    assert status == 200

@@ -57,6 +57,8 @@ _INT_STRING = re.compile(r"-?\d+")
 _NUMBER_STRING = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|NaN|-?Infinity")
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)")
 _DURATION = re.compile(r"-?\d+(\.\d{1,9})?s")
+#: What a proto enum value name can be (a value that is not one is never valid).
+_ENUM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Violation(tuple[str, str]):
@@ -201,6 +203,8 @@ class _Parser:
             name = _names_by_case(tuple(names)).get(value.casefold())
             if name is not None:
                 return name
+            if spec.get("open") and _ENUM_NAME.fullmatch(value):
+                return value  # an enum whose names are not all published
         where = f"Invalid value at '{path}' ({self.type_url(spec['type'])})"
         self.refuse(path, f"{where}, {_show(value)}")
         return value
