@@ -14,15 +14,14 @@ What the real service's proto-JSON parser does, and so what :func:`parse` does:
 - a value of the wrong JSON type is refused: ``Invalid value at 'setup.model'
   (TYPE_STRING), 5``; ``null`` counts as absent; a single value where a list is due is
   a list of one (Google's Live console template sent ``"responseModalities": "audio"``);
+- an enum value that is not one of the enum's names (nor its number) is refused with
+  the enum's proto name, in the request's API version: ``Invalid value at
+  'safety_settings[5].category' (type.googleapis.com/google.ai.generativelanguage.
+  v1beta.HarmCategory), "HARM_CATEGORY_JAILBREAK"`` (567-labs/instructor#1862 quotes the
+  whole 400; NEKOparapa/AiNiee#746); a message given as a scalar likewise names the
+  message (``(type.googleapis.com/google.ai.generativelanguage.v1beta.Content)``);
 - free-form values (``google.protobuf.Struct``: function ``args``, ``response``, JSON
   schemas) are kept exactly as written.
-
-- an enum value that is not one of the enum's names (nor its number) is refused with
-  the enum's proto name: ``Invalid value at 'safety_settings[4].category'
-  (type.googleapis.com/google.ai.generativelanguage.v1beta.HarmCategory),
-  "HARM_CATEGORY_IMAGE_HATE"`` (NEKOparapa/AiNiee#746, googleapis/js-genai#871);
-  a message given as a scalar likewise names the message
-  (``(type.googleapis.com/google.ai.generativelanguage.v1beta.Content)``).
 
 Paths use the proto (snake_case) names, ``[i]`` for list items and ``[i].value`` for
 map entries, as in the errors quoted above. Enum names are matched without regard to
