@@ -3,11 +3,11 @@
 Both are context managers and close what they opened::
 
     async with AsyncClient() as client:              # key from GEMINI_API_KEY
-        model = client.models().by_name("gemini-2.5-flash")
+        model = client.models.by_name("gemini-2.5-flash")
         print((await model.generate_content("Hello")).text)
 
     with Client(base_url="http://127.0.0.1:8123") as client:   # a local emulator
-        for chunk in client.models().by_name("gemini-2.5-flash").stream_generate_content("Hi"):
+        for chunk in client.models.by_name("gemini-2.5-flash").stream_generate_content("Hi"):
             print(chunk.text, end="")
 """
 
@@ -17,9 +17,9 @@ import os
 import threading
 import weakref
 from collections.abc import Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
+from ._closing import AsyncClosing, SyncClosing
 from .errors import ClientClosedError, ConfigurationError
 from .models import AsyncModels, Models
 from .settings import (
@@ -37,9 +37,9 @@ if TYPE_CHECKING:
 
     from ._portal import LoopPortal
     from .auth_tokens import AsyncAuthTokens, AuthTokens
-    from .http.transport import AsyncHttpTransport, SyncHttpTransport
+    from .http.transport import AsyncHttpTransport, HttpTransport
     from .websocket.pool import LivePool, PoolMetrics
-    from .websocket.sync_live import SyncPool
+    from .websocket.sync_live import SyncLivePool
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -171,7 +171,7 @@ class _ClientBase:
         return f"{type(self).__name__}({self._settings!r})"
 
 
-class AsyncClient(_ClientBase):
+class AsyncClient(_ClientBase, AsyncClosing):
     """The asyncio client. Arguments override the environment; see
     :meth:`ClientSettings.resolve <api_gemini.settings.ClientSettings.resolve>`.
 
@@ -220,8 +220,10 @@ class AsyncClient(_ClientBase):
         """
         return self._pool()
 
+    @property
     def models(self) -> AsyncModels:
-        """The models resource: ``list``, ``get`` and ``by_name``."""
+        """The models resource: ``await client.models.list()``, ``get``, ``by_name``
+        (a property, as in google-genai; ``client.models`` still works, deprecated)."""
         return AsyncModels(self._settings, self._transport(), self._pool)
 
     @property
@@ -242,19 +244,8 @@ class AsyncClient(_ClientBase):
             http, self._http = self._http, None
             await http.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-class Client(_ClientBase):
+class Client(_ClientBase, SyncClosing):
     """The synchronous client; same arguments as :class:`AsyncClient` (``http_client``:
     an ``httpx2.Client``, owned and closed by you).
 
@@ -264,15 +255,15 @@ class Client(_ClientBase):
     pool on first WebSocket use (see ``docs/decisions.md``).
     """
 
-    _http: SyncHttpTransport | None = None
+    _http: HttpTransport | None = None
     _loop_portal: LoopPortal | None = None
 
-    def _transport(self) -> SyncHttpTransport:
+    def _transport(self) -> HttpTransport:
         self._check_open()
         if self._http is None:
-            from .http.transport import SyncHttpTransport
+            from .http.transport import HttpTransport
 
-            self._http = SyncHttpTransport(self._settings, self._http_client)  # type: ignore[arg-type]
+            self._http = HttpTransport(self._settings, self._http_client)  # type: ignore[arg-type]
         return self._http
 
     def _live(self) -> tuple[LoopPortal, LivePool]:
@@ -308,7 +299,7 @@ class Client(_ClientBase):
         return portal.read(pool.metrics)
 
     @property
-    def pool(self) -> SyncPool:
+    def pool(self) -> SyncLivePool:
         """The warm pool of Live connections (created on first use): ``metrics()``,
         ``health()``, ``wait_until(...)``. Warm it with ``model.prewarm()``.
 
@@ -316,13 +307,15 @@ class Client(_ClientBase):
             ConfigurationError: the websocket extra is missing.
             ClientClosedError: the client is closed.
         """
-        from .websocket.sync_live import SyncPool
+        from .websocket.sync_live import SyncLivePool
 
         portal, pool = self._live()
-        return SyncPool(pool, portal)
+        return SyncLivePool(pool, portal)
 
+    @property
     def models(self) -> Models:
-        """The models resource: ``list``, ``get`` and ``by_name``."""
+        """The models resource: ``client.models.list()``, ``get``, ``by_name`` (a
+        property, as in google-genai; ``client.models`` still works, deprecated)."""
         with self._lock:  # one HTTP transport, however many threads ask for it first
             http = self._transport()
         return Models(self._settings, http, self._portal, self._pool)
@@ -359,17 +352,6 @@ class Client(_ClientBase):
             _inherited.append((self._loop_portal, self._live_pool))
             self._loop_portal = None
             self._live_pool = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # Clients alive in this process, so that a fork can reset them in the child; and what a

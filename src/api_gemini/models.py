@@ -1,6 +1,6 @@
 """The models resource: the catalog, and one model's generation calls.
 
-``client.models()`` gives :class:`AsyncModels` (or :class:`Models` on the sync client);
+``client.models`` gives :class:`AsyncModels` (or :class:`Models` on the sync client);
 ``.by_name(name)`` gives a model whose methods do the work:
 
 - ``generate_content``: one request, one answer (HTTP);
@@ -18,8 +18,9 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from .errors import ConfigurationError, InvalidRequestError, ResponseParseError
 from .types import (
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
         AsyncHttpTransport,
         AsyncSSEStream,
         CallTimeout,
+        HttpTransport,
         SSEStream,
-        SyncHttpTransport,
     )
     from .settings import ClientSettings, ReconnectPolicy
     from .websocket import LiveConnectConfig, LivePool, LiveSession, Stream
@@ -144,10 +145,24 @@ def _stream_request(request: RequestLike | None) -> GenerateContentRequest:
     return GenerateContentRequest(contents=[]) if request is None else coerce_request(request)
 
 
+class _DeprecatedCall:
+    """``client.models`` from when ``models`` was a method: still the resource, with a
+    DeprecationWarning (``client.models`` is a property now, as in google-genai)."""
+
+    def __call__(self) -> Self:
+        warnings.warn(
+            "client.models is deprecated: client.models is a property now "
+            "(client.models.list(), client.models.by_name(...))",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self
+
+
 # --------------------------------------------------------------------------- async
 
 
-class AsyncModels:
+class AsyncModels(_DeprecatedCall):
     """The model catalog and a factory of :class:`AsyncModel` objects."""
 
     def __init__(
@@ -386,13 +401,13 @@ class AsyncModel:
 # --------------------------------------------------------------------------- sync
 
 
-class Models:
+class Models(_DeprecatedCall):
     """The synchronous twin of :class:`AsyncModels`."""
 
     def __init__(
         self,
         settings: ClientSettings,
-        http: SyncHttpTransport,
+        http: HttpTransport,
         portal: Callable[[], LoopPortal],
         pool: Callable[[], LivePool] | None = None,
     ) -> None:
@@ -441,7 +456,7 @@ class Model:
         self,
         model_id: str,
         settings: ClientSettings,
-        http: SyncHttpTransport,
+        http: HttpTransport,
         portal: Callable[[], LoopPortal],
         pool: Callable[[], LivePool] | None = None,
     ) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from .._closing import AsyncClosing, SyncClosing
 from ..errors import (
     ConnectError,
     GeminiError,
@@ -60,7 +60,7 @@ def truncated(chunks: int) -> TruncatedStreamError:
     )
 
 
-class AsyncSSEStream:
+class AsyncSSEStream(AsyncClosing):
     """Chunks of one ``streamGenerateContent`` call, yielded as they arrive.
 
     An async iterator of :class:`~api_gemini.types.GenerateContentResponse` and an async
@@ -150,19 +150,8 @@ class AsyncSSEStream:
         if self._response is not None:
             await self._response.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-class SSEStream:
+class SSEStream(SyncClosing):
     """The synchronous twin of :class:`AsyncSSEStream`: an iterator and context manager."""
 
     def __init__(
@@ -240,14 +229,3 @@ class SSEStream:
         self._chunks.close()
         if self._response is not None:
             self._response.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

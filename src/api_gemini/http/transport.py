@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
+from .._closing import AsyncClosing, SyncClosing
 from .._version import __version__
 from .._wire import decode_response
 from ..errors import (
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     import httpx2
 
 
-__all__ = ["AsyncHttpTransport", "AsyncSSEStream", "CallTimeout", "SSEStream", "SyncHttpTransport"]
+__all__ = ["AsyncHttpTransport", "AsyncSSEStream", "CallTimeout", "HttpTransport", "SSEStream"]
 
 T = TypeVar("T")
 
@@ -251,7 +252,7 @@ def _new_sse_decoder() -> SSEDecoder:
 # --------------------------------------------------------------------------- async
 
 
-class AsyncHttpTransport(_TransportBase):
+class AsyncHttpTransport(_TransportBase, AsyncClosing):
     """The async HTTP side of a client: unary JSON calls and SSE streams.
 
     ``http_client``: an ``httpx2.AsyncClient`` of the caller's (proxies, TLS, mounts,
@@ -394,7 +395,7 @@ async def _read_async(
 # --------------------------------------------------------------------------- sync
 
 
-class SyncHttpTransport(_TransportBase):
+class HttpTransport(_TransportBase, SyncClosing):
     """The synchronous twin of :class:`AsyncHttpTransport` (``http_client``: an
     ``httpx2.Client``, owned and closed by the caller)."""
 
