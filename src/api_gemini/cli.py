@@ -596,6 +596,7 @@ def _emulator_command(argv: list[str]) -> int:
     """``api-gemini emulator ...``: the emulator's own command, under this name."""
     try:
         from .emulator.__main__ import build_parser, config_from_args, serve
+        from .emulator._running import run_command
     except ImportError:
         print(
             f"error: the emulator needs the 'emulator' extra: {install_command('emulator')}",
@@ -608,17 +609,7 @@ def _emulator_command(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     enable_cli_logging(args.verbose, ())
-    try:
-        config = config_from_args(args)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        asyncio.run(serve(config))
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(lambda: serve(config_from_args(args)))
 
 
 def _key_in_use() -> str | None:
