@@ -12,15 +12,16 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from types import TracebackType
 from typing import Any, Self
+
+from .._closing import AsyncClosing
 
 __all__ = ["Running", "run_command", "serve_until_signalled"]
 
 
-class Running:
+class Running(AsyncClosing):
     """A server that is started and stopped: ``async with server: ...`` (``__aenter__``
-    returns what :meth:`start` returns, the started server)."""
+    returns what :meth:`start` returns, the started server; leaving stops it)."""
 
     async def start(self) -> Self:
         """Start serving; returns the server."""
@@ -30,16 +31,12 @@ class Running:
         """Stop serving and close every connection."""
         raise NotImplementedError
 
+    async def aclose(self) -> None:
+        """The same as :meth:`stop` (the package's name for closing an async object)."""
+        await self.stop()
+
     async def __aenter__(self) -> Self:
         return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 async def serve_until_signalled(server: Running, ready_line: Callable[[], str]) -> None:
