@@ -158,6 +158,23 @@ def test_models_is_a_property_and_calling_it_still_works_with_a_warning() -> Non
 async def test_async_models_is_a_property_and_the_client_an_async_context() -> None:
     async with AsyncClient("k", base_url="http://127.0.0.1:9") as client:
         assert isinstance(client.models, AsyncModels)
-        with pytest.warns(DeprecationWarning):
+        with pytest.warns(DeprecationWarning, match="deprecated"):
             assert isinstance(client.models(), AsyncModels)
     assert client._closed
+
+
+async def test_the_holders_given_a_context_manager_close_on_leaving() -> None:
+    from api_gemini.http.transport import AsyncHttpTransport, HttpTransport
+    from api_gemini.settings import ClientSettings
+    from api_gemini.websocket import LivePool
+
+    settings = ClientSettings.resolve("k", base_url="http://127.0.0.1:9")
+    async with AsyncHttpTransport(settings) as transport:
+        assert not transport._client.is_closed
+    assert transport._client.is_closed
+    with HttpTransport(settings) as sync_transport:
+        assert not sync_transport._client.is_closed
+    assert sync_transport._client.is_closed
+    async with LivePool(settings) as pool:
+        assert not pool.closed
+    assert pool.closed
