@@ -78,8 +78,17 @@ def _settings_from(
     )
 
 
-def _check_http_client(http_client: object, verify: VerifySetting) -> None:
-    if http_client is not None and verify is not True:
+def _check_http_client(http_client: object, verify: VerifySetting, wanted: str) -> None:
+    """Refuse a wrong ``http_client=`` when the client is made, not at its first call."""
+    if http_client is None:
+        return
+    import httpx2  # the caller made an httpx2 client: it is imported already
+
+    if not isinstance(http_client, getattr(httpx2, wanted)):
+        raise ConfigurationError(
+            f"http_client must be an httpx2.{wanted}, got {type(http_client).__name__}"
+        )
+    if verify is not True:
         raise ConfigurationError(
             "verify= and http_client= together: the injected client's own TLS settings "
             "apply; configure verification on it (httpx2.AsyncClient(verify=...))"
@@ -97,6 +106,9 @@ def _new_pool(settings: ClientSettings) -> LivePool:
 class _ClientBase:
     """What both clients share: resolving the settings, and showing them safely."""
 
+    #: The httpx2 class an injected ``http_client`` must be.
+    _http_client_type = "AsyncClient"
+
     def __init__(
         self,
         api_key: str | SecretKey | None = None,
@@ -113,7 +125,7 @@ class _ClientBase:
         http_client: httpx2.AsyncClient | httpx2.Client | None = None,
         settings: ClientSettings | None = None,
     ) -> None:
-        _check_http_client(http_client, verify)
+        _check_http_client(http_client, verify, self._http_client_type)
         self._settings = _settings_from(
             settings,
             api_key,
@@ -224,7 +236,10 @@ class AsyncClient(_ClientBase, AsyncClosing):
     def models(self) -> AsyncModels:
         """The models resource: ``await client.models.list()``, ``get``, ``by_name``
         (a property, as in google-genai; ``client.models`` still works, deprecated)."""
-        return AsyncModels(self._settings, self._transport(), self._pool)
+        self._check_open()
+        # The transport is built by the first HTTP call: a WebSocket-only program never
+        # imports httpx2.
+        return AsyncModels(self._settings, self._transport, self._pool)
 
     @property
     def auth_tokens(self) -> AsyncAuthTokens:
@@ -256,6 +271,7 @@ class Client(_ClientBase, SyncClosing):
     """
 
     _http: HttpTransport | None = None
+    _http_client_type = "Client"
     _loop_portal: LoopPortal | None = None
 
     def _transport(self) -> HttpTransport:
@@ -316,9 +332,12 @@ class Client(_ClientBase, SyncClosing):
     def models(self) -> Models:
         """The models resource: ``client.models.list()``, ``get``, ``by_name`` (a
         property, as in google-genai; ``client.models`` still works, deprecated)."""
+        self._check_open()
+        return Models(self._settings, self._locked_transport, self._portal, self._pool)
+
+    def _locked_transport(self) -> HttpTransport:
         with self._lock:  # one HTTP transport, however many threads ask for it first
-            http = self._transport()
-        return Models(self._settings, http, self._portal, self._pool)
+            return self._transport()
 
     @property
     def auth_tokens(self) -> AuthTokens:

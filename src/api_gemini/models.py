@@ -266,7 +266,7 @@ class AsyncModels(_DeprecatedCall):
     def __init__(
         self,
         settings: ClientSettings,
-        http: AsyncHttpTransport,
+        http: Callable[[], AsyncHttpTransport],
         pool: Callable[[], LivePool] | None = None,
     ) -> None:
         self._settings = settings
@@ -291,7 +291,7 @@ class AsyncModels(_DeprecatedCall):
         pages = _list_pages(self._settings.api_version, page_size)
         call = next(pages)
         while True:
-            page = await _send_async(self._http, call, timeout)
+            page = await _send_async(self._http(), call, timeout)
             try:
                 call = pages.send(page)
             except StopIteration as done:
@@ -300,7 +300,7 @@ class AsyncModels(_DeprecatedCall):
 
     async def get(self, name: str, *, timeout: CallTimeout = None) -> ModelInfo:  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
         """One model's details; raises :class:`~api_gemini.errors.NotFoundError`."""
-        return await _send_async(self._http, _get_call(self._settings, name), timeout)
+        return await _send_async(self._http(), _get_call(self._settings, name), timeout)
 
     def by_name(self, name: str) -> AsyncModel:
         """A handle on one model; no request is made until a method is called."""
@@ -329,7 +329,7 @@ class AsyncModel(_ModelBase):
         self,
         model_id: str,
         settings: ClientSettings,
-        http: AsyncHttpTransport,
+        http: Callable[[], AsyncHttpTransport],
         pool: Callable[[], LivePool] | None = None,
     ) -> None:
         super().__init__(model_id, settings, pool)
@@ -347,7 +347,7 @@ class AsyncModel(_ModelBase):
         the whole call: bound that with ``asyncio.timeout``), or a
         :class:`~api_gemini.settings.Timeouts`; the client's when ``None``.
         """
-        return await _send_async(self._http, self._generate(request), timeout)
+        return await _send_async(self._http(), self._generate(request), timeout)
 
     async def stream_generate_content(
         self,
@@ -364,7 +364,7 @@ class AsyncModel(_ModelBase):
         ``timeout`` as for :meth:`generate_content`; its read part also bounds the wait
         between two events.
         """
-        return await self._http.stream_sse(*self._stream_body(request), timeout=timeout)
+        return await self._http().stream_sse(*self._stream_body(request), timeout=timeout)
 
     async def count_tokens(
         self,
@@ -374,7 +374,7 @@ class AsyncModel(_ModelBase):
     ) -> CountTokensResponse:
         """Count the tokens of a request's contents (``timeout`` as for
         :meth:`generate_content`)."""
-        return await _send_async(self._http, self._count_tokens(request), timeout)
+        return await _send_async(self._http(), self._count_tokens(request), timeout)
 
     async def embed_content(
         self,
@@ -386,7 +386,7 @@ class AsyncModel(_ModelBase):
         with ``task_type``, ``title``, ``output_dimensionality``): ``.embedding.values``.
         ``timeout`` as for :meth:`generate_content`.
         """
-        return await _send_async(self._http, self._embed(request), timeout)
+        return await _send_async(self._http(), self._embed(request), timeout)
 
     async def batch_embed_contents(
         self,
@@ -395,7 +395,7 @@ class AsyncModel(_ModelBase):
         timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
     ) -> BatchEmbedContentsResponse:
         """Embeddings of several inputs in one call, in order: ``.embeddings``."""
-        return await _send_async(self._http, self._batch_embed(requests), timeout)
+        return await _send_async(self._http(), self._batch_embed(requests), timeout)
 
     async def stream_generate_content_websocket(self, request: RequestLike) -> Stream:
         """Stream the answer over the Live API (WebSocket).
@@ -470,7 +470,7 @@ class Models(_DeprecatedCall):
     def __init__(
         self,
         settings: ClientSettings,
-        http: HttpTransport,
+        http: Callable[[], HttpTransport],
         portal: Callable[[], LoopPortal],
         pool: Callable[[], LivePool] | None = None,
     ) -> None:
@@ -487,7 +487,7 @@ class Models(_DeprecatedCall):
         pages = _list_pages(self._settings.api_version, page_size)
         call = next(pages)
         while True:
-            page = _send_sync(self._http, call, timeout)
+            page = _send_sync(self._http(), call, timeout)
             try:
                 call = pages.send(page)
             except StopIteration as done:
@@ -496,7 +496,7 @@ class Models(_DeprecatedCall):
 
     def get(self, name: str, *, timeout: CallTimeout = None) -> ModelInfo:
         """One model's details; raises :class:`~api_gemini.errors.NotFoundError`."""
-        return _send_sync(self._http, _get_call(self._settings, name), timeout)
+        return _send_sync(self._http(), _get_call(self._settings, name), timeout)
 
     def by_name(self, name: str) -> Model:
         """A handle on one model; no request is made until a method is called."""
@@ -516,7 +516,7 @@ class Model(_ModelBase):
         self,
         model_id: str,
         settings: ClientSettings,
-        http: HttpTransport,
+        http: Callable[[], HttpTransport],
         portal: Callable[[], LoopPortal],
         pool: Callable[[], LivePool] | None = None,
     ) -> None:
@@ -529,32 +529,32 @@ class Model(_ModelBase):
     ) -> GenerateContentResponse:
         """Generate a whole answer in one HTTP request (``timeout`` as on
         :meth:`AsyncModel.generate_content`)."""
-        return _send_sync(self._http, self._generate(request), timeout)
+        return _send_sync(self._http(), self._generate(request), timeout)
 
     def stream_generate_content(
         self, request: RequestLike, *, timeout: CallTimeout = None
     ) -> SSEStream:
         """Stream the answer over SSE: ``for chunk in model.stream_generate_content(r)``
         (truncation and ``timeout`` as on :meth:`AsyncModel.stream_generate_content`)."""
-        return self._http.stream_sse(*self._stream_body(request), timeout=timeout)
+        return self._http().stream_sse(*self._stream_body(request), timeout=timeout)
 
     def count_tokens(
         self, request: RequestLike, *, timeout: CallTimeout = None
     ) -> CountTokensResponse:
         """Count the tokens of a request's contents."""
-        return _send_sync(self._http, self._count_tokens(request), timeout)
+        return _send_sync(self._http(), self._count_tokens(request), timeout)
 
     def embed_content(
         self, request: EmbedLike, *, timeout: CallTimeout = None
     ) -> EmbedContentResponse:
         """As :meth:`AsyncModel.embed_content`."""
-        return _send_sync(self._http, self._embed(request), timeout)
+        return _send_sync(self._http(), self._embed(request), timeout)
 
     def batch_embed_contents(
         self, requests: Sequence[EmbedLike], *, timeout: CallTimeout = None
     ) -> BatchEmbedContentsResponse:
         """As :meth:`AsyncModel.batch_embed_contents`."""
-        return _send_sync(self._http, self._batch_embed(requests), timeout)
+        return _send_sync(self._http(), self._batch_embed(requests), timeout)
 
     def stream_generate_content_websocket(self, request: RequestLike) -> SyncStream:
         """Stream the answer over the Live API: ``for chunk in stream``; ``pause()``,
