@@ -314,7 +314,7 @@ class _Body:
         self.over = self.size > self.limit
         return self.over
 
-    def bytes(self) -> bytes:
+    def data(self) -> bytes:
         """The body (an error body cut to its limit); raises when a whole one is over."""
         if self.over and not self.cut:
             raise _too_big(self.limit)
@@ -439,7 +439,7 @@ async def _read_async(response: httpx2.Response, body: _Body, secret: str | None
     except Exception as exc:
         error = map_exception(exc, secret)
     else:
-        return body.bytes()
+        return body.data()
     raise error
 
 
@@ -542,5 +542,5 @@ def _read_sync(response: httpx2.Response, body: _Body, secret: str | None) -> by
     except Exception as exc:
         error = map_exception(exc, secret)
     else:
-        return body.bytes()
+        return body.data()
     raise error
