@@ -82,9 +82,11 @@ class _Reading:
         events = feed_decoder(self._decoder, raw)
         if raw is not None:
             self._gap.after_read(time.monotonic() - started, bool(events))
+        secret = self._secret  # a local: this loop runs once per chunk
         for event in events:
-            chunk = chunk_from_event(event, self._secret)
-            self.finished = self.finished or is_last_chunk(chunk)
+            chunk = chunk_from_event(event, secret)
+            if not self.finished and is_last_chunk(chunk):
+                self.finished = True
             yield chunk
 
     def end(self, chunks_received: int) -> GeminiError | None:
