@@ -51,7 +51,10 @@ def _public_classes() -> dict[str, type]:
         if not info.name.startswith(_SKIP) and not info.name.rpartition(".")[2].startswith("_")
     ]
     for name in modules:
-        module = importlib.import_module(name)
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # an extra that is not installed (audio): nothing to walk
+            continue
         for attr, value in vars(module).items():
             if (
                 inspect.isclass(value)
