@@ -22,7 +22,6 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as _ws_connect
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State as _WsState
 from websockets.version import version as _websockets_version
@@ -30,6 +29,7 @@ from websockets.version import version as _websockets_version
 from .._version import __version__
 from ..errors import ConfigurationError
 from ..settings import ClientSettings, is_loopback_host
+from ._idle_memory import LeanTlsConnect, trim_open_connection
 from .protocol import KEEPALIVE_CLOSE_REASON
 
 __all__ = [
@@ -116,8 +116,8 @@ def live_endpoint(settings: ClientSettings) -> Endpoint:
 # --------------------------------------------------------------------------- the seam
 
 
-class _Connect(_ws_connect):
-    """websockets' ``connect`` without redirects.
+class _Connect(LeanTlsConnect):
+    """websockets' ``connect`` (TLS through :mod:`._idle_memory`) without redirects.
 
     websockets follows 3xx redirects and strips only ``Authorization`` and cookies on
     a cross-origin hop; our ``x-goog-api-key`` would follow to the other origin.
@@ -291,7 +291,8 @@ async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> Client
         **options,
     )
     if endpoint.ssl is not None:
-        _trim_tls_read_buffer(connection)
+        _trim_tls_read_buffer(connection)  # a no-op on LeanTlsConnect's TLS layer
+    trim_open_connection(connection)
     return connection
 
 
