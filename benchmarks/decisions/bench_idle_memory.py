@@ -1,0 +1,144 @@
+"""Decision benchmark: memory per idle Live session over TLS, old TLS layer vs lean.
+
+``old`` is asyncio's SSLProtocol with its read buffer trimmed to 16 KiB (what main did
+before websocket/_idle_memory.py) and the handshake kept; ``new`` is LeanSSLProtocol
+plus the handshake trim. Each variant runs in a fresh process against the emulator (TLS,
+its own process), opens ``--sessions`` Live sessions (setup done) and reports RSS growth
+per session, then Python-level bytes per session (tracemalloc, a second batch). Variants
+alternate, ``--rounds`` times; medians are printed.
+
+    .venv/bin/python benchmarks/decisions/bench_idle_memory.py [--sessions 500] [--rounds 3]
+    .venv/bin/python benchmarks/decisions/bench_idle_memory.py --top new   # where it goes
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # the harness package
+
+KEY = "bench-key"
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+async def _child(variant: str, base_url: str, ca: str, sessions: int, top: bool) -> dict[str, Any]:
+    import tracemalloc
+
+    from api_gemini import AsyncClient
+    from api_gemini.websocket import _idle_memory, transport
+
+    if variant == "old":
+        _idle_memory._KNOWN_PYTHONS = ()  # type: ignore[misc]  # the stock TLS layer
+        transport.trim_open_connection = lambda connection: None  # type: ignore[assignment]
+    async with AsyncClient(KEY, base_url=base_url, verify=ca) as client:
+        model = client.models().by_name("gemini-3.8-live")
+        for session in [await model.connect() for _ in range(5)]:  # warm caches
+            await session.close()
+        gc.collect()
+        await asyncio.sleep(0.5)
+        before = _rss()
+        handles = []
+        while len(handles) < sessions:
+            handles += await asyncio.gather(*(model.connect() for _ in range(50)))
+        await asyncio.sleep(1.0)
+        gc.collect()
+        rss = (_rss() - before) / len(handles)
+        tracemalloc.start(1)
+        snap0 = tracemalloc.take_snapshot()
+        traced_handles = []
+        for _ in range(4):
+            traced_handles += await asyncio.gather(*(model.connect() for _ in range(50)))
+        gc.collect()
+        snap1 = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        stats = snap1.compare_to(snap0, "lineno")
+        traced = sum(s.size_diff for s in stats) / len(traced_handles)
+        lines = (
+            [
+                (
+                    f"{s.traceback[0].filename.split('site-packages/')[-1]}:{s.traceback[0].lineno}",
+                    s.size_diff / len(traced_handles),
+                )
+                for s in stats[:25]
+            ]
+            if top
+            else []
+        )
+        for session in handles + traced_handles:
+            await session.close()
+    return {"rss": rss, "traced": traced, "top": lines}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--top", choices=["old", "new"])
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        variant, base_url, ca, sessions, top = args.child
+        result = asyncio.run(_child(variant, base_url, ca, int(sessions), top == "1"))
+        print(json.dumps(result))
+        return
+
+    from harness._env import child_env, emulator, make_tls
+
+    tls = make_tls(Path(tempfile.mkdtemp(prefix="bench-idle-")))
+    samples: dict[str, dict[str, list[float]]] = {
+        v: {"rss": [], "traced": []} for v in ("old", "new")
+    }
+    with emulator(tls) as base_url:
+        variants = [args.top] if args.top else ["old", "new"]
+        for _ in range(1 if args.top else args.rounds):
+            for variant in variants:
+                argv = [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    variant,
+                    base_url,
+                    tls.ca,
+                    str(args.sessions),
+                    "1" if args.top else "0",
+                ]
+                out = subprocess.run(
+                    argv, capture_output=True, text=True, check=True, env=child_env()
+                )
+                result = json.loads(out.stdout.splitlines()[-1])
+                for name in ("rss", "traced"):
+                    samples[variant][name].append(result[name] / 1024)
+                for where, size in result["top"]:
+                    print(f"{size / 1024:8.2f} KiB  {where}")
+    print(f"KiB per idle Live session over TLS, {args.sessions} sessions, medians")
+    print("variant   RSS     tracemalloc   (samples RSS)")
+    for variant in variants:
+        rss, traced = samples[variant]["rss"], samples[variant]["traced"]
+        print(
+            f"{variant:6} {statistics.median(rss):7.1f} {statistics.median(traced):10.1f}"
+            f"      {', '.join(f'{x:.1f}' for x in rss)}"
+        )
+    with open("/proc/loadavg") as f:
+        print("load:", f.read().strip())
+
+
+if __name__ == "__main__":
+    main()
