@@ -46,8 +46,8 @@ async def _child(variant: str, base_url: str, ca: str, sessions: int, top: bool)
     from api_gemini.websocket import _idle_memory, transport
 
     if variant == "old":
-        _idle_memory._KNOWN_PYTHONS = ()  # type: ignore[misc]  # the stock TLS layer
-        transport.trim_open_connection = lambda connection: None  # type: ignore[assignment]
+        setattr(_idle_memory, "_KNOWN_PYTHONS", ())  # noqa: B010  # the stock TLS layer
+        setattr(transport, "trim_open_connection", lambda connection: None)  # noqa: B010
     async with AsyncClient(KEY, base_url=base_url, verify=ca) as client:
         model = client.models().by_name("gemini-3.8-live")
         for session in [await model.connect() for _ in range(5)]:  # warm caches
@@ -55,7 +55,7 @@ async def _child(variant: str, base_url: str, ca: str, sessions: int, top: bool)
         gc.collect()
         await asyncio.sleep(0.5)
         before = _rss()
-        handles = []
+        handles: list[Any] = []
         while len(handles) < sessions:
             handles += await asyncio.gather(*(model.connect() for _ in range(50)))
         await asyncio.sleep(1.0)

@@ -24,6 +24,7 @@ untouched: only buffers change.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ssl
 import sys
 import weakref
@@ -190,8 +191,10 @@ class LeanSSLProtocol(sslproto.SSLProtocol):
 
     def _on_handshake_complete(self, handshake_exc: BaseException | None) -> None:
         super()._on_handshake_complete(handshake_exc)
+        extra = self._extra
         for name in _ON_DEMAND:
-            self._extra.pop(name, None)
+            extra.pop(name, None)
+        self._extra = dict(extra)  # the same keys in a dict sized for them
 
     def _get_extra_info(self, name: str, default: Any = None) -> Any:
         method = _ON_DEMAND.get(name)
@@ -311,6 +314,8 @@ def trim_open_connection(connection: ClientConnection) -> None:
     ``connection.request`` keeps its path and ``connection.response`` its status and
     reason; their headers (the request's hold the credential) and the response body
     go. In place: websockets' frame parser (a generator) holds the same response.
+    Nothing in api_gemini reads them after the upgrade (a refused upgrade raises
+    before this, with its response whole).
     """
     request = connection.request
     if request is not None:
@@ -319,3 +324,8 @@ def trim_open_connection(connection: ClientConnection) -> None:
     if response is not None:
         response.headers.clear()
         response.body = b""
+    # websockets appends, removes and iterates its drain waiters: a list does all three,
+    # and an empty one is 56 bytes where an empty deque is 0.6 KiB.
+    waiters: Any = getattr(connection, "drain_waiters", None)
+    if type(waiters) is collections.deque and not waiters:
+        connection.drain_waiters = []  # type: ignore[assignment]
