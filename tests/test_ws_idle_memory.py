@@ -209,6 +209,17 @@ async def test_certificate_is_verified_and_its_details_come_on_demand(
             await _open(port, f.name)
 
 
+async def test_the_server_name_goes_out_as_sni(tls_files: TlsFiles) -> None:
+    names: list[str | None] = []
+    context = _server_context(tls_files)
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    async with tls_server(_echo, context) as port:
+        ws = await _open(port, tls_files.ca, host="localhost")
+        assert type(ws.transport._ssl_protocol) is LeanSSLProtocol
+        await ws.close()
+    assert names == ["localhost"]
+
+
 async def test_the_server_name_is_checked(tmp_path: Any, leak_check: LeakCheck) -> None:
     ca = trustme.CA()
     server = ca.issue_cert("elsewhere.example")
