@@ -7,7 +7,7 @@ its own process), opens ``--sessions`` Live sessions (setup done) and reports RS
 per session, then Python-level bytes per session (tracemalloc, a second batch). Variants
 alternate, ``--rounds`` times; medians are printed.
 
-    .venv/bin/python benchmarks/decisions/bench_idle_memory.py [--sessions 500] [--rounds 3]
+    .venv/bin/python benchmarks/decisions/bench_idle_memory.py [--sessions 500] [--rounds 3] [--batch 50]
     .venv/bin/python benchmarks/decisions/bench_idle_memory.py --top new   # where it goes
 """
 
@@ -39,7 +39,9 @@ def _rss() -> int:
     raise RuntimeError("no VmRSS")
 
 
-async def _child(variant: str, base_url: str, ca: str, sessions: int, top: bool) -> dict[str, Any]:
+async def _child(
+    variant: str, base_url: str, ca: str, sessions: int, top: bool, batch: int
+) -> dict[str, Any]:
     import tracemalloc
 
     from api_gemini import AsyncClient
@@ -57,7 +59,8 @@ async def _child(variant: str, base_url: str, ca: str, sessions: int, top: bool)
         before = _rss()
         handles: list[Any] = []
         while len(handles) < sessions:
-            handles += await asyncio.gather(*(model.connect() for _ in range(50)))
+            n = min(batch, sessions - len(handles))
+            handles += await asyncio.gather(*(model.connect() for _ in range(n)))
         await asyncio.sleep(1.0)
         gc.collect()
         rss = (_rss() - before) / len(handles)
@@ -91,12 +94,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=50, help="sessions opened at once")
     parser.add_argument("--top", choices=["old", "new"])
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        variant, base_url, ca, sessions, top = args.child
-        result = asyncio.run(_child(variant, base_url, ca, int(sessions), top == "1"))
+        variant, base_url, ca, sessions, top, batch = args.child
+        result = asyncio.run(_child(variant, base_url, ca, int(sessions), top == "1", int(batch)))
         print(json.dumps(result))
         return
 
@@ -119,6 +123,7 @@ def main() -> None:
                     tls.ca,
                     str(args.sessions),
                     "1" if args.top else "0",
+                    str(args.batch),
                 ]
                 out = subprocess.run(
                     argv, capture_output=True, text=True, check=True, env=child_env()
@@ -128,7 +133,10 @@ def main() -> None:
                     samples[variant][name].append(result[name] / 1024)
                 for where, size in result["top"]:
                     print(f"{size / 1024:8.2f} KiB  {where}")
-    print(f"KiB per idle Live session over TLS, {args.sessions} sessions, medians")
+    print(
+        f"KiB per idle Live session over TLS, {args.sessions} sessions, "
+        f"{args.batch} opened at once, medians"
+    )
     print("variant   RSS     tracemalloc   (samples RSS)")
     for variant in variants:
         rss, traced = samples[variant]["rss"], samples[variant]["traced"]
