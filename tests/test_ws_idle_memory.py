@@ -257,6 +257,29 @@ async def test_handshake_timeout_applies(tls_files: TlsFiles, leak_check: LeakCh
         await server.wait_closed()
 
 
+async def test_cancelled_during_the_handshake_leaves_nothing_open(
+    tls_files: TlsFiles, leak_check: LeakCheck
+) -> None:
+    reached = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        reached.set()
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        opening = asyncio.ensure_future(_open(port, tls_files.ca))
+        await reached.wait()  # TCP is up, the ClientHello unanswered
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 # --------------------------------------------------------------------------- handshake trim
 
 

@@ -7,7 +7,8 @@ its own process), opens ``--sessions`` Live sessions (setup done) and reports RS
 per session, then Python-level bytes per session (tracemalloc, a second batch). Variants
 alternate, ``--rounds`` times; medians are printed.
 
-    .venv/bin/python benchmarks/decisions/bench_idle_memory.py [--sessions 500] [--rounds 3] [--batch 50]
+    .venv/bin/python benchmarks/decisions/bench_idle_memory.py [--sessions N] [--rounds R]
+        [--batch B]   (B sessions opened at once; 50 by default)
     .venv/bin/python benchmarks/decisions/bench_idle_memory.py --top new   # where it goes
 """
 
