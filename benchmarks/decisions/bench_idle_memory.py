@@ -10,12 +10,14 @@ alternate, ``--rounds`` times; medians are printed.
     .venv/bin/python benchmarks/decisions/bench_idle_memory.py [--sessions N] [--rounds R]
         [--batch B]   (B sessions opened at once; 50 by default)
     .venv/bin/python benchmarks/decisions/bench_idle_memory.py --top new   # where it goes
+    .venv/bin/python benchmarks/decisions/bench_idle_memory.py --read-cpu  # µs per record
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -23,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,18 +94,129 @@ async def _child(
     return {"rss": rss, "traced": traced, "top": lines}
 
 
+# --------------------------------------------------------------------------- read CPU
+
+
+class _App(asyncio.Protocol):
+    received = 0
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+
+
+class _Raw:
+    """The socket transport, in memory: what the TLS protocol writes is kept."""
+
+    def __init__(self) -> None:
+        self.out: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.out.append(bytes(data))
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def _feed(protocol: Any, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        buffer = protocol.get_buffer(-1)
+        n = min(len(buffer), len(view))
+        buffer[:n] = view[:n]
+        view = view[n:]
+        protocol.buffer_updated(n)
+
+
+async def _read_cpu(variant: str, records: int, size: int) -> float:
+    """µs per TLS record received, old (asyncio's, 16 KiB reads) or new, in memory."""
+    import ssl
+    from asyncio import sslproto
+
+    import trustme
+
+    from api_gemini.websocket._idle_memory import LeanSSLProtocol
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    loop = asyncio.get_running_loop()
+    app, waiter = _App(), loop.create_future()
+    protocol: Any
+    if variant == "new":
+        protocol = LeanSSLProtocol(loop, app, client_context, waiter, "127.0.0.1")
+    else:
+        protocol = sslproto.SSLProtocol(loop, app, client_context, waiter, False, "127.0.0.1")
+        protocol.max_size = 16 * 1024  # what main's _trim_tls_read_buffer set
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    server = server_context.wrap_bio(incoming, outgoing, server_side=True)
+    raw = _Raw()
+    protocol.connection_made(raw)
+    while not waiter.done():
+        for data in raw.out:
+            incoming.write(data)
+        raw.out.clear()
+        with contextlib.suppress(ssl.SSLWantReadError):
+            server.do_handshake()
+        if outgoing.pending:
+            _feed(protocol, outgoing.read())
+        await asyncio.sleep(0)
+    for data in raw.out:  # the client's Finished
+        incoming.write(data)
+    server.do_handshake()
+    _feed(protocol, outgoing.read())  # the session tickets
+    payload = b"x" * size
+    wire = []
+    for _ in range(records):
+        server.write(payload)
+        wire.append(outgoing.read())
+    started = time.perf_counter()
+    for data in wire:
+        _feed(protocol, data)
+    elapsed = time.perf_counter() - started
+    assert app.received == records * size
+    protocol._app_transport._closed = True
+    return elapsed / records * 1e6
+
+
+def read_cpu(rounds: int) -> None:
+    """Print the median µs per record received, old and new alternating."""
+    for size in (400, 4000, 16000):
+        samples: dict[str, list[float]] = {"old": [], "new": []}
+        for _ in range(rounds):
+            for variant in samples:
+                samples[variant].append(asyncio.run(_read_cpu(variant, 5000, size)))
+        print(
+            f"{size} B records, µs per record received (median of {rounds}): "
+            + ", ".join(f"{v} {statistics.median(x):.2f}" for v, x in samples.items())
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=50, help="sessions opened at once")
     parser.add_argument("--top", choices=["old", "new"])
+    parser.add_argument("--read-cpu", action="store_true", help="µs per TLS record read")
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         variant, base_url, ca, sessions, top, batch = args.child
         result = asyncio.run(_child(variant, base_url, ca, int(sessions), top == "1", int(batch)))
         print(json.dumps(result))
+        return
+    if args.read_cpu:
+        read_cpu(max(args.rounds, 9))
+        with open("/proc/loadavg") as f:
+            print("load:", f.read().strip())
         return
 
     from harness._env import child_env, emulator, make_tls

@@ -110,11 +110,11 @@ _ON_DEMAND: Final = {"peercert": "getpeercert", "cipher": "cipher", "compression
 class LeanSSLProtocol(sslproto.SSLProtocol):
     """asyncio's client TLS protocol with less memory held per connection.
 
-    * Reads: one TLS record at a time through the loop's shared buffer, both from the
-      socket and out of OpenSSL (asyncio gives each connection a 256 KiB buffer and
-      allocates 256 KiB for each read out of OpenSSL). Safe because the selector
+    * Reads from the socket go through the loop's shared 16 KiB buffer (asyncio gives
+      each connection a 256 KiB one); reads out of OpenSSL take one record at a time
+      (asyncio allocates 256 KiB for each). Sharing is safe because the selector
       transport copies each read into the TLS layer's ``MemoryBIO`` (``buffer_updated``)
-      before the next read can reuse it.
+      before the next read can reuse the buffer.
     * ``peercert``, ``cipher``, ``compression`` come from the SSL object on demand.
     * Writes: one record is encrypted and written to the socket at a time, and nothing
       more is encrypted while the socket's buffer is full (the plaintext waits in the
@@ -167,25 +167,25 @@ class LeanSSLProtocol(sslproto.SSLProtocol):
         return self._ssl_buffer_view
 
     def _do_read__copied(self) -> None:
-        # asyncio reads each record into a new max_size bytes object and shrinks it;
-        # here into the shared buffer (already copied into the TLS layer's MemoryBIO by
-        # buffer_updated, so free), then exactly the record's bytes are copied out.
+        # asyncio's loop with one TLS record per read (``max_size`` is 0 here): each
+        # read allocates a record-sized bytes object that OpenSSL fills and that is
+        # shrunk in place, no copy (reading into the shared buffer and copying out was
+        # slower for records of a few KiB).
         me: Any = self
         sslobj = me._sslobj
-        view = self._ssl_buffer_view
-        count = 1
+        chunk = b"1"
         chunks: list[bytes] = []
         try:
             while True:
-                count = sslobj.read(TLS_RECORD, view)
-                if not count:
+                chunk = sslobj.read(TLS_RECORD)
+                if not chunk:
                     break
-                chunks.append(bytes(view[:count]))
+                chunks.append(chunk)
         except _SSL_AGAIN:
             pass
         if chunks:
             me._app_protocol.data_received(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-        if not count:  # close_notify
+        if not chunk:  # close_notify
             me._call_eof_received()
             me._start_shutdown()
 
