@@ -70,7 +70,7 @@ async def test_live_session_over_lean_tls_streams_large_frames_intact(
     # About 40 KB of base64 per audio frame: several TLS records per message.
     emu = await make_emulator(tls_cert=tls_files.cert, tls_key=tls_files.key, tokens_per_chunk=32)
     async with AsyncClient("k", base_url=emu.base_url, verify=tls_files.ca) as client:
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
         request: dict[str, Any] = {
             "contents": [{"role": "user", "parts": [{"text": "speak"}]}],
             "generationConfig": {"responseModalities": ["AUDIO"], "maxOutputTokens": 320},

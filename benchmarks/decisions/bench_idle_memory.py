@@ -55,7 +55,7 @@ async def _child(
         setattr(_idle_memory, "_KNOWN_PYTHONS", ())  # noqa: B010  # the stock TLS layer
         setattr(transport, "trim_open_connection", lambda connection: None)  # noqa: B010
     async with AsyncClient(KEY, base_url=base_url, verify=ca) as client:
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
         for session in [await model.connect() for _ in range(5)]:  # warm caches
             await session.close()
         gc.collect()
