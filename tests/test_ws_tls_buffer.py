@@ -1,8 +1,9 @@
-"""asyncio's per-connection TLS read buffer is trimmed on Live connections.
+"""asyncio's per-connection TLS read buffer is not paid on Live connections.
 
-CPython gives every asyncio TLS connection a 256 KiB read buffer; the connection layer
-shrinks it to ``TLS_READ_BUFFER`` (most of an idle session's memory otherwise, see
-docs/performance.md). Data must still arrive intact through the smaller buffer.
+CPython gives every asyncio TLS connection a 256 KiB read buffer; Live connections read
+through one ``TLS_READ_BUFFER`` (16 KiB) buffer shared by the event loop instead
+(websocket/_idle_memory.py; most of an idle session's memory otherwise, see
+docs/performance.md). Data must still arrive intact through it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Protocol
 
 from api_gemini import AsyncClient
 from api_gemini.emulator import Emulator
+from api_gemini.websocket._idle_memory import LeanSSLProtocol
 from api_gemini.websocket.transport import TLS_READ_BUFFER
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
@@ -39,6 +41,7 @@ async def test_tls_read_buffer_trimmed_and_data_intact(
         stream = await model.stream_generate_content_websocket(request)
         async with stream:
             protocol = stream._conn._ws.connection.transport._ssl_protocol  # type: ignore[attr-defined]
+            assert type(protocol) is LeanSSLProtocol
             assert len(protocol._ssl_buffer) == TLS_READ_BUFFER
             audio = b""
             async for chunk in stream:

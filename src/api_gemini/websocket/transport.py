@@ -31,7 +31,6 @@ from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as _ws_connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State as _WsState
@@ -40,6 +39,7 @@ from websockets.version import version as _websockets_version
 from .._version import __version__
 from ..errors import ConfigurationError
 from ..settings import ClientSettings, is_loopback_host
+from ._idle_memory import LeanTlsConnect, trim_open_connection
 from .protocol import KEEPALIVE_CLOSE_REASON
 from .wire import (
     CloseInfo,
@@ -137,8 +137,8 @@ def live_endpoint(settings: ClientSettings) -> Endpoint:
 # --------------------------------------------------------------------------- the seam
 
 
-class _Connect(_ws_connect):
-    """websockets' ``connect`` without redirects.
+class _Connect(LeanTlsConnect):
+    """websockets' ``connect`` (TLS through :mod:`._idle_memory`) without redirects.
 
     websockets follows 3xx redirects and strips only ``Authorization`` and cookies on
     a cross-origin hop; our ``x-goog-api-key`` would follow to the other origin.
@@ -573,7 +573,8 @@ async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> WebSoc
         **options,
     )
     if endpoint.ssl is not None:
-        _trim_tls_read_buffer(connection)
+        _trim_tls_read_buffer(connection)  # a no-op on LeanTlsConnect's TLS layer
+    trim_open_connection(connection)
     assert isinstance(connection, BoundedClientConnection)  # create_connection above
     return WebSocketsWire(
         connection, write_timeout=ws.write_timeout, close_timeout=ws.close_timeout
