@@ -123,7 +123,12 @@ class PicowsWire(picows.WSListener):
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         msg_type = frame.msg_type
-        if (msg_type is _TEXT or msg_type is _BINARY) and frame.fin and not self._fragments:
+        if (
+            (msg_type is _TEXT or msg_type is _BINARY)
+            and frame.fin
+            and not self._fragments
+            and not (frame.rsv1 or frame.rsv2 or frame.rsv3)
+        ):
             # The hot path: one whole message, straight to the sink.
             sink = self._on_frame
             if sink is not None and not self._paused:
@@ -134,6 +139,9 @@ class PicowsWire(picows.WSListener):
         self._other_frame(transport, frame, msg_type)
 
     def _other_frame(self, transport: WSTransport, frame: WSFrame, msg_type: Any) -> None:
+        if frame.rsv1 or frame.rsv2 or frame.rsv3:
+            # picows leaves the reserved bits to its user; no extension was negotiated.
+            raise picows.WSProtocolError(WSCloseCode.PROTOCOL_ERROR, "reserved bits set")
         if msg_type is _PING:
             payload = frame.get_payload_as_bytes()
             transport.send_pong(payload)
@@ -219,9 +227,9 @@ class PicowsWire(picows.WSListener):
         sent = hs.sent if hs is not None else None
         rcvd = hs.recv if hs is not None else None
         if sent is not None and (rcvd is None or not hs.recv_then_sent):
-            return CloseInfo(_as_int(sent.code) or 1005, sent.reason, by_us=True)
+            return CloseInfo(_as_int(sent.code) or 1005, sent.reason or "", by_us=True)
         if rcvd is not None:
-            return CloseInfo(_as_int(rcvd.code) or 1005, rcvd.reason, by_us=False)
+            return CloseInfo(_as_int(rcvd.code) or 1005, rcvd.reason or "", by_us=False)
         return CloseInfo(1006, "")
 
     def _report_close(self) -> None:
