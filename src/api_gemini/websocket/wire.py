@@ -86,7 +86,16 @@ CloseSink = Callable[[CloseInfo], None]
 
 
 class WireClosedError(Exception):
-    """A send or ping on a WebSocket that is closed (or closing)."""
+    """A send or ping on a WebSocket that is closed (or closing).
+
+    Attributes:
+        info: how it closed (or is closing), when the wire knows: the close frames
+            may have crossed before TCP ended (``None``: unknown).
+    """
+
+    def __init__(self, message: str, info: CloseInfo | None = None) -> None:
+        super().__init__(message)
+        self.info = info
 
 
 class WireStalledError(WireClosedError):
