@@ -194,7 +194,7 @@ class PicowsWire(picows.WSListener):
             if handle is not None:
                 handle.cancel()
         self._close_info = self._end_info(transport)
-        lost = WireClosedError("the connection is closed")
+        lost = WireClosedError("the connection is closed", self._close_info)
         for waiter in self._drain_waiters:
             if not waiter.done():  # dropped with data unsent: the send failed
                 waiter.set_exception(lost)
@@ -231,6 +231,15 @@ class PicowsWire(picows.WSListener):
         if rcvd is not None:
             return CloseInfo(_as_int(rcvd.code) or 1005, rcvd.reason or "", by_us=False)
         return CloseInfo(1006, "")
+
+    def _known_end(self) -> CloseInfo | None:
+        """How it ended, or is ending (close frames out before TCP ended)."""
+        if self._close_info is not None:
+            return self._close_info
+        ws = self._ws
+        if self._stalled is None and (ws is None or ws.close_handshake is None):
+            return None
+        return self._end_info(ws) if ws is not None else None
 
     def _report_close(self) -> None:
         # After the last message: held ones (reading paused) go first, on resume.
@@ -340,7 +349,7 @@ class PicowsWire(picows.WSListener):
         buffer is above its high-water mark."""
         ws = self._ws
         if ws is None or not self.is_open:
-            raise WireClosedError("cannot send: the connection is closed")
+            raise WireClosedError("cannot send: the connection is closed", self._known_end())
         ws.send(_TEXT, data)
         if self._writes_paused:
             await self._drain()
@@ -353,7 +362,7 @@ class PicowsWire(picows.WSListener):
                 await waiter
         except TimeoutError:
             self.drop_stalled(STALLED_SEND)
-            raise WireStalledError(STALLED_SEND) from None
+            raise WireStalledError(STALLED_SEND, self._known_end()) from None
 
     def drop_stalled(self, why: str) -> None:
         """Drop TCP because our writes do not drain; :attr:`close_info` says ``why``."""
@@ -365,7 +374,7 @@ class PicowsWire(picows.WSListener):
         """Ping now; the round trip in seconds (the write bounded by ``write_timeout``)."""
         ws = self._ws
         if ws is None or not self.is_open:
-            raise WireClosedError("cannot ping: the connection is closed")
+            raise WireClosedError("cannot ping: the connection is closed", self._known_end())
         waiter: asyncio.Future[float] = self._loop.create_future()
         self._send_ping(ws, waiter)
         if self._writes_paused:
