@@ -187,12 +187,11 @@ class Stream(Receiver[GenerateContentResponse]):
         )
 
     async def _end_idle(self, error: StreamIdleTimeoutError) -> None:
-        """Stop the reader, end the stream with ``error`` after what is buffered, and
+        """Stop receiving, end the stream with ``error`` after what is buffered, and
         close the connection with a handshake."""
-        reader = self._reader
-        if reader is not None and not reader.done():
-            reader.cancel()
-            await asyncio.wait([reader])
+        if self._phase >= ReaderPhase.CLOSING:
+            return  # it ended meanwhile
+        self._conn.detach()
         self._finish(error)
         if not self._conn.closed:
             await self._conn.close(1000, "idle")
