@@ -81,3 +81,19 @@ def ws_transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
         patched: Any = post_init
         monkeypatch.setattr(WebSocketSettings, "__post_init__", patched)
     return name
+
+
+def tcp_of(wire: Any) -> Any:
+    """The asyncio transport under a wire, either transport's (private paths, read here
+    only): for tests that look at what TCP is doing."""
+    connection = getattr(wire, "connection", None)
+    if connection is not None:  # WebSocketsWire: websockets' connection
+        return connection.transport
+    return wire._tcp  # PicowsWire
+
+
+def held_frames(wire: Any) -> int:
+    """Frames the wire itself holds (read from the socket, not yet given to the sink)."""
+    connection = getattr(wire, "connection", None)
+    held = connection._held if connection is not None else wire._held
+    return len(held or ())

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from typing import Any, Final
 
@@ -34,7 +35,7 @@ from .protocol import KEEPALIVE_CLOSE_REASON
 from .transport import STALLED_REPLIES, STALLED_SEND, UNREAD_REPLIES_LIMIT
 from .wire import CloseInfo, CloseSink, FrameSink, WireClosedError, WireStalledError
 
-__all__ = ["PicowsWire"]
+__all__ = ["PicowsWire", "WireLogger"]
 
 _TEXT: Final = WSMsgType.TEXT
 _BINARY: Final = WSMsgType.BINARY
@@ -59,6 +60,31 @@ def _close_code(code: int) -> Any:
 def _as_int(code: Any) -> int:
     """A close code from picows (its enum, an int subclass at run time) as an int."""
     return int(code)
+
+
+class WireLogger(logging.LoggerAdapter[logging.Logger]):
+    """picows's client logger for one connection: credentials scrubbed (its debug log
+    shows the handshake), and its parser's failures told to the wire at once."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__(logging.getLogger("picows.client"), {})
+        self.secrets = tuple(s for s in secrets if s)
+        self.wire: PicowsWire | None = None
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if level >= logging.ERROR and str(msg).startswith("WS parser"):
+            # "WS parser error" / "WS parser failure": the only synchronous sign of it.
+            wire = self.wire
+            if wire is not None:
+                wire.parser_failed()
+        if self.isEnabledFor(level):
+            text = str(msg) % args if args else str(msg)
+            for secret in self.secrets:
+                text = text.replace(secret, "***")
+            super().log(level, "%s", text, **kwargs)
+
+    def isEnabledFor(self, level: int) -> bool:  # logging's name
+        return self.logger.isEnabledFor(level)
 
 
 class PicowsWire(picows.WSListener):
@@ -98,6 +124,10 @@ class PicowsWire(picows.WSListener):
         self._close_received = False
         #: close() was called: held and later messages are dropped (nobody reads them).
         self._closing = False
+        #: The close frame sent, if any, is ours (close(), keepalive, an echo), not picows's.
+        self._we_closed = False
+        #: The connection has failed (picows's parser or ours): frames are dropped.
+        self._failed = False
         self._close_info: CloseInfo | None = None
         self._close_reported = False
         self._disconnected = False
@@ -117,11 +147,32 @@ class PicowsWire(picows.WSListener):
 
     # ---- picows's callbacks
 
+    def parser_failed(self) -> None:
+        """picows's parser failed the connection (it logs that, then sends the close
+        frame and disconnects after a delay). Its parser state is then unreliable: it
+        goes on reading (an oversized frame's payload, say) and may deliver the rest as
+        frames. So reading stops now, and from the next loop turn nothing is delivered;
+        the one good frame picows still hands over in this call (the one before the bad
+        frame) gets through.
+        """
+        if not self._failed:
+            tcp = self._tcp
+            if tcp is not None and not tcp.is_closing():
+                with contextlib.suppress(Exception):
+                    tcp.pause_reading()
+            self._loop.call_soon(self._fail)
+
+    def _fail(self) -> None:
+        self._failed = True
+        self._held.clear()
+
     def on_ws_connected(self, transport: WSTransport) -> None:
         self._ws = transport
         self._tcp = transport.underlying_transport
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if self._failed:
+            return  # picows failed the connection: nothing read after it counts
         msg_type = frame.msg_type
         if (
             (msg_type is _TEXT or msg_type is _BINARY)
@@ -141,6 +192,7 @@ class PicowsWire(picows.WSListener):
     def _other_frame(self, transport: WSTransport, frame: WSFrame, msg_type: Any) -> None:
         if frame.rsv1 or frame.rsv2 or frame.rsv3:
             # picows leaves the reserved bits to its user; no extension was negotiated.
+            self._failed = True  # picows goes on with the rest of this read
             raise picows.WSProtocolError(WSCloseCode.PROTOCOL_ERROR, "reserved bits set")
         if msg_type is _PING:
             payload = frame.get_payload_as_bytes()
@@ -157,6 +209,7 @@ class PicowsWire(picows.WSListener):
                 # Echo the peer's code, as websockets does; the peer then ends TCP.
                 hs = transport.close_handshake
                 code = hs.recv.code if hs is not None and hs.recv is not None else 1000
+                self._we_closed = True
                 with contextlib.suppress(Exception):
                     transport.send_close(_close_code(_as_int(code) or 1000))
             self._start_close_timer()
@@ -166,6 +219,7 @@ class PicowsWire(picows.WSListener):
     def _fragment(self, frame: WSFrame, msg_type: Any) -> None:
         fragments = self._fragments
         if (msg_type is _CONTINUATION) != bool(fragments):
+            self._failed = True
             raise picows.WSProtocolError(
                 WSCloseCode.PROTOCOL_ERROR,
                 "unexpected continuation frame" if fragments else "incomplete fragmented message",
@@ -173,6 +227,7 @@ class PicowsWire(picows.WSListener):
         self._fragments_size += frame.payload_size
         if self._fragments_size > self._max_message_size:
             # Raised from a callback, picows sends this close code and disconnects.
+            self._failed = True
             raise picows.WSProtocolError(
                 WSCloseCode.MESSAGE_TOO_BIG,
                 f"message over {self._max_message_size} bytes",
@@ -237,9 +292,13 @@ class PicowsWire(picows.WSListener):
         if self._close_info is not None:
             return self._close_info
         ws = self._ws
-        if self._stalled is None and (ws is None or ws.close_handshake is None):
+        if ws is None:
             return None
-        return self._end_info(ws) if ws is not None else None
+        tcp = self._tcp
+        lost = tcp is not None and tcp.is_closing()
+        if self._stalled is None and ws.close_handshake is None and not lost:
+            return None
+        return self._end_info(ws)
 
     def _report_close(self) -> None:
         # After the last message: held ones (reading paused) go first, on resume.
@@ -350,6 +409,11 @@ class PicowsWire(picows.WSListener):
         ws = self._ws
         if ws is None or not self.is_open:
             raise WireClosedError("cannot send: the connection is closed", self._known_end())
+        tcp = self._tcp
+        if tcp is not None and tcp.is_closing():
+            # TCP failed under us (a write met a reset), and picows has not heard yet:
+            # asyncio would drop this frame silently.
+            raise WireClosedError("cannot send: the connection was lost", self._known_end())
         ws.send(_TEXT, data)
         if self._writes_paused:
             await self._drain()
@@ -434,6 +498,7 @@ class PicowsWire(picows.WSListener):
             return
         if not ws.is_close_frame_sent:
             # As websockets does: close with 1011 (the reason names the cause).
+            self._we_closed = True
             ws.send_close(WSCloseCode.INTERNAL_ERROR, KEEPALIVE_CLOSE_REASON)
         if self._writes_paused:
             self.abort()  # a peer that does not read would never take the close frame
@@ -451,6 +516,7 @@ class PicowsWire(picows.WSListener):
             self._report_close()
             return
         if not ws.is_close_frame_sent:
+            self._we_closed = True
             with contextlib.suppress(Exception):
                 ws.send_close(_close_code(code), reason.encode())
         self.resume_reading_socket()  # the peer's close frame must be read

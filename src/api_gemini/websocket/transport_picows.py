@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from .._version import __version__
@@ -30,7 +29,7 @@ from .transport import Endpoint
 from .wire import UpgradeRefusedError, Wire
 
 if TYPE_CHECKING:
-    from ._picows_wire import PicowsWire
+    from ._picows_wire import PicowsWire, WireLogger
 
 __all__ = ["PicowsConnector"]
 
@@ -40,23 +39,6 @@ _INSTALL_HINT: Final = (
 #: Bytes picows reads at a time to start with (it grows the buffer for larger frames):
 #: a Live message is small, and the buffer is per connection for its whole life.
 _READ_BUFFER: Final = 16 * 1024
-
-
-def _redacting_logger(secrets: tuple[str, ...]) -> logging.LoggerAdapter[logging.Logger]:
-    """picows's client logger minus credentials (its debug log shows the handshake)."""
-
-    class _Redacting(logging.LoggerAdapter[logging.Logger]):
-        def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-            if self.isEnabledFor(level):
-                text = str(msg) % args if args else str(msg)
-                for secret in secrets:
-                    text = text.replace(secret, "***")
-                super().log(level, "%s", text, **kwargs)
-
-        def isEnabledFor(self, level: int) -> bool:  # logging's name
-            return self.logger.isEnabledFor(level)
-
-    return _Redacting(logging.getLogger("picows.client"), {})
 
 
 class PicowsConnector:
@@ -76,6 +58,7 @@ class PicowsConnector:
         except ImportError:
             raise ConfigurationError(_INSTALL_HINT) from None
         self._wire_class: type[PicowsWire] = wire_module.PicowsWire
+        self._logger_class: type[WireLogger] = wire_module.WireLogger
 
     def __repr__(self) -> str:
         return "PicowsConnector()"
@@ -109,6 +92,8 @@ class PicowsConnector:
         headers = [(name, value) for name, value in endpoint.headers]
         headers.append(("User-Agent", f"api-gemini/{__version__} picows/{picows.__version__}"))
         secrets = tuple(v for k, v in endpoint.headers if k in ("x-goog-api-key", "authorization"))
+        logger = self._logger_class(secrets)
+        logger.wire = wire
         options: dict[str, Any] = {}
         if endpoint.ssl is not None:
             options["ssl_context"] = endpoint.ssl
@@ -126,7 +111,7 @@ class PicowsConnector:
                 extra_headers=headers,
                 max_redirects=0,
                 read_buffer_init_size=_READ_BUFFER,
-                logger_name=_redacting_logger(secrets),
+                logger_name=logger,
                 use_aiofastnet=False,  # asyncio's TLS: the client's SSL context applies
                 **options,
             )
