@@ -327,11 +327,14 @@ class PicowsWire(picows.WSListener):
     def is_open(self) -> bool:
         """True while frames can be sent (no close frame sent or received)."""
         ws = self._ws
+        tcp = self._tcp
         return (
             ws is not None
             and not self._disconnected
             and not self._close_received
             and not ws.is_close_frame_sent
+            # TCP failed under us (a write met a reset) before picows heard of it.
+            and not (tcp is not None and tcp.is_closing())
         )
 
     @property
@@ -409,11 +412,6 @@ class PicowsWire(picows.WSListener):
         ws = self._ws
         if ws is None or not self.is_open:
             raise WireClosedError("cannot send: the connection is closed", self._known_end())
-        tcp = self._tcp
-        if tcp is not None and tcp.is_closing():
-            # TCP failed under us (a write met a reset), and picows has not heard yet:
-            # asyncio would drop this frame silently.
-            raise WireClosedError("cannot send: the connection was lost", self._known_end())
         ws.send(_TEXT, data)
         if self._writes_paused:
             await self._drain()
