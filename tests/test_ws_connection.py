@@ -30,6 +30,7 @@ from api_gemini.errors import (
     MessageParseError,
     MessageTooBigError,
     ProtocolViolationError,
+    SessionClosedError,
     SetupRejectedError,
     WebSocketConnectionError,
 )
@@ -574,3 +575,27 @@ async def test_emulator_config_smoke() -> None:
         texts = [c.text async for c in s]
     assert len(texts) == 5  # two pieces, each as audio and its transcription, + the end
     assert len("".join(texts).split()) == 8
+
+
+async def test_a_send_after_the_server_closed_carries_its_close_code_and_reason() -> None:
+    """A clean close by the server between turns: the next send says who closed and
+    how (close_code, reason), not only that the connection is closed."""
+    closed = asyncio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        await setup_ok(ws)
+        await ws.close(1000, "session over")
+        closed.set()
+
+    async with ws_server(handler) as url:
+        conn, _ = await LiveConnection.open(settings_for(url), LiveSetup(model="models/m"))
+        try:
+            await closed.wait()
+            with pytest.raises(SessionClosedError) as caught:
+                for _ in range(50):  # until the close has crossed (no fixed sleep)
+                    await conn.send_client_content([Content.user_text("hi")], True)
+                    await asyncio.sleep(0.01)
+            assert (caught.value.close_code, caught.value.reason) == (1000, "session over")
+            assert "session over" in str(caught.value)
+        finally:
+            await conn.close()

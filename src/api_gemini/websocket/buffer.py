@@ -3,10 +3,9 @@
 One small unit, as ``websockets.asyncio.messages`` keeps its assembler: items go in
 with the cost of the frame they came from, come out in order. When the items of a frame
 would pass a limit (items, bytes), the receiver holds that frame and stops reading
-(:meth:`ChunkBuffer.hold`); the buffer calls ``on_room`` once the consumer has drained
-it to half (or the held frame fits an empty buffer): hysteresis, so that a slow
-consumer does not make the socket pause and resume for every frame. While reading is
-paused, TCP flow control pushes back on the server. A single frame larger than the byte
+(:meth:`ChunkBuffer.hold`); the buffer calls ``on_room`` as soon as the consumer has
+taken enough for it to fit. While reading is paused, TCP flow control pushes back on
+the server. A single frame larger than the byte
 limit is let through alone (the buffer is then empty), never dropped.
 
 No I/O and no policy here: the receiver decides what an item is and when to stop.
@@ -34,8 +33,6 @@ class ChunkBuffer(Generic[T]):
     __slots__ = (
         "_held",
         "_items",
-        "_low_bytes",
-        "_low_items",
         "_want_bytes",
         "_want_items",
         "max_bytes",
@@ -53,9 +50,6 @@ class ChunkBuffer(Generic[T]):
         # What the receiver holds: the frame that did not fit.
         self._want_items = 0
         self._want_bytes = 0
-        # Drained to these, reading resumes (with the held frame fitting).
-        self._low_items = max_items // 2
-        self._low_bytes = max_bytes // 2
         self.max_items = max_items
         self.max_bytes = max_bytes
         self.nbytes = 0
@@ -83,7 +77,7 @@ class ChunkBuffer(Generic[T]):
 
     def hold(self, count: int, size: int) -> None:
         """A frame of ``count`` items and ``size`` bytes did not fit: call ``on_room``
-        once it does and the buffer has drained to half (or is empty)."""
+        once it does (or the buffer is empty)."""
         self._want_items = count
         self._want_bytes = size
         self._held = True
@@ -113,9 +107,7 @@ class ChunkBuffer(Generic[T]):
         if self._held and (
             not items
             or (
-                len(items) <= self._low_items
-                and self.nbytes <= self._low_bytes
-                and len(items) + self._want_items <= self.max_items
+                len(items) + self._want_items <= self.max_items
                 and self.nbytes + self._want_bytes <= self.max_bytes
             )
         ):

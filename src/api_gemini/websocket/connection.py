@@ -153,6 +153,7 @@ class LiveConnection:
         self._closing = False  # close() was called
         self._queue_paused = False
         self._consumer_paused = False
+        self._peer_closed: CloseInfo | None = None  # how the server closed it
         ws.set_sink(self._on_frame, self._on_close)
 
     # ---- opening
@@ -269,33 +270,48 @@ class LiveConnection:
             self.protocol.send_failed()
             closed = self._closed_error(info) if info is not None else None
             if closed is None:  # a clean close that the receiving side has not seen yet
-                closed = SessionClosedError("cannot send: the connection is closed")
+                closed = _closed_by(info, "cannot send: the connection is closed", self._secret)
             raise closed from None
         self.messages_out += 1
         self.bytes_out += len(data)
 
+    def _refused(self) -> SessionClosedError:
+        return _closed_by(self._peer_closed, "cannot send: the connection is closed", self._secret)
+
     async def send_client_content(self, turns: Sequence[Content], turn_complete: bool) -> None:
         """Send ``clientContent`` (state-checked)."""
         async with self._send_lock:
+            if self._peer_closed is not None:
+                raise self._refused()
             if not self._ws.is_open and not self._closed:
                 # Closing under us: the frame cannot go out. Say so before the protocol
                 # records a turn that was never requested.
-                raise SessionClosedError("cannot send clientContent: the connection is closing")
+                raise _closed_by(
+                    self._ws.close_info,
+                    "cannot send clientContent: the connection is closing",
+                    self._secret,
+                )
             await self._send(self.protocol.send_client_content(turns, turn_complete))
 
     async def send_realtime_input(self, realtime_input: RealtimeInput) -> None:
         """Send ``realtimeInput`` (state-checked)."""
         async with self._send_lock:
+            if self._peer_closed is not None:
+                raise self._refused()
             await self._send(self.protocol.send_realtime_input(realtime_input))
 
     async def send_encoded_realtime(self, data: bytes) -> None:
         """Send a pre-encoded ``realtimeInput`` message (state-checked)."""
         async with self._send_lock:
+            if self._peer_closed is not None:
+                raise self._refused()
             await self._send(self.protocol.send_raw_realtime(data))
 
     async def send_tool_response(self, responses: Sequence[FunctionResponse]) -> None:
         """Send ``toolResponse`` (state-checked)."""
         async with self._send_lock:
+            if self._peer_closed is not None:
+                raise self._refused()
             await self._send(self.protocol.send_tool_response(responses))
 
     # ---- receiving
@@ -461,6 +477,8 @@ class LiveConnection:
             return self._stall_error(info.stalled)  # the sender and the receiver both hear
         code, reason, by_us = info.code, info.reason, info.by_us
         self._closed = True
+        if not by_us:
+            self._peer_closed = info
         if self.state_at_close is None:
             self.state_at_close = self.protocol.state
         logger.debug(
@@ -576,6 +594,19 @@ class LiveConnection:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _closed_by(info: CloseInfo | None, message: str, secret: str | None) -> SessionClosedError:
+    """The error of a send refused because the connection closed; the peer's close
+    code and reason with it when the peer closed it."""
+    if info is None or info.by_us:
+        return SessionClosedError(message)
+    reason = _scrub(info.reason, secret)
+    return SessionClosedError(
+        f"{message} (by the server: {info.code}" + (f" {reason[:200]}" if reason else "") + ")",
+        close_code=info.code,
+        reason=reason,
+    )
 
 
 def _safe_url(endpoint: Endpoint) -> str:
