@@ -21,8 +21,9 @@ import orjson
 import pytest
 import trustme
 
+from api_gemini import AsyncClient
 from api_gemini.emulator import Emulator
-from api_gemini.errors import ConfigurationError
+from api_gemini.errors import ConfigurationError, SetupRejectedError, WebSocketConnectionError
 from api_gemini.settings import ClientSettings, WebSocketSettings
 from api_gemini.websocket.protocol import KEEPALIVE_CLOSE_REASON
 from api_gemini.websocket.transport import STALLED_SEND, live_endpoint
@@ -40,6 +41,7 @@ from helpers import SETUP_COMPLETE, WAIT, chunk, frame, raw_live_server
 pytest.importorskip("picows")
 
 KEY = "picows-key-SECRET-31"
+LIVE_MODEL = "gemini-3.8-live"
 SETUP = orjson.dumps(
     {
         "setup": {
@@ -393,3 +395,47 @@ async def test_frames_before_set_sink_are_delivered_first(emulator: Emulator) ->
         assert sink.frames == [SETUP_COMPLETE]
     finally:
         await wire.close()
+
+
+# --------------------------------------------------------------------------- the client
+
+
+async def test_through_the_client_errors_are_the_same_typed_ones(
+    emulator: Emulator, leak_check: LeakCheck, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused upgrade, a refused key and compression, over picows, as the client
+    reports them over websockets."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        body = b'{"error": {"code": 403, "message": "key ' + KEY.encode() + b' refused"}}'
+        writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    picows_ws = WebSocketSettings(connector=PicowsConnector(), close_timeout=0.5)
+    try:
+        async with AsyncClient(KEY, base_url=f"http://127.0.0.1:{port}", websocket=picows_ws) as c:
+            with pytest.raises(WebSocketConnectionError) as refused:
+                await c.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert refused.value.http_status == 403
+    assert "refused" in str(refused.value) and KEY not in str(refused.value)
+
+    # Without a key the emulator, like the service, refuses the setup (close 1008).
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    async with AsyncClient(base_url=emulator.base_url, websocket=picows_ws) as c:
+        with pytest.raises(SetupRejectedError) as rejected:
+            await c.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+    assert rejected.value.close_code == 1008
+
+    compressed = WebSocketSettings(connector=PicowsConnector(), compression=True)
+    async with AsyncClient(KEY, base_url=emulator.base_url, websocket=compressed) as c:
+        with pytest.raises(ConfigurationError, match="permessage-deflate"):
+            await c.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+    await leak_check.assert_clean()
