@@ -332,12 +332,20 @@ class LiveConnection:
                 self._update_reading()
             self._wake()
             return
+        # _decode, inlined: the per-chunk path.
+        self.last_message_at = now
+        self.messages_in += 1
+        size = len(data)
+        self.bytes_in += size
         try:
-            message = self._decode(data, now)
+            message = self.protocol.receive_message(data)
         except WebSocketError as exc:
             self._end(exc)
             return
-        handler(message, len(data))
+        if type(message) is ServerMessage and message.go_away is not None:
+            left = self.protocol.go_away_time_left
+            self.go_away_at = None if left is None else now + left
+        handler(message, size)
 
     def _decode(self, data: bytes, arrived: float) -> ServerMessage | UnknownMessage:
         # Counted when taken (pushed, or read by recv()), as health reports received.

@@ -14,9 +14,9 @@ When a frame's items do not fit the buffer (:class:`~.buffer.ChunkBuffer`, bound
 ``buffer_max_chunks`` and ``buffer_max_bytes`` of
 :class:`~api_gemini.settings.WebSocketSettings`), the frame is held and the wire stops
 reading the socket; TCP flow control then pushes back on the server. Reading resumes
-when the consumer has taken enough for the held frame to fit. Memory stays bounded however fast
-the server sends: the buffer, the held frame, and the few frames the wire had read
-before it paused. An item's cost in the byte bound is an upper bound of what it holds:
+when the consumer has taken enough for the held frame to fit. Memory stays bounded
+however fast the server sends: the buffer, the held frame, and the few frames the wire
+had read before it paused. An item's cost in the byte bound is an upper bound of what it holds:
 its frame, the data decoded from it (at most 3/4 of the frame, base64), and
 :data:`ITEM_OVERHEAD` for the objects.
 

@@ -210,7 +210,15 @@ class BoundedClientConnection(ClientConnection):
         opcode = event.opcode
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             if event.fin:
-                self._deliver(bytes(event.data))
+                data = event.data
+                if type(data) is not bytes:
+                    data = bytes(data)
+                sink = self._sink
+                # The per-chunk path: straight to the sink (the checks of _deliver).
+                if sink is not None and not self._held and not self._sink_paused:
+                    sink(data)
+                else:
+                    self._deliver(data)
             else:
                 self._fragments = [bytes(event.data)]
         elif opcode is Opcode.CONT:
@@ -295,10 +303,14 @@ class BoundedClientConnection(ClientConnection):
         return CloseInfo(1006, "", by_us=False)
 
     def data_received(self, data: bytes) -> None:
-        transport = self.transport
-        before = transport.get_write_buffer_size()
-        super().data_received(data)
-        if self.paused:  # websockets' drain() would wait: our writes are backed up
+        if not self.paused:
+            # Our writes flow (the per-chunk path): no reply can pile up unread, and
+            # the write buffer is not measured (two calls per read over TLS).
+            super().data_received(data)
+        else:  # websockets' drain() would wait: our writes are backed up
+            transport = self.transport
+            before = transport.get_write_buffer_size()
+            super().data_received(data)
             grown = transport.get_write_buffer_size() - before
             if grown > 0:
                 self._unread_replies += grown
