@@ -23,7 +23,12 @@ import trustme
 
 from api_gemini import AsyncClient
 from api_gemini.emulator import Emulator
-from api_gemini.errors import ConfigurationError, SetupRejectedError, WebSocketConnectionError
+from api_gemini.errors import (
+    ConfigurationError,
+    OpenTimeoutError,
+    SetupRejectedError,
+    WebSocketConnectionError,
+)
 from api_gemini.settings import ClientSettings, WebSocketSettings
 from api_gemini.websocket.protocol import KEEPALIVE_CLOSE_REASON
 from api_gemini.websocket.transport import STALLED_SEND, live_endpoint
@@ -439,3 +444,30 @@ async def test_through_the_client_errors_are_the_same_typed_ones(
         with pytest.raises(ConfigurationError, match="permessage-deflate"):
             await c.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
     await leak_check.assert_clean()
+
+
+@pytest.mark.parametrize("stage", ["no-upgrade-answer", "half-an-answer"])
+async def test_an_upgrade_that_never_completes_times_out_and_leaves_nothing(
+    stage: str, leak_check: LeakCheck
+) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            if stage == "half-an-answer":
+                writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n")
+            await reader.read()  # until the client goes
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    leak_check.rebase()
+    ws = WebSocketSettings(connector=PicowsConnector(), open_timeout=0.3)
+    try:
+        async with AsyncClient(KEY, base_url=f"http://127.0.0.1:{port}", websocket=ws) as c:
+            with pytest.raises(OpenTimeoutError):
+                await c.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+        await leak_check.assert_clean()
+    finally:
+        server.close()
+        await server.wait_closed()

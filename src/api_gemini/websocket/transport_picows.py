@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import socket
 from typing import TYPE_CHECKING, Any, Final
 
 from .._version import __version__
@@ -100,6 +101,16 @@ class PicowsConnector:
         proxy = _proxy_for(endpoint)
         if proxy is not None:
             options["proxy"] = proxy
+        # Our own TCP socket: picows leaves the connection open when the caller's
+        # open_timeout cancels it during the upgrade (it is not yet ours then), so the
+        # socket is kept here to end it in that case.
+        sockets: list[socket.socket] = []
+
+        async def connected_socket(target: Any) -> socket.socket:
+            sock = await _connect(loop, target.host, target.port)
+            sockets.append(sock)
+            return sock
+
         try:
             transport, listener = await picows.ws_connect(
                 lambda: wire,
@@ -113,6 +124,7 @@ class PicowsConnector:
                 read_buffer_init_size=_READ_BUFFER,
                 logger_name=logger,
                 use_aiofastnet=False,  # asyncio's TLS: the client's SSL context applies
+                socket_factory=connected_socket,
                 **options,
             )
         except picows.WSHandshakeError as exc:
@@ -125,6 +137,10 @@ class PicowsConnector:
             raise ConnectionError(f"WebSocket upgrade failed: {_scrub(exc, secrets)}") from None
         except (asyncio.CancelledError, Exception):
             wire.abort()
+            for sock in sockets:
+                if sock.fileno() != -1:  # its transport still runs: end it from below
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
             raise
         if listener is not wire or transport.is_disconnected:
             # TCP ended before the upgrade's answer was read.
@@ -134,6 +150,27 @@ class PicowsConnector:
         wire.start_keepalive()
         opened: Wire = wire
         return opened
+
+
+async def _connect(loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
+    """A TCP connection to ``host``, each of its addresses in turn (as asyncio's
+    ``create_connection`` does); a cancelled attempt closes its socket."""
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    error: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise error or OSError(f"no address for {host!r}")
 
 
 def _scrub(exc: BaseException, secrets: tuple[str, ...]) -> str:
