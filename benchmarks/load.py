@@ -147,7 +147,7 @@ async def live_phase(
     """Open ``n`` sessions, hold them, then one turn each, then close."""
     result = PhaseResult("live", n)
     process = psutil.Process()
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     gc.collect()
     rss_before = process.memory_info().rss
     emulator_before = emulator.memory_info().rss if emulator is not None else 0
@@ -192,7 +192,7 @@ async def live_phase(
 async def stream_phase(client: AsyncClient, n: int, words: int, *, sse: bool) -> PhaseResult:
     """``n`` one-shot streams at once, over WebSocket or SSE."""
     result = PhaseResult("sse" if sse else "ws-stream", n)
-    model = client.models().by_name(HTTP_MODEL if sse else LIVE_MODEL)
+    model = client.models.by_name(HTTP_MODEL if sse else LIVE_MODEL)
     start = time.perf_counter()
 
     async def one(i: int) -> None:

@@ -98,7 +98,7 @@ def start_emulator(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
 
 async def one_request(client: AsyncClient) -> tuple[float, bool]:
     """Seconds from the call to the first chunk, and whether the pool served it."""
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     started = time.perf_counter()
     stream = await model.stream_generate_content_websocket(PROMPT)
     async with stream:
@@ -119,8 +119,8 @@ async def measure(url: str, ca: str, runs: int) -> dict[str, list[float]]:
         AsyncClient(KEY, base_url=url, verify=ca, pool=plain) as warm_client,
         AsyncClient(KEY, base_url=url, verify=ca, pool=refilling) as refill_client,
     ):
-        warm_model = warm_client.models().by_name(LIVE_MODEL)
-        await refill_client.models().by_name(LIVE_MODEL).prewarm(PROMPT, count=1)
+        warm_model = warm_client.models.by_name(LIVE_MODEL)
+        await refill_client.models.by_name(LIVE_MODEL).prewarm(PROMPT, count=1)
         for round_ in range(runs + 1):
             elapsed, pooled = await one_request(cold_client)
             assert not pooled

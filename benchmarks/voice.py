@@ -257,7 +257,7 @@ class OursAudio:
         from api_gemini.websocket import ModelTurn
 
         config = {"responseModalities": ["AUDIO"], "realtimeInputConfig": SESSION_VAD}
-        async with await self.client.models().by_name(MODEL).connect(config) as session:
+        async with await self.client.models.by_name(MODEL).connect(config) as session:
 
             async def send(frame: bytes) -> None:
                 await session.send_audio(frame, RATE)

@@ -21,7 +21,7 @@ MODULES = [
     "api_gemini.errors",
     "api_gemini.types",
     "api_gemini.audio",
-    # Not imported by name, but what the calls return: models() and the sync twins.
+    # Not imported by name, but what the calls return: client.models and the sync twins.
     "api_gemini.models",
     "api_gemini.websocket.sync_live",
     # The optional picows transport (the picows extra); importing it imports no picows.

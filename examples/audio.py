@@ -36,7 +36,7 @@ async def main() -> None:
         output_audio_transcription=True,  # and what it said
     )
     async with AsyncClient() as client:
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
         async with await model.connect(config) as session:
             pcm = tone(0.5)
             frame = 16000 * 2 // 50  # 20 ms frames, as a microphone delivers them

@@ -11,7 +11,7 @@ from api_gemini import AsyncClient
 
 async def main() -> None:
     async with AsyncClient() as client:
-        model = client.models().by_name("gemini-embedding-001")
+        model = client.models.by_name("gemini-embedding-001")
         one = await model.embed_content("The sky is blue.")
         assert one.embedding is not None
         print("dimensions:", len(one.embedding.values))

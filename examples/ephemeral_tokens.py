@@ -33,7 +33,7 @@ async def main() -> None:
     # On the client: the token is the key. It goes to BidiGenerateContentConstrained
     # (API version v1alpha) in an "Authorization: Token ..." header.
     async with AsyncClient(api_key=token.name) as client:
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
         async with await model.connect() as session:
             await session.send_text("echo: hello with a token")
             async for event in session.receive_turn():

@@ -24,20 +24,20 @@ async def main() -> None:
     async with AsyncClient() as client:
         # HTTP: the server's JSON error becomes one class per status.
         try:
-            await client.models().get("no-such-model")
+            await client.models.get("no-such-model")
         except NotFoundError as exc:
             print(f"NotFoundError: status {exc.status}, {exc.status_name}")
 
         # A 429 with a Retry-After: the error says how long to wait. Nothing retries
         # on its own; the decision stays with you.
-        flash = client.models().by_name("gemini-2.5-flash")
+        flash = client.models.by_name("gemini-2.5-flash")
         try:
             await flash.generate_content("fault:http-429-retry-2 hello")
         except RateLimitError as exc:
             print(f"RateLimitError: retry after {exc.retry_after} s, retryable={exc.retryable}")
 
         # Live: a model that does not serve the Live API is refused at setup (1008).
-        not_live = client.models().by_name("gemini-2.5-pro")
+        not_live = client.models.by_name("gemini-2.5-pro")
         try:
             await not_live.stream_generate_content_websocket("hi")
         except SetupRejectedError as exc:
@@ -46,7 +46,7 @@ async def main() -> None:
         # Live: the server closes mid-answer (1011 after 3 pieces, each an audio chunk and
         # its transcription chunk). The chunks before the failure are delivered first;
         # then the error says how many there were.
-        live = client.models().by_name(LIVE)
+        live = client.models.by_name(LIVE)
         stream = await live.stream_generate_content_websocket(
             "fault:close-1011-after-3 Tell me a story"
         )
@@ -63,7 +63,7 @@ async def main() -> None:
 
         # One base class catches everything this library raises.
         try:
-            await client.models().by_name("bad/name").generate_content("hi")
+            await client.models.by_name("bad/name").generate_content("hi")
         except GeminiError as exc:
             print(f"{type(exc).__name__}: {exc}")
 

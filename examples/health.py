@@ -14,7 +14,7 @@ async def main() -> None:
     # connections). A dead peer is therefore detected within 65 s.
     settings = WebSocketSettings(keepalive_interval=20.0, keepalive_timeout=45.0)
     async with AsyncClient(websocket=settings) as client:
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
         async with await model.connect() as session:
             rtt = await session.ping()  # one ping now, waits for its pong
             health = session.health()

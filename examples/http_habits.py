@@ -29,7 +29,7 @@ async def main() -> None:
     # retry_after when that is longer; the rest (400, 401, 404, ...) are raised at once.
     policy = RetryPolicy(max_attempts=4, initial_backoff=0.2, max_backoff=5.0)
     async with AsyncClient(retry=policy) as client:
-        model = client.models().by_name("gemini-2.5-flash")
+        model = client.models.by_name("gemini-2.5-flash")
         # The emulator answers the first two of these with 503, then serves it.
         answer = await model.generate_content("fault:first-2-http-503 echo: third time lucky")
         print(answer.text)
@@ -37,7 +37,7 @@ async def main() -> None:
     # A per-call timeout: seconds for each wait of this call (connect, read, write,
     # pool), as httpx takes it; the client's Timeouts for every other call.
     async with AsyncClient() as client:
-        model = client.models().by_name("gemini-2.5-flash")
+        model = client.models.by_name("gemini-2.5-flash")
         try:
             await model.generate_content("fault:stall never answered", timeout=0.5)
         except RequestTimeoutError as exc:
@@ -50,7 +50,7 @@ async def main() -> None:
         httpx2.AsyncClient(limits=httpx2.Limits(max_connections=4)) as http,
         AsyncClient(http_client=http) as client,
     ):
-        answer = await client.models().by_name("gemini-2.5-flash").generate_content("echo: mine")
+        answer = await client.models.by_name("gemini-2.5-flash").generate_content("echo: mine")
         print(answer.text)
 
 

@@ -18,7 +18,7 @@ from api_gemini.websocket import (
 
 async def main() -> None:
     async with AsyncClient() as client:
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
         # No modality: AUDIO (today's Live models have no other), with the transcription
         # of the audio as OutputTranscription events.
         config = LiveConnectConfig(

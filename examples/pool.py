@@ -25,7 +25,7 @@ async def main() -> None:
     # warm_per_key=1: keep one connection ready per setup used; refill after each hit.
     pool = PoolSettings(warm_per_key=1, max_total=4, idle_timeout=60.0, max_age=300.0)
     async with AsyncClient(pool=pool) as client:
-        model = client.models().by_name(LIVE)
+        model = client.models.by_name(LIVE)
 
         # Warm one connection for streams with this setup (e.g. at start-up).
         ready = await model.prewarm(ask(""))

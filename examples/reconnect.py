@@ -29,7 +29,7 @@ async def answer(session: LiveSession) -> str:
 
 async def explicit() -> None:
     async with AsyncClient() as client:
-        model = client.models().by_name(LIVE)
+        model = client.models.by_name(LIVE)
         async with await model.connect(CONFIG) as session:
             await session.send_text("echo: my name is Ada")
             print("1:", await answer(session))
@@ -56,7 +56,7 @@ async def explicit() -> None:
 async def with_policy() -> None:
     policy = ReconnectPolicy(max_attempts=3, initial_backoff=0.05)
     async with AsyncClient() as client:
-        model = client.models().by_name(LIVE)
+        model = client.models.by_name(LIVE)
         async with await model.connect(CONFIG, reconnect=policy) as session:
             await session.send_text("echo: hello")
             print("3:", await answer(session))

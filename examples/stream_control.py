@@ -13,7 +13,7 @@ async def main() -> None:
     # A small buffer, to see it fill: 32 chunks (the default is 256 chunks or 8 MiB).
     settings = WebSocketSettings(buffer_max_chunks=32)
     async with AsyncClient(websocket=settings) as client:
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
         request = GenerateContentRequest(
             contents=[Content.user_text("Tell me a long story")],
             generation_config=GenerationConfig(max_output_tokens=2000),

@@ -10,7 +10,7 @@ from api_gemini import AsyncClient
 
 async def main() -> None:
     async with AsyncClient() as client:
-        model = client.models().by_name("gemini-2.5-flash")
+        model = client.models.by_name("gemini-2.5-flash")
 
         # Each chunk is yielded as soon as its SSE event arrives.
         async with await model.stream_generate_content("Tell me a story") as sse:

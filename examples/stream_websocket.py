@@ -14,7 +14,7 @@ from api_gemini.types import Content, GenerateContentRequest, GenerationConfig, 
 async def main() -> None:
     # The key comes from GEMINI_API_KEY, the server from GEMINI_BASE_URL (if set).
     async with AsyncClient() as client:
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
 
         # A plain string is a one-turn request.
         stream = await model.stream_generate_content_websocket("Why is the sky blue?")

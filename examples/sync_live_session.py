@@ -7,7 +7,7 @@ from api_gemini import Client
 from api_gemini.websocket import ModelTurn, OutputTranscription
 
 with Client() as client:
-    model = client.models().by_name("gemini-3.8-live")
+    model = client.models.by_name("gemini-3.8-live")
     with model.connect() as session:
         for prompt in ("echo: first question", "echo: second question", "recall"):
             session.send_text(prompt)

@@ -34,7 +34,7 @@ LIVE = "gemini-3.8-live"
 
 async def live_answer(client: AsyncClient, prompt: str) -> str:
     """Streams an answer over the Live API; says sorry if the connection drops."""
-    model = client.models().by_name(LIVE)
+    model = client.models.by_name(LIVE)
     parts = []
     try:
         stream = await model.stream_generate_content_websocket(prompt)
@@ -48,7 +48,7 @@ async def live_answer(client: AsyncClient, prompt: str) -> str:
 
 async def answer_with_retries(client: AsyncClient, prompt: str, attempts: int = 3) -> str:
     """A unary answer, retrying the errors the library marks ``retryable``."""
-    model = client.models().by_name("gemini-2.5-flash")
+    model = client.models.by_name("gemini-2.5-flash")
     for attempt in range(1, attempts + 1):
         try:
             return (await model.generate_content(prompt)).text
@@ -62,7 +62,7 @@ async def answer_with_retries(client: AsyncClient, prompt: str, attempts: int = 
 def sync_answer(base_url: str, key: str, prompt: str) -> str:
     """A synchronous app: a script or a notebook."""
     with Client(key, base_url=base_url) as client:
-        return client.models().by_name("gemini-2.5-flash").generate_content(prompt).text
+        return client.models.by_name("gemini-2.5-flash").generate_content(prompt).text
 
 
 # --------------------------------------------------------------- tests
@@ -107,7 +107,7 @@ def test_sync_app(gemini_emulator: EmulatorHandle) -> None:
 @pytest.mark.gemini_emulator(api_key="the-only-key")  # any EmulatorConfig field
 def test_a_wrong_key_is_refused(gemini_emulator: EmulatorHandle) -> None:
     with Client("another-key", base_url=gemini_emulator.base_url) as client:
-        model = client.models().by_name("gemini-2.5-flash")
+        model = client.models.by_name("gemini-2.5-flash")
         with pytest.raises(AuthenticationError):
             model.generate_content("hi")
 

@@ -37,7 +37,7 @@ def get_weather(city: str) -> dict[str, Any]:
 
 async def main() -> None:
     async with AsyncClient() as client:
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
         async with await model.connect(LiveConnectConfig(tools=[WEATHER])) as session:
             # The emulator calls a declared function when the prompt names it.
             await session.send_text("call get_weather for Paris")
@@ -64,7 +64,7 @@ async def main() -> None:
                     print("model:", event.text)
 
         # Over HTTP the call is a part of the answer instead.
-        http_model = client.models().by_name("gemini-2.5-flash")
+        http_model = client.models.by_name("gemini-2.5-flash")
         answer = await http_model.generate_content(
             {
                 "contents": [{"role": "user", "parts": [{"text": "call get_weather"}]}],

@@ -52,7 +52,7 @@ async def main(args):
             wav_speaker(args.output) if args.output else speaker()
         )
         client = await stack.enter_async_context(AsyncClient())
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
         session = await stack.enter_async_context(
             await model.connect(CONFIG, reconnect=ReconnectPolicy())
         )

@@ -157,7 +157,7 @@ SYNC_SECTION = [
     "|---|---|---|",
     (
         "| first use from 16 threads | 16 threads released by one barrier each call "
-        "`client.models()` and make their first WebSocket call on one client; the first loop "
+        "`client.models` and make their first WebSocket call on one client; the first loop "
         "start and the first HTTP transport are held open (bounded, 0.5 s) so that an unguarded "
         "second start would certainly get in | exactly one loop thread, one pool and one HTTP "
         "transport; every thread gets its whole answer; `close()` closes every warm connection "
@@ -171,7 +171,7 @@ SYNC_SECTION = [
         "| `close()` while others stream | 3 WebSocket streams and 3 Live sessions, each past its "
         "first chunk, when another thread closes the client | each raises `ClientClosedError` "
         "(`retryable=False`), none ends as if finished; later WebSocket, SSE, unary calls and "
-        "`client.models()` raise it too |"
+        "`client.models` raise it too |"
     ),
     (
         "| first use racing `close()` | a first WebSocket call and `close()` released together, 5 "

@@ -231,12 +231,12 @@ async def test_every_http_request_field_reaches_the_server(spelling: str) -> Non
         RecordingHttpServer() as server,
         AsyncClient("k", base_url=server.base_url) as client,
     ):
-        model = client.models().by_name("gemini-2.5-flash")
+        model = client.models.by_name("gemini-2.5-flash")
         await model.generate_content(request)
         async with await model.stream_generate_content(request) as stream:
             assert [chunk.text async for chunk in stream] == ["ok"]
         await model.count_tokens(request)
-        embedder = client.models().by_name("gemini-embedding-001")
+        embedder = client.models.by_name("gemini-embedding-001")
         await embedder.embed_content(embed)
         await embedder.batch_embed_contents([embed])
     assert missing_http_fields(server.bodies["generateContent"], spelling) == []

@@ -53,7 +53,7 @@ def test_bad_first_specs_are_refused(spec: str) -> None:
 async def test_unary_fails_twice_then_answers(emulator: Emulator) -> None:
     headers = {FAULT_HEADER: "first-2-http-503-retry-1"}
     async with AsyncClient(base_url=emulator.base_url, headers=headers) as client:
-        flash = client.models().by_name(FLASH)
+        flash = client.models.by_name(FLASH)
         for _ in range(2):
             with pytest.raises(ServiceUnavailableError) as info:
                 await flash.generate_content("echo: third time lucky")
@@ -67,7 +67,7 @@ async def test_unary_fails_twice_then_answers(emulator: Emulator) -> None:
 
 async def test_a_prompt_marker_counts_per_spec_and_resets(emulator: Emulator) -> None:
     async with AsyncClient(base_url=emulator.base_url) as client:
-        flash = client.models().by_name(FLASH)
+        flash = client.models.by_name(FLASH)
         prompt = "fault:first-1-http-429 echo: hello"
         with pytest.raises(RateLimitError):
             await flash.generate_content(prompt)
@@ -82,7 +82,7 @@ async def test_a_prompt_marker_counts_per_spec_and_resets(emulator: Emulator) ->
 
 async def test_sse_stream_cut_once_then_whole(emulator: Emulator) -> None:
     async with AsyncClient(base_url=emulator.base_url) as client:
-        flash = client.models().by_name(FLASH)
+        flash = client.models.by_name(FLASH)
         prompt = "fault:first-1-malformed-after-1 echo: a b c d"
         with pytest.raises(Exception) as info:  # noqa: PT011 (the parse error's type is not the point)
             async with await flash.stream_generate_content(prompt) as stream:
@@ -99,7 +99,7 @@ async def test_config_fault_refuses_the_first_live_upgrades(
 ) -> None:
     emu = await make_emulator(fault="first-2-http-503")
     async with AsyncClient(base_url=emu.base_url) as client:
-        model = client.models().by_name(LIVE)
+        model = client.models.by_name(LIVE)
         for _ in range(2):
             with pytest.raises(WebSocketConnectionError):
                 await model.stream_generate_content_websocket("echo: x")
@@ -111,7 +111,7 @@ async def test_config_fault_refuses_the_first_live_upgrades(
 async def test_header_fault_rejects_the_first_live_setup(emulator: Emulator) -> None:
     headers = {FAULT_HEADER: "first-1-close-1011-at-setup"}
     async with AsyncClient(base_url=emulator.base_url, headers=headers) as client:
-        model = client.models().by_name(LIVE)
+        model = client.models.by_name(LIVE)
         with pytest.raises(SetupRejectedError):
             await model.stream_generate_content_websocket("echo: x")
         stream = await model.stream_generate_content_websocket("echo: second try")
@@ -122,7 +122,7 @@ async def test_header_fault_rejects_the_first_live_setup(emulator: Emulator) -> 
 
 async def test_a_live_turn_dropped_once_then_answered(emulator: Emulator) -> None:
     async with AsyncClient(base_url=emulator.base_url) as client:
-        model = client.models().by_name(LIVE)
+        model = client.models.by_name(LIVE)
         prompt = "fault:first-1-close-1011-after-1 echo: one two three"
         with pytest.raises(DisconnectedError):
             stream = await model.stream_generate_content_websocket(prompt)

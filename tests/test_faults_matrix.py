@@ -320,13 +320,13 @@ async def _drive(surface: str, client: AsyncClient, on_chunk: OnChunk, out: Outc
 
     request = GenerateContentRequest(contents=[Content.user_text(PROMPT)])
     if surface == "ws-stream":
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         async with await model.stream_generate_content_websocket(request) as stream:
             async for chunk in stream:
                 if chunk.text:
                     await got(chunk.text)
     elif surface == "live":
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         async with await model.connect() as session:
             await session.send_text(PROMPT)
             async for event in session.receive_turn():
@@ -334,13 +334,13 @@ async def _drive(surface: str, client: AsyncClient, on_chunk: OnChunk, out: Outc
                 if isinstance(event, ModelTurn | OutputTranscription) and event.text:
                     await got(event.text)
     elif surface == "sse":
-        model = client.models().by_name(HTTP_MODEL)
+        model = client.models.by_name(HTTP_MODEL)
         async with await model.stream_generate_content(request) as sse:
             async for chunk in sse:
                 if chunk.text:
                     await got(chunk.text)
     else:
-        model = client.models().by_name(HTTP_MODEL)
+        model = client.models.by_name(HTTP_MODEL)
         response = await model.generate_content(request)
         out.texts.append(response.text)
 
@@ -508,7 +508,7 @@ async def test_the_marker_and_the_config_select_plans_too(
     emu2 = await make_emulator(fault="http-429-retry-3")
     leak_check.rebase()
     async with _client(emu.base_url, None) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         stream = await model.stream_generate_content_websocket(f"fault:close-1011-after-2 {PROMPT}")
         texts: list[str] = []
         with pytest.raises(DisconnectedError) as info:
@@ -518,19 +518,19 @@ async def test_the_marker_and_the_config_select_plans_too(
                         texts.append(chunk.text)
         assert info.value.close_code == 1011
         assert texts == ANSWER[:2]  # the marker was removed before the answer was made
-        http = client.models().by_name(HTTP_MODEL)
+        http = client.models.by_name(HTTP_MODEL)
         with pytest.raises(ServiceUnavailableError):
             await http.generate_content(f"fault:http-503 {PROMPT}")
         assert (await http.generate_content(PROMPT)).text == "".join(ANSWER)
 
     async with _client(emu2.base_url, None) as client:
         with pytest.raises(RateLimitError) as rate:
-            await client.models().by_name(HTTP_MODEL).generate_content(PROMPT)
+            await client.models.by_name(HTTP_MODEL).generate_content(PROMPT)
         assert rate.value.retry_after == 3.0
         # The header wins over the config.
         async with _client(emu2.base_url, "http-500") as other:
             with pytest.raises(ServerError):
-                await other.models().by_name(HTTP_MODEL).generate_content(PROMPT)
+                await other.models.by_name(HTTP_MODEL).generate_content(PROMPT)
     await leak_check.assert_clean()
 
 
@@ -540,7 +540,7 @@ async def test_a_live_session_survives_a_faulty_turn_marker_only_for_that_turn(
     """A ``slowpong`` marker affects one turn; the next turn is normal."""
     emu = await make_emulator()
     async with _client(emu.base_url, None) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         async with await model.connect() as session:
             for prompt in (f"fault:slowpong-60 {PROMPT}", PROMPT):
                 await session.send_text(prompt)
@@ -582,7 +582,7 @@ async def test_a_bad_fault_header_is_a_400(emulator: Emulator) -> None:
 
     async with _client(emulator.base_url, "explode-now") as client:
         with pytest.raises(BadRequestError, match="fault spec"):
-            await client.models().by_name(HTTP_MODEL).generate_content(PROMPT)
+            await client.models.by_name(HTTP_MODEL).generate_content(PROMPT)
 
 
 def test_goaway_event_type_is_exported() -> None:
@@ -598,7 +598,7 @@ async def test_a_fault_in_a_later_turn_keeps_earlier_turns_and_the_handle(
     emu = await make_emulator()
     leak_check.rebase()
     async with _client(emu.base_url, None) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         config: dict[str, Any] = {"sessionResumption": {}}
         async with await model.connect(config) as session:
             await session.send_text("echo: first turn")
@@ -652,9 +652,9 @@ def test_the_command_line_takes_a_fault_plan() -> None:
         async def call() -> ServiceUnavailableError:
             async with _client(base_url, None) as client:
                 with pytest.raises(ServiceUnavailableError) as info:
-                    await client.models().by_name(HTTP_MODEL).generate_content(PROMPT)
+                    await client.models.by_name(HTTP_MODEL).generate_content(PROMPT)
                 with pytest.raises(WebSocketConnectionError):
-                    await client.models().by_name(LIVE_MODEL).stream_generate_content_websocket("x")
+                    await client.models.by_name(LIVE_MODEL).stream_generate_content_websocket("x")
             return info.value
 
         assert asyncio.run(call()).retry_after == 1.0

@@ -207,7 +207,7 @@ async def test_emulator_through_proxy_with_latency(emulator: Emulator) -> None:
     latency = 0.020
     async with FaultProxy("127.0.0.1", emulator.port, latency=latency) as proxy:
         async with AsyncClient(base_url=f"http://{proxy.address}", api_key="k") as client:
-            model = client.models().by_name("gemini-2.5-flash")
+            model = client.models.by_name("gemini-2.5-flash")
             start = time.perf_counter()
             response = await model.generate_content("hello")
             elapsed = time.perf_counter() - start
@@ -240,7 +240,7 @@ def test_command_line_prints_address_and_forwards(emulator_process: str) -> None
 
         async def fetch() -> str:
             async with AsyncClient(base_url=f"http://{address}", api_key="k") as client:
-                r = await client.models().by_name("gemini-2.5-flash").generate_content("hi")
+                r = await client.models.by_name("gemini-2.5-flash").generate_content("hi")
                 return r.text
 
         assert asyncio.run(fetch())
@@ -272,13 +272,13 @@ async def test_tls_passes_through_and_still_verifies(
         base_url = f"https://{proxy.address}"
         async with AsyncClient(base_url=base_url, api_key="k", verify=tls_files.ca) as client:
             text = (
-                await client.models().by_name("gemini-2.5-flash").generate_content("echo: a")
+                await client.models.by_name("gemini-2.5-flash").generate_content("echo: a")
             ).text
             assert text == "a"
-            live = client.models().by_name("gemini-3.8-live")
+            live = client.models.by_name("gemini-3.8-live")
             stream = await live.stream_generate_content_websocket("echo: over wss")
             async with stream:
                 assert "".join([c.text async for c in stream]) == "over wss"
         async with AsyncClient(base_url=base_url, api_key="k") as client:
             with pytest.raises(ConnectError):
-                await client.models().by_name("gemini-2.5-flash").generate_content("hi")
+                await client.models.by_name("gemini-2.5-flash").generate_content("hi")

@@ -67,7 +67,7 @@ async def test_an_oversized_header_is_refused_without_building_it(emulator: Emul
             "k-test", base_url=emulator.base_url, headers={FAULT_HEADER: spec}
         ) as client:
             with pytest.raises(BadRequestError, match="fault spec"):
-                await client.models().by_name("gemini-2.5-flash").generate_content("hi")
+                await client.models.by_name("gemini-2.5-flash").generate_content("hi")
 
 
 def test_the_command_line_refuses_an_unbounded_spec_with_status_2() -> None:

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psutil
@@ -83,23 +83,23 @@ def emulator_url() -> Iterator[str]:
 def _drive(surface: str, client: Client, texts: list[str]) -> None:
     request = GenerateContentRequest(contents=[Content.user_text(PROMPT)])
     if surface == "ws-stream":
-        with client.models().by_name(LIVE_MODEL).stream_generate_content_websocket(request) as s:
+        with client.models.by_name(LIVE_MODEL).stream_generate_content_websocket(request) as s:
             for chunk in s:
                 if chunk.text:
                     texts.append(chunk.text)
     elif surface == "live":
-        with client.models().by_name(LIVE_MODEL).connect() as live:
+        with client.models.by_name(LIVE_MODEL).connect() as live:
             live.send_text(PROMPT)
             for event in live.receive_turn():
                 if isinstance(event, ModelTurn | OutputTranscription) and event.text:
                     texts.append(event.text)
     elif surface == "sse":
-        with client.models().by_name(HTTP_MODEL).stream_generate_content(request) as sse:
+        with client.models.by_name(HTTP_MODEL).stream_generate_content(request) as sse:
             for chunk in sse:
                 if chunk.text:
                     texts.append(chunk.text)
     else:
-        texts.append(client.models().by_name(HTTP_MODEL).generate_content(request).text)
+        texts.append(client.models.by_name(HTTP_MODEL).generate_content(request).text)
 
 
 def _held() -> tuple[set[int], int, int]:
@@ -161,7 +161,7 @@ def test_sync_fault_matrix(fault: str, surface: str, emulator_url: str) -> None:
 from api_gemini import PoolSettings  # noqa: E402  (this section's own imports)
 from api_gemini._portal import LoopPortal  # noqa: E402
 from api_gemini.errors import ClientClosedError, SessionStateError  # noqa: E402
-from api_gemini.http.transport import SyncHttpTransport  # noqa: E402
+from api_gemini.http.transport import HttpTransport  # noqa: E402
 from api_gemini.types import GenerateContentResponse, GenerationConfig  # noqa: E402
 from api_gemini.websocket import LiveEvent, TurnComplete  # noqa: E402
 from api_gemini.websocket.pool import LivePool  # noqa: E402
@@ -223,15 +223,19 @@ def test_first_use_from_sixteen_threads_starts_one_loop_and_one_pool(
     """Issue 12 item 2: sixteen threads make their first WebSocket call at once."""
     before = _held()
     portals = _count_and_hold(monkeypatch, LoopPortal)
-    transports = _count_and_hold(monkeypatch, SyncHttpTransport)
+    transports = _count_and_hold(monkeypatch, HttpTransport)
     client = Client(base_url=emulator_url, pool=PoolSettings(warm_per_key=1))
     start = threading.Barrier(16)
 
     def first_call(i: int) -> str:
         start.wait(BOUND)
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         with model.stream_generate_content_websocket(f"echo: thread {i}") as stream:
-            return "".join(chunk.text for chunk in stream)
+            text = "".join(chunk.text for chunk in stream)
+        # The HTTP transport is built by the first HTTP call (a WebSocket-only program
+        # builds none): one, however many threads make theirs at once.
+        client.models.get(LIVE_MODEL)
+        return text
 
     try:
         outcomes = _in_threads(16, first_call)
@@ -267,7 +271,7 @@ def test_pool_metrics_and_health_are_read_on_the_loop_thread(
 
         monkeypatch.setattr(LivePool, name, recording)
     with Client(base_url=emulator_url) as client:
-        client.models().by_name(LIVE_MODEL).prewarm(count=1)
+        client.models.by_name(LIVE_MODEL).prewarm(count=1)
         assert client.pool.metrics().idle == 1
         assert [h.state.name for h in client.pool.health()] == ["READY"]
         assert client.pool_metrics().idle == 1
@@ -309,8 +313,8 @@ def test_close_from_another_thread_ends_streams_in_use_with_a_typed_error(
     client fail typed and not retryable, so a retry loop stops."""
     before = _held()
     client = Client(base_url=emulator_url)
-    model = client.models().by_name(LIVE_MODEL)
-    http_model = client.models().by_name(HTTP_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
+    http_model = client.models.by_name(HTTP_MODEL)
     got_first = threading.Barrier(7)  # 3 streams, 3 sessions, and the closing thread
 
     def use(i: int) -> str:
@@ -326,12 +330,12 @@ def test_close_from_another_thread_ends_streams_in_use_with_a_typed_error(
 
     outcomes = _in_threads(7, use)
     assert outcomes == ["closed"] * 6 + ["closer"]
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: model.stream_generate_content_websocket("echo: again"),
         lambda: model.connect(),
         lambda: http_model.generate_content("echo: again"),
         lambda: list(http_model.stream_generate_content("echo: again")),
-        client.models,
+        lambda: client.models,
     ]
     for call in calls:
         with pytest.raises(ClientClosedError) as info:
@@ -347,7 +351,7 @@ def test_first_use_racing_close_leaves_nothing_running(emulator_url: str, rounds
     before = _held()
     for _ in range(rounds):
         client = Client(base_url=emulator_url)
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         start = threading.Barrier(2)
 
         def race(i: int, client: Client = client, model: Any = model, start: Any = start) -> str:
@@ -471,7 +475,7 @@ def test_ctrl_c_while_streaming_loses_no_chunk(
     before = _held()
     with (
         Client(base_url=emulator_url) as client,
-        client.models().by_name(LIVE_MODEL).stream_generate_content_websocket(PROMPT) as stream,
+        client.models.by_name(LIVE_MODEL).stream_generate_content_websocket(PROMPT) as stream,
     ):
         interrupter = _InterruptOnce(stream._stream, after_arrival=after_arrival)
         stream._stream = interrupter  # type: ignore[assignment]
@@ -504,7 +508,7 @@ def test_ctrl_c_in_a_session_loses_no_event(
     before = _held()
     with (
         Client(base_url=emulator_url) as client,
-        client.models().by_name(LIVE_MODEL).connect() as session,
+        client.models.by_name(LIVE_MODEL).connect() as session,
     ):
         interrupter = _InterruptOnce(session._session, after_arrival=after_arrival)
         session._session = interrupter  # type: ignore[assignment]
@@ -562,7 +566,7 @@ def test_ctrl_c_as_a_stream_opens_leaves_no_connection(
     monkeypatch.setattr(api_gemini.websocket, "open_stream", open_stream)
     sigint(interrupter.handler)
     with Client(base_url=emulator_url) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         endless = GenerateContentRequest(
             contents=LONG.contents, generation_config=GenerationConfig(max_output_tokens=60_000)
         )
@@ -587,7 +591,7 @@ def test_ctrl_c_as_a_stream_opens_leaves_no_connection(
 
 def _in_child(client: Client, held: Any) -> dict[str, Any]:
     report: dict[str, Any] = {"inherited_loop_threads": len(_loop_threads())}
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     with model.stream_generate_content_websocket("echo: from the child") as stream:
         report["text"] = "".join(chunk.text for chunk in stream)
     report["loop_threads"] = len(_loop_threads())
@@ -609,7 +613,7 @@ def test_a_forked_child_gets_a_fresh_loop_and_the_parent_carries_on(emulator_url
 
     before = _held()
     client = Client(base_url=emulator_url)
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     with model.stream_generate_content_websocket("echo: before the fork") as stream:
         assert "".join(c.text for c in stream) == "before the fork"
     held = model.stream_generate_content_websocket(PROMPT)

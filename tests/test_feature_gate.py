@@ -46,7 +46,7 @@ def test_websocket_call_without_the_extra_names_the_install_command() -> None:
 
         async def main() -> None:
             async with api_gemini.AsyncClient("k", base_url="http://127.0.0.1:9") as client:
-                model = client.models().by_name("gemini-3.8-live")
+                model = client.models.by_name("gemini-3.8-live")
                 for call in (lambda: model.stream_generate_content_websocket("hi"),
                              lambda: model.connect()):
                     try:

@@ -138,7 +138,7 @@ def client(url: str, read: float = 2.0) -> AsyncClient:
 async def test_unary_bad_bodies_are_parse_errors(body: bytes, leak_check: LeakCheck) -> None:
     async with raw_server(body_writer(200, body)) as url, client(url) as c:
         with pytest.raises(ResponseParseError) as info:
-            await c.models().by_name(MODEL).generate_content("hi")
+            await c.models.by_name(MODEL).generate_content("hi")
     assert KEY not in str(info.value)
     await leak_check.assert_clean()
 
@@ -149,7 +149,7 @@ async def test_unary_unknown_keys_are_ignored() -> None:
         b'[{"text": "fine", "futurePart": 1}], "role": "model"}, "newField": null}]}'
     )
     async with raw_server(body_writer(200, body)) as url, client(url) as c:
-        assert (await c.models().by_name(MODEL).generate_content("hi")).text == "fine"
+        assert (await c.models.by_name(MODEL).generate_content("hi")).text == "fine"
 
 
 @pytest.mark.parametrize(
@@ -194,7 +194,7 @@ async def test_unary_hostile_error_bodies_are_typed(
 ) -> None:
     async with raw_server(body_writer(status, body, extra=extra)) as url, client(url) as c:
         with pytest.raises(error) as info:
-            await c.models().by_name(MODEL).generate_content("hi")
+            await c.models.by_name(MODEL).generate_content("hi")
     assert info.value.status == status
     assert info.value.retry_after == retry_after
     assert len(info.value.message) <= 1000  # a huge body is not copied into the message
@@ -210,7 +210,7 @@ async def test_an_endless_success_body_stops_at_the_limit(
     async with AsyncClient(KEY, base_url=emulator.base_url, headers={FAULT_HEADER: "endless"}) as c:
         start = time.perf_counter()
         with pytest.raises(ResponseParseError, match="larger than"):
-            await c.models().by_name(MODEL).generate_content("hi")
+            await c.models.by_name(MODEL).generate_content("hi")
         assert time.perf_counter() - start < 2.0
     assert psutil.Process().memory_info().rss - rss < 64 * 1024 * 1024
 
@@ -224,7 +224,7 @@ async def test_an_endless_error_body_is_cut_not_buffered() -> None:
 
     async with raw_server(write) as url, client(url) as c:
         with pytest.raises(ServerError) as info:
-            await c.models().by_name(MODEL).generate_content("hi")
+            await c.models.by_name(MODEL).generate_content("hi")
     assert len(info.value.message) <= 1000
 
 
@@ -245,7 +245,7 @@ async def test_endless_response_head_is_a_transport_error(
     async with raw_server(write) as url, client(url) as c:
         start = time.perf_counter()
         with pytest.raises(TransportError):
-            await c.models().by_name(MODEL).generate_content("hi")
+            await c.models.by_name(MODEL).generate_content("hi")
         assert time.perf_counter() - start < 2.0
     await leak_check.assert_clean()
 
@@ -292,7 +292,7 @@ async def test_sse_bad_events_after_good_ones(
     async with raw_server(sse_writer(GOOD, GOOD, event, GOOD)) as url, client(url) as c:
         texts: list[str] = []
         with pytest.raises(error):
-            async with await c.models().by_name(MODEL).stream_generate_content("hi") as s:
+            async with await c.models.by_name(MODEL).stream_generate_content("hi") as s:
                 async for chunk in s:
                     texts.append(chunk.text)
     assert texts == ["ok ", "ok "]  # the chunks before, each once, in order
@@ -311,7 +311,7 @@ async def test_sse_unknown_keys_comments_and_unknown_fields_are_skipped() -> Non
     async with (
         raw_server(sse_writer(*events)) as url,
         client(url) as c,
-        await c.models().by_name(MODEL).stream_generate_content("hi") as s,
+        await c.models.by_name(MODEL).stream_generate_content("hi") as s,
     ):
         assert [chunk.text async for chunk in s] == ["a", "b"]
 
@@ -328,7 +328,7 @@ async def test_sse_an_endless_line_at_the_real_limit(leak_check: LeakCheck) -> N
         start = time.perf_counter()
         texts: list[str] = []
         with pytest.raises(ResponseParseError, match="longer than"):
-            async with await c.models().by_name(MODEL).stream_generate_content("hi") as s:
+            async with await c.models.by_name(MODEL).stream_generate_content("hi") as s:
                 async for chunk in s:
                     texts.append(chunk.text)
         assert time.perf_counter() - start < 3.0
@@ -347,7 +347,7 @@ async def test_sse_endless_data_lines_in_one_event(monkeypatch: pytest.MonkeyPat
 
     async with raw_server(sse_writer(then=endless)) as url, client(url) as c:
         with pytest.raises(ResponseParseError, match="event data longer"):
-            async with await c.models().by_name(MODEL).stream_generate_content("hi") as s:
+            async with await c.models.by_name(MODEL).stream_generate_content("hi") as s:
                 _ = [chunk async for chunk in s]
 
 
@@ -360,7 +360,7 @@ async def test_sse_a_paused_consumer_under_an_endless_flood(
     headers = {FAULT_HEADER: "endless"}
     async with (
         AsyncClient(KEY, base_url=emulator.base_url, headers=headers) as c,
-        await c.models().by_name(MODEL).stream_generate_content("hi") as s,
+        await c.models.by_name(MODEL).stream_generate_content("hi") as s,
     ):
         first = [await anext(s) for _ in range(10)]
         assert [x.text for x in first] == [f"{i}," for i in range(10)]
@@ -399,7 +399,7 @@ async def test_sse_bytes_that_never_make_an_event_hit_the_read_timeout(
         texts: list[str] = []
         start = time.perf_counter()
         with pytest.raises(RequestTimeoutError, match="no SSE event"):
-            async with await c.models().by_name(MODEL).stream_generate_content("hi") as s:
+            async with await c.models.by_name(MODEL).stream_generate_content("hi") as s:
                 async for chunk in s:
                     texts.append(chunk.text)
         assert time.perf_counter() - start < 0.2 + 0.2 + 1.0
@@ -413,7 +413,7 @@ async def test_a_slow_consumer_is_not_a_slow_server(emulator: Emulator) -> None:
     timeouts = Timeouts(read=0.1)
     async with (
         AsyncClient(KEY, base_url=emulator.base_url, headers=headers, timeouts=timeouts) as c,
-        await c.models().by_name(MODEL).stream_generate_content("hi") as s,
+        await c.models.by_name(MODEL).stream_generate_content("hi") as s,
     ):
         for i in range(300):
             assert (await anext(s)).text == f"{i},"
@@ -453,7 +453,7 @@ async def test_a_read_error_mid_sse_is_typed() -> None:
     async with raw_server(sse_writer(GOOD, then=cut)) as url, client(url) as c:
         texts: list[str] = []
         with pytest.raises(ReadError):
-            async with await c.models().by_name(MODEL).stream_generate_content("hi") as s:
+            async with await c.models.by_name(MODEL).stream_generate_content("hi") as s:
                 async for chunk in s:
                     texts.append(chunk.text)
     assert texts == ["ok "]
@@ -484,7 +484,7 @@ async def test_sse_error_events_in_any_layout(event: bytes, leak_check: LeakChec
     async with raw_server(sse_writer(GOOD, GOOD, event)) as url, client(url) as c:
         texts: list[str] = []
         with pytest.raises(RateLimitError, match="slow down"):
-            async with await c.models().by_name(MODEL).stream_generate_content("hi") as s:
+            async with await c.models.by_name(MODEL).stream_generate_content("hi") as s:
                 async for chunk in s:
                     texts.append(chunk.text)
     assert texts == ["ok ", "ok "]
@@ -517,7 +517,7 @@ async def test_sse_a_stream_ending_without_finish_reason_is_truncated(
     async with raw_server(sse_writer(*events)) as url, client(url) as c:
         got: list[str] = []
         with pytest.raises(TruncatedStreamError) as info:
-            async with await c.models().by_name(MODEL).stream_generate_content("hi") as s:
+            async with await c.models.by_name(MODEL).stream_generate_content("hi") as s:
                 async for chunk in s:
                     got.append(chunk.text)
     assert got == texts
@@ -537,7 +537,7 @@ async def test_sse_complete_streams_are_not_truncated(
     async with (
         raw_server(sse_writer(*events)) as url,
         client(url) as c,
-        await c.models().by_name(MODEL).stream_generate_content("hi") as s,
+        await c.models.by_name(MODEL).stream_generate_content("hi") as s,
     ):
         assert [chunk.text async for chunk in s] == texts
 
@@ -562,7 +562,7 @@ async def test_wrong_status_or_content_type_to_a_stream_is_typed(
     writer = body_writer(status, body, content_type, extra)
     async with raw_server(writer) as url, client(url) as c:
         with pytest.raises(UnexpectedResponseError) as info:
-            async with await c.models().by_name(MODEL).stream_generate_content("hi") as s:
+            async with await c.models.by_name(MODEL).stream_generate_content("hi") as s:
                 _ = [chunk async for chunk in s]
     assert info.value.status == status
     await leak_check.assert_clean()
@@ -575,7 +575,7 @@ async def test_wrong_status_or_content_type_to_a_unary_call_is_typed(
     """Was: a 302 with body ``{}`` gave ``text == ''``."""
     async with raw_server(body_writer(status, body, content_type, extra)) as url, client(url) as c:
         with pytest.raises(UnexpectedResponseError) as info:
-            await c.models().by_name(MODEL).generate_content("hi")
+            await c.models.by_name(MODEL).generate_content("hi")
     assert info.value.status == status
     if status == 302:
         assert "portal.example/login" in str(info.value) and "redirect" in str(info.value)
@@ -596,7 +596,7 @@ def test_wrong_answers_are_typed_in_the_sync_client_too() -> None:
         url = asyncio.run_coroutine_threadsafe(_wait(ready), loop).result(5)
         try:
             with Client(KEY, base_url=url) as c:
-                model = c.models().by_name(MODEL)
+                model = c.models.by_name(MODEL)
                 with pytest.raises(UnexpectedResponseError):
                     model.generate_content("hi")
                 with (
@@ -662,7 +662,7 @@ async def test_models_list_stops_on_a_repeated_page_token(
     write, served = page_server(tokens)
     async with raw_server(write) as url, client(url) as c:
         with pytest.raises(ResponseParseError, match="repeated the page token"):
-            await c.models().list()
+            await c.models.list()
     assert len(served) <= 4
     await leak_check.assert_clean()
 
@@ -673,7 +673,7 @@ async def test_models_list_has_a_page_bound(monkeypatch: pytest.MonkeyPatch) -> 
     write, served = page_server(lambda n: f"token-{n}")
     async with raw_server(write) as url, client(url) as c:
         with pytest.raises(ResponseParseError, match="more than 20 pages"):
-            await c.models().list()
+            await c.models.list()
     assert len(served) == 20
 
 
@@ -699,7 +699,7 @@ async def test_cancelling_during_the_tls_handshake_leaves_no_socket(
     gc.disable()  # a collection would close the leaked socket and hide the leak
     try:
         c = AsyncClient(KEY, base_url=f"https://127.0.0.1:{port}")
-        model = c.models().by_name(MODEL)
+        model = c.models.by_name(MODEL)
         started = (
             model.generate_content("hi") if call == "unary" else model.stream_generate_content("hi")
         )
@@ -745,7 +745,7 @@ def test_ctrl_c_during_a_sync_tls_handshake_leaves_no_socket() -> None:
         with Client(KEY, base_url=f"https://127.0.0.1:{port}") as c:
             helper.start()
             with pytest.raises(KeyboardInterrupt):
-                c.models().by_name(MODEL).generate_content("hi")
+                c.models.by_name(MODEL).generate_content("hi")
         helper.join(5)
         for peer in accepted:
             peer.close()

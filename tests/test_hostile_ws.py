@@ -47,7 +47,7 @@ async def outcome(url: str, **ws: object) -> tuple[list[str], BaseException | No
     texts: list[str] = []
     try:
         async with client(url, **ws) as c, asyncio.timeout(5):
-            stream = await c.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+            stream = await c.models.by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
             async with stream:
                 async for piece in stream:
                     texts.append(piece.text)
@@ -144,7 +144,7 @@ async def test_a_refused_upgrade_with_a_deeply_nested_body() -> None:
         url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
         with pytest.raises(WebSocketConnectionError) as info:
             async with client(url) as c:
-                await c.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+                await c.models.by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
     assert info.value.http_status == 500
 
 
@@ -177,7 +177,7 @@ async def test_a_paused_consumer_under_an_endless_flood(
     async with AsyncClient(
         KEY, base_url=emulator.base_url, headers={FAULT_HEADER: "endless"}, websocket=settings
     ) as c:
-        model = c.models().by_name(LIVE_MODEL)
+        model = c.models.by_name(LIVE_MODEL)
         receiver: Stream | LiveSession
         first: list[str] = []
         if surface == "ws-stream":

@@ -86,14 +86,14 @@ def request_of(max_tokens: int, prompt: str = "Tell me a story") -> GenerateCont
 
 async def test_list_follows_page_tokens_and_get(emulator: Emulator) -> None:
     async with AsyncClient(base_url=emulator.base_url) as client:
-        small_pages = await client.models().list(page_size=2)
-        one_page = await client.models().list(page_size=1000)
+        small_pages = await client.models.list(page_size=2)
+        one_page = await client.models.list(page_size=1000)
         assert [m.name for m in small_pages] == [m.name for m in one_page]
         assert len(small_pages) > 2
-        info = await client.models().get(MODEL)
+        info = await client.models.get(MODEL)
         assert info.name == f"models/{MODEL}"
         assert "generateContent" in info.supported_generation_methods
-        assert await client.models().get(f"models/{MODEL}") == info
+        assert await client.models.get(f"models/{MODEL}") == info
 
 
 async def test_generate_content_accepts_every_request_form(emulator: Emulator) -> None:
@@ -106,7 +106,7 @@ async def test_generate_content_accepts_every_request_form(emulator: Emulator) -
         generation_config=GenerationConfig(max_output_tokens=12),
     )
     async with AsyncClient(base_url=emulator.base_url) as client:
-        model = client.models().by_name(MODEL)
+        model = client.models.by_name(MODEL)
         from_dict = await model.generate_content(wire)
         from_typed = await model.generate_content(typed)
         from_text = await model.generate_content("Hello")
@@ -120,7 +120,7 @@ async def test_generate_content_accepts_every_request_form(emulator: Emulator) -
 async def test_sse_stream_has_exact_chunks_in_order(make_emulator: MakeEmulator) -> None:
     emulator = await make_emulator(tokens_per_chunk=3)
     async with AsyncClient(base_url=emulator.base_url) as client:
-        model = client.models().by_name(MODEL)
+        model = client.models.by_name(MODEL)
         unary = await model.generate_content(request_of(30))
         async with await model.stream_generate_content(request_of(30)) as stream:
             chunks = [chunk async for chunk in stream]
@@ -150,7 +150,7 @@ async def test_first_sse_chunk_arrives_before_the_server_finishes(
 
     base_url = await scripted_server(handler)
     async with AsyncClient(base_url=base_url) as client:
-        stream = await client.models().by_name(MODEL).stream_generate_content("hi")
+        stream = await client.models.by_name(MODEL).stream_generate_content("hi")
         texts = []
         async for chunk in stream:
             texts.append(chunk.text)
@@ -160,7 +160,7 @@ async def test_first_sse_chunk_arrives_before_the_server_finishes(
 
 async def test_count_tokens(emulator: Emulator) -> None:
     async with AsyncClient(base_url=emulator.base_url) as client:
-        model = client.models().by_name(MODEL)
+        model = client.models.by_name(MODEL)
         counted = await model.count_tokens("one two three four")
         with_system = await model.count_tokens(
             GenerateContentRequest(
@@ -187,8 +187,8 @@ async def test_the_key_travels_only_in_the_header(
 
     base_url = await scripted_server(handler)
     async with AsyncClient(SECRET, base_url=base_url) as client:
-        await client.models().by_name(MODEL).generate_content("hi")
-        async with await client.models().by_name(MODEL).stream_generate_content("hi") as s:
+        await client.models.by_name(MODEL).generate_content("hi")
+        async with await client.models.by_name(MODEL).stream_generate_content("hi") as s:
             _ = [c async for c in s]
     assert [header for _, header in seen] == [SECRET, SECRET]
     assert all(SECRET not in url for url, _ in seen)
@@ -266,9 +266,9 @@ async def test_wrong_key_is_an_authentication_error_without_the_key(
     emulator = await make_emulator(api_key="the-right-key")
     async with AsyncClient(SECRET, base_url=emulator.base_url) as client:
         with pytest.raises(AuthenticationError) as caught:
-            await client.models().by_name(MODEL).generate_content("hi")
+            await client.models.by_name(MODEL).generate_content("hi")
         with pytest.raises(AuthenticationError):
-            await client.models().by_name(MODEL).stream_generate_content("hi")
+            await client.models.by_name(MODEL).stream_generate_content("hi")
     assert SECRET not in str(caught.value) and SECRET not in repr(caught.value)
     assert "API key not valid" in caught.value.message
 
@@ -276,20 +276,20 @@ async def test_wrong_key_is_an_authentication_error_without_the_key(
 async def test_unknown_model_and_malformed_requests(emulator: Emulator) -> None:
     async with AsyncClient(base_url=emulator.base_url) as client:
         with pytest.raises(NotFoundError) as caught:
-            await client.models().by_name("no-such-model").generate_content("hi")
+            await client.models.by_name("no-such-model").generate_content("hi")
         assert caught.value.status == 404
         with pytest.raises(NotFoundError):
-            await client.models().get("no-such-model")
+            await client.models.get("no-such-model")
         with pytest.raises(BadRequestError) as bad:
-            await client.models().by_name(MODEL).generate_content({"contents": []})
+            await client.models.by_name(MODEL).generate_content({"contents": []})
         assert bad.value.status == 400 and bad.value.status_name == "INVALID_ARGUMENT"
         # Caught before anything is sent:
         with pytest.raises(InvalidRequestError):
-            await client.models().by_name(MODEL).generate_content({"contents": "not a list"})
+            await client.models.by_name(MODEL).generate_content({"contents": "not a list"})
         with pytest.raises(InvalidRequestError):
-            await client.models().by_name(MODEL).generate_content(42)  # type: ignore[arg-type]
+            await client.models.by_name(MODEL).generate_content(42)  # type: ignore[arg-type]
         with pytest.raises(InvalidRequestError):
-            client.models().by_name("../v1/evil")
+            client.models.by_name("../v1/evil")
 
 
 @pytest.mark.parametrize(
@@ -318,7 +318,7 @@ async def test_server_errors_are_typed_with_retry_hints(
 
     base_url = await scripted_server(handler)
     async with AsyncClient(base_url=base_url) as client:
-        model = client.models().by_name(MODEL)
+        model = client.models.by_name(MODEL)
         with pytest.raises(error_type) as caught:
             await model.generate_content("hi")
         with pytest.raises(error_type):
@@ -337,7 +337,7 @@ async def test_non_json_error_body_still_gives_a_typed_error(
     base_url = await scripted_server(handler)
     async with AsyncClient(base_url=base_url) as client:
         with pytest.raises(ServerError, match="Bad gateway"):
-            await client.models().by_name(MODEL).generate_content("hi")
+            await client.models.by_name(MODEL).generate_content("hi")
 
 
 async def test_error_event_mid_stream_and_sse_garbage(
@@ -358,7 +358,7 @@ async def test_error_event_mid_stream_and_sse_garbage(
     base_url = await scripted_server(handler)
     for case, error_type in (("error", ServiceUnavailableError), ("garbage", ResponseParseError)):
         async with AsyncClient(base_url=base_url, headers={"x-case": case}) as client:
-            stream = await client.models().by_name(MODEL).stream_generate_content("hi")
+            stream = await client.models.by_name(MODEL).stream_generate_content("hi")
             received = []
             with pytest.raises(error_type):
                 async for chunk in stream:
@@ -372,9 +372,9 @@ async def test_connection_refused_is_a_connect_error() -> None:
         port = sock.getsockname()[1]
     async with AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
         with pytest.raises(ConnectError):
-            await client.models().list()
+            await client.models.list()
         with pytest.raises(ConnectError):
-            await client.models().by_name(MODEL).stream_generate_content("hi")
+            await client.models.by_name(MODEL).stream_generate_content("hi")
 
 
 async def test_read_timeout_is_a_timeout_error(
@@ -394,12 +394,12 @@ async def test_read_timeout_is_a_timeout_error(
     base_url = await scripted_server(handler)
     timeouts = Timeouts(read=0.3)
     async with AsyncClient(base_url=base_url, timeouts=timeouts) as client:
-        stream = await client.models().by_name(MODEL).stream_generate_content("hi")
+        stream = await client.models.by_name(MODEL).stream_generate_content("hi")
         with pytest.raises(RequestTimeoutError):
             async for _ in stream:
                 pass
         with pytest.raises(TimeoutError):  # also a builtin TimeoutError
-            await client.models().by_name(MODEL).generate_content("hi")
+            await client.models.by_name(MODEL).generate_content("hi")
     release.set()
 
 
@@ -408,7 +408,7 @@ async def test_closed_client_refuses_calls(emulator: Emulator) -> None:
     await client.aclose()
     await client.aclose()
     with pytest.raises(ConfigurationError, match="closed"):
-        client.models()
+        _ = client.models
 
 
 # --------------------------------------------------------------------------- sync twin
@@ -417,18 +417,18 @@ async def test_closed_client_refuses_calls(emulator: Emulator) -> None:
 def test_sync_client_against_an_emulator_process(emulator_process: str) -> None:
     """The sync client, blocking, against the emulator running as a real subprocess."""
     with Client(base_url=emulator_process) as client:
-        model = client.models().by_name(MODEL)
+        model = client.models.by_name(MODEL)
         unary = model.generate_content(request_of(10))
         with model.stream_generate_content(request_of(10)) as stream:
             chunks = list(stream)
         assert len(chunks) == 10  # the default emulator sends one token a chunk
         assert "".join(c.text for c in chunks) == unary.text
         assert model.count_tokens("a b c").total_tokens == 3
-        assert len(client.models().list(page_size=2)) > 2
+        assert len(client.models.list(page_size=2)) > 2
         with pytest.raises(NotFoundError):
-            client.models().by_name("no-such-model").generate_content("hi")
+            client.models.by_name("no-such-model").generate_content("hi")
         with pytest.raises(NotFoundError):
-            client.models().by_name("no-such-model").stream_generate_content("hi")
+            client.models.by_name("no-such-model").stream_generate_content("hi")
 
 
 # --------------------------------------------------------------------------- issue 12 item 12
@@ -444,7 +444,7 @@ async def test_an_upper_case_https_scheme_honours_verify(
     url = emu.base_url.replace("https", scheme, 1)
     async with AsyncClient(base_url=url, verify=tls_files.ca) as client:
         assert client.settings.is_tls
-        model = client.models().by_name(MODEL)
+        model = client.models.by_name(MODEL)
         assert (await model.generate_content("echo: up")).text == "up"
         async with await model.stream_generate_content("echo: up") as stream:
             assert "".join([c.text async for c in stream]) == "up"

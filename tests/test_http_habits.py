@@ -60,7 +60,7 @@ async def test_retries_until_the_service_answers(
 ) -> None:
     caplog.set_level(logging.INFO, RETRY_LOGGER)
     async with _client(emulator, "first-2-http-503", retry=FAST) as client:
-        model = client.models().by_name(MODEL)
+        model = client.models.by_name(MODEL)
         if surface == "unary":
             assert (await model.generate_content("echo: fine")).text == "fine"
         else:
@@ -79,7 +79,7 @@ async def test_no_policy_no_retry(emulator: Emulator, caplog: pytest.LogCaptureF
     caplog.set_level(logging.INFO, RETRY_LOGGER)
     async with _client(emulator, "first-1-http-503") as client:
         with pytest.raises(ServiceUnavailableError):
-            await client.models().by_name(MODEL).generate_content("hi")
+            await client.models.by_name(MODEL).generate_content("hi")
     assert emulator.stats.http_requests == 1
     assert not _retry_lines(caplog)
 
@@ -87,7 +87,7 @@ async def test_no_policy_no_retry(emulator: Emulator, caplog: pytest.LogCaptureF
 async def test_the_last_error_when_attempts_run_out(emulator: Emulator) -> None:
     async with _client(emulator, "first-5-http-500", retry=FAST) as client:
         with pytest.raises(ServerError) as info:
-            await client.models().by_name(MODEL).count_tokens("hi")
+            await client.models.by_name(MODEL).count_tokens("hi")
     assert emulator.stats.http_requests == 3
     assert "(after 3 attempts)" in info.value.__notes__
 
@@ -95,7 +95,7 @@ async def test_the_last_error_when_attempts_run_out(emulator: Emulator) -> None:
 async def test_errors_that_are_not_retryable_are_raised_at_once(emulator: Emulator) -> None:
     async with _client(emulator, retry=FAST) as client:
         with pytest.raises(BadRequestError):
-            await client.models().by_name(MODEL).generate_content({"contents": []})
+            await client.models.by_name(MODEL).generate_content({"contents": []})
     assert emulator.stats.http_requests == 1
 
 
@@ -106,7 +106,7 @@ async def test_retry_after_is_honoured(
     caplog.set_level(logging.INFO, RETRY_LOGGER)
     async with _client(emulator, "first-1-http-429-retry-0.3", retry=FAST) as client:
         started = time.monotonic()
-        assert (await client.models().by_name(MODEL).generate_content("echo: ok")).text == "ok"
+        assert (await client.models.by_name(MODEL).generate_content("echo: ok")).text == "ok"
         assert time.monotonic() - started >= 0.3
     (line,) = _retry_lines(caplog)
     assert " in 0.30 s " in line
@@ -117,7 +117,7 @@ async def test_a_retry_after_over_the_cap_is_not_waited_for(emulator: Emulator) 
     async with _client(emulator, "first-1-http-429-retry-5", retry=policy) as client:
         started = time.monotonic()
         with pytest.raises(RateLimitError) as info:
-            await client.models().by_name(MODEL).generate_content("hi")
+            await client.models.by_name(MODEL).generate_content("hi")
         assert time.monotonic() - started < 5
     assert info.value.retry_after == 5.0
     assert emulator.stats.http_requests == 1
@@ -131,7 +131,7 @@ async def test_a_stream_is_never_retried_after_a_chunk(
     texts: list[str] = []
     async with _client(emulator, "close-1011-after-3", retry=FAST) as client:
         with pytest.raises(ReadError):
-            stream = await client.models().by_name(MODEL).stream_generate_content("a b c d e f")
+            stream = await client.models.by_name(MODEL).stream_generate_content("a b c d e f")
             async with stream:
                 async for chunk in stream:
                     texts.append(chunk.text)
@@ -148,7 +148,7 @@ async def test_a_stream_cut_before_its_first_chunk_is_retried(
     caplog.set_level(logging.INFO, RETRY_LOGGER)
     async with (
         _client(emulator, "first-1-close-1011-at-setup", retry=FAST) as client,
-        await client.models().by_name(MODEL).stream_generate_content("echo: again") as stream,
+        await client.models.by_name(MODEL).stream_generate_content("echo: again") as stream,
     ):
         assert "".join([c.text async for c in stream]) == "again"
     assert emulator.stats.http_requests == 2
@@ -162,12 +162,12 @@ def test_the_sync_client_retries_too(caplog: pytest.LogCaptureFixture) -> None:
         _emulator_thread(EmulatorConfig()) as url,
         Client(KEY, base_url=url, headers={FAULT_HEADER: "first-2-http-503"}, retry=FAST) as c,
     ):
-        model = c.models().by_name(MODEL)
+        model = c.models.by_name(MODEL)
         assert model.generate_content("echo: sync").text == "sync"
         c_headers = {FAULT_HEADER: "first-1-http-500"}
         with (
             Client(KEY, base_url=url, headers=c_headers, retry=FAST) as streaming,
-            streaming.models().by_name(MODEL).stream_generate_content("echo: s") as s,
+            streaming.models.by_name(MODEL).stream_generate_content("echo: s") as s,
         ):
             assert "".join(chunk.text for chunk in s) == "s"
     assert len(_retry_lines(caplog)) == 3
@@ -200,7 +200,7 @@ async def test_a_per_call_timeout(
 ) -> None:
     """The client waits 120 s by default; the call says 0.2 s (the server stalls)."""
     async with _client(emulator, "stall-after-2") as client:
-        model = client.models().by_name(MODEL)
+        model = client.models.by_name(MODEL)
         started = time.monotonic()
         with pytest.raises(RequestTimeoutError):
             await model.generate_content("hi", timeout=timeout)
@@ -223,8 +223,8 @@ def test_the_sync_per_call_timeout() -> None:
     ):
         started = time.monotonic()
         with pytest.raises(RequestTimeoutError):
-            c.models().by_name(MODEL).generate_content("hi", timeout=0.2)
-        stream = c.models().by_name(MODEL).stream_generate_content("hi", timeout=0.2)
+            c.models.by_name(MODEL).generate_content("hi", timeout=0.2)
+        stream = c.models.by_name(MODEL).stream_generate_content("hi", timeout=0.2)
         with pytest.raises(RequestTimeoutError), stream:
             _ = list(stream)
         assert time.monotonic() - started < 5
@@ -234,7 +234,7 @@ def test_the_sync_per_call_timeout() -> None:
 async def test_bad_per_call_timeouts_are_refused(bad: Any, emulator: Emulator) -> None:
     async with _client(emulator) as client:
         with pytest.raises(InvalidRequestError, match="timeout"):
-            await client.models().by_name(MODEL).generate_content("hi", timeout=bad)
+            await client.models.by_name(MODEL).generate_content("hi", timeout=bad)
     assert emulator.stats.http_requests == 0
 
 
@@ -255,11 +255,11 @@ async def test_an_injected_httpx2_client_is_used_and_left_open(
     context = ssl.create_default_context(cafile=tls_files.ca)
     own = httpx2.AsyncClient(verify=context, event_hooks={"request": [hook]})
     async with AsyncClient(KEY, base_url=emu.base_url, http_client=own) as client:
-        model = client.models().by_name(MODEL)
+        model = client.models.by_name(MODEL)
         assert (await model.generate_content("echo: mine")).text == "mine"
         async with await model.stream_generate_content("echo: mine") as stream:
             assert "".join([c.text async for c in stream]) == "mine"
-        assert [m.name for m in await client.models().list()]
+        assert [m.name for m in await client.models.list()]
     assert not own.is_closed  # the caller's to close
     assert (
         await own.get(emu.base_url + "/v1beta/models", headers={"x-goog-api-key": KEY})
@@ -281,15 +281,15 @@ async def test_an_injected_client_never_follows_redirects() -> None:
         AsyncClient(KEY, base_url=url, http_client=own) as client,
     ):
         with pytest.raises(UnexpectedResponseError) as info:
-            await client.models().by_name(MODEL).generate_content("hi")
+            await client.models.by_name(MODEL).generate_content("hi")
     assert info.value.status == 302
 
 
 def test_a_wrong_http_client_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match=r"httpx2\.AsyncClient"):
-        AsyncClient(KEY, base_url="http://127.0.0.1:9", http_client=httpx2.Client()).models()
+        _ = AsyncClient(KEY, base_url="http://127.0.0.1:9", http_client=httpx2.Client()).models
     with pytest.raises(ConfigurationError, match=r"httpx2\.Client"):
-        Client(KEY, base_url="http://127.0.0.1:9", http_client=httpx2.AsyncClient()).models()
+        _ = Client(KEY, base_url="http://127.0.0.1:9", http_client=httpx2.AsyncClient()).models
     with pytest.raises(ConfigurationError, match="verify"):
         AsyncClient(
             KEY, base_url="http://127.0.0.1:9", verify="/x", http_client=httpx2.AsyncClient()
@@ -303,7 +303,7 @@ def test_an_injected_sync_httpx2_client() -> None:
         httpx2.Client(event_hooks={"request": [lambda r: seen.append(r.url.path)]}) as own,
     ):
         with Client(KEY, base_url=url, http_client=own) as client:
-            model = client.models().by_name(MODEL)
+            model = client.models.by_name(MODEL)
             assert model.generate_content("echo: sync mine").text == "sync mine"
             with model.stream_generate_content("echo: s") as stream:
                 assert "".join(chunk.text for chunk in stream) == "s"
@@ -328,7 +328,7 @@ async def test_an_error_event_before_the_first_chunk_is_retried(
     policy = RetryPolicy(max_attempts=2, initial_backoff=0.01)
     async with raw_server(write) as url, AsyncClient(KEY, base_url=url, retry=policy) as client:
         with pytest.raises(ServiceUnavailableError) as info:
-            async with await client.models().by_name(MODEL).stream_generate_content("hi") as s:
+            async with await client.models.by_name(MODEL).stream_generate_content("hi") as s:
                 _ = [chunk async for chunk in s]
     assert len(served) == 2
     assert "(after 2 attempts)" in info.value.__notes__
@@ -377,7 +377,7 @@ async def test_embeddings_and_tokens_honour_the_per_call_timeout(leak_check: Lea
         await asyncio.sleep(3600)
 
     async with raw_server(silent) as url, AsyncClient(KEY, base_url=url) as client:
-        model = client.models().by_name("text-embedding-004")
+        model = client.models.by_name("text-embedding-004")
         started = time.monotonic()
         with pytest.raises(RequestTimeoutError):
             await model.embed_content("hi", timeout=0.2)

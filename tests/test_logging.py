@@ -95,11 +95,11 @@ async def test_the_key_is_in_no_record_of_any_logger(
     caplog.set_level(logging.DEBUG)  # the root: every library's records
     emu = await make_emulator(api_key=KEY)
     async with AsyncClient(KEY, base_url=emu.base_url) as client:
-        flash = client.models().by_name("gemini-2.5-flash")
+        flash = client.models.by_name("gemini-2.5-flash")
         assert (await flash.generate_content("echo: unary")).text == "unary"
         async with await flash.stream_generate_content("echo: over sse") as sse:
             assert "".join([c.text async for c in sse]) == "over sse"
-        live = client.models().by_name(LIVE)
+        live = client.models.by_name(LIVE)
         stream = await live.stream_generate_content_websocket("echo: over ws")
         async with stream:
             assert "".join([c.text async for c in stream]) == "over ws"
@@ -120,9 +120,9 @@ async def test_the_key_is_in_no_record_of_any_logger(
                     break
     async with AsyncClient(WRONG, base_url=emu.base_url) as wrong:
         with pytest.raises(AuthenticationError):
-            await wrong.models().by_name("gemini-2.5-flash").generate_content("hi")
+            await wrong.models.by_name("gemini-2.5-flash").generate_content("hi")
         with pytest.raises(SetupRejectedError):
-            await wrong.models().by_name(LIVE).stream_generate_content_websocket("hi")
+            await wrong.models.by_name(LIVE).stream_generate_content_websocket("hi")
 
     names = {record.name for record in caplog.records}
     # The check means something only if the chatty loggers did speak.
@@ -137,7 +137,7 @@ async def test_the_websocket_loggers_say_what_happens(
     caplog.set_level(logging.DEBUG, logger="api_gemini")
     emu = await make_emulator()
     async with AsyncClient(KEY, base_url=emu.base_url) as client:
-        live = client.models().by_name(LIVE)
+        live = client.models.by_name(LIVE)
         assert await live.prewarm(count=1) == 1
         stream = await live.stream_generate_content_websocket("echo: warm")
         async with stream:

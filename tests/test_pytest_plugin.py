@@ -80,7 +80,7 @@ def test_fixtures_in_a_users_project(tmp_path: Path) -> None:
 
 
         def test_sync_client(gemini_sync_client, gemini_emulator):
-            flash = gemini_sync_client.models().by_name("gemini-2.5-flash")
+            flash = gemini_sync_client.models.by_name("gemini-2.5-flash")
             assert flash.generate_content("echo: plain sync").text == "plain sync"
             assert gemini_emulator.stats.http_requests == 1
             assert gemini_emulator.base_url.startswith("http://127.0.0.1:")
@@ -93,14 +93,14 @@ def test_fixtures_in_a_users_project(tmp_path: Path) -> None:
             headers = gemini_fault.headers("first-1-http-503")
             async with AsyncClient("any-key", base_url=gemini_client.settings.base_url,
                                    headers=headers) as client:
-                flash = client.models().by_name("gemini-2.5-flash")
+                flash = client.models.by_name("gemini-2.5-flash")
                 with pytest.raises(ServiceUnavailableError):
                     await flash.generate_content("echo: x")
                 assert (await flash.generate_content("echo: x")).text == "x"
 
 
         def test_every_request_and_bad_specs(gemini_sync_client, gemini_fault):
-            flash = gemini_sync_client.models().by_name("gemini-2.5-flash")
+            flash = gemini_sync_client.models.by_name("gemini-2.5-flash")
             with gemini_fault.every_request("http-503"):
                 with pytest.raises(ServiceUnavailableError):
                     flash.generate_content("hi")
@@ -111,13 +111,13 @@ def test_fixtures_in_a_users_project(tmp_path: Path) -> None:
 
         @pytest.mark.gemini_emulator(default_max_output_tokens=3)
         def test_the_marker_configures_the_emulator(gemini_sync_client):
-            flash = gemini_sync_client.models().by_name("gemini-2.5-flash")
+            flash = gemini_sync_client.models.by_name("gemini-2.5-flash")
             assert len(flash.generate_content("anything").text.split()) == 3
 
 
         @pytest.mark.asyncio
         async def test_async_control_hooks(gemini_client, gemini_emulator):
-            model = gemini_client.models().by_name(LIVE)
+            model = gemini_client.models.by_name(LIVE)
             async with await model.connect() as session:
                 assert await gemini_emulator.aclose_live_sessions(1011) == 1
                 with pytest.raises(DisconnectedError):
@@ -131,7 +131,7 @@ def test_fixtures_in_a_users_project(tmp_path: Path) -> None:
             assert gemini_emulator_tls.base_url.startswith("https://")
             with Client("k", base_url=gemini_emulator_tls.base_url,
                         verify=str(gemini_emulator_tls.ca_file)) as client:
-                model = client.models().by_name(LIVE)
+                model = client.models.by_name(LIVE)
                 with model.connect() as session:
                     session.send_text("echo: over wss")
                     text = "".join(e.text for e in session.receive_turn() if hasattr(e, "text"))

@@ -108,8 +108,8 @@ async def test_the_key_is_in_no_log_record_at_debug_across_every_surface(
     errors: list[BaseException] = []
     with debug_logs() as logs:
         async with _client(emulator) as client:
-            live = client.models().by_name(LIVE_MODEL)
-            http = client.models().by_name(HTTP_MODEL)
+            live = client.models.by_name(LIVE_MODEL)
+            http = client.models.by_name(HTTP_MODEL)
             assert (await http.generate_content("echo: one")).text == "one"
             async with await http.stream_generate_content("echo: two") as sse:
                 assert [c.text async for c in sse]
@@ -130,16 +130,14 @@ async def test_the_key_is_in_no_log_record_at_debug_across_every_surface(
             for spec in ("close-1011-after-1", "http-503-retry-1", "malformed-after-1"):
                 async with _client(emulator, headers={FAULT_HEADER: spec}) as bad:
                     with pytest.raises(GeminiError) as info:
-                        s = (
-                            await bad.models()
-                            .by_name(LIVE_MODEL)
-                            .stream_generate_content_websocket("hi")
+                        s = await bad.models.by_name(LIVE_MODEL).stream_generate_content_websocket(
+                            "hi"
                         )
                         async with s:
                             _ = [c async for c in s]
                     errors.append(info.value)
                     with pytest.raises(GeminiError) as info:
-                        await bad.models().by_name(HTTP_MODEL).generate_content("hi")
+                        await bad.models.by_name(HTTP_MODEL).generate_content("hi")
                     errors.append(info.value)
     assert logs.records, "nothing was logged: the capture is not working"
     # websockets logs the handshake headers at DEBUG: the capture must have seen them.
@@ -153,13 +151,13 @@ async def test_the_key_is_in_no_log_record_at_debug_across_every_surface(
 
 async def test_the_key_travels_in_the_header_only_never_in_a_url(emulator: Emulator) -> None:
     async with _client(emulator) as client:
-        http = client.models().by_name(HTTP_MODEL)
+        http = client.models.by_name(HTTP_MODEL)
         await http.generate_content("hi")
         async with await http.stream_generate_content("hi") as sse:
             _ = [c async for c in sse]
         await http.count_tokens("hi")
-        await client.models().list()
-        stream = await client.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+        await client.models.list()
+        stream = await client.models.by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
         async with stream:
             _ = [c async for c in stream]
     requests = list(emulator.requests)
@@ -184,7 +182,7 @@ async def test_an_ephemeral_token_goes_to_the_constrained_endpoint_as_a_token(
     assert token not in repr(minted) and token not in str(minted)
     assert repr(minted).startswith("AuthToken(name=auth_tokens/…")
     async with AsyncClient(token, base_url=emu.base_url) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         async with await model.connect() as session:
             await session.send_text("echo: constrained")
             texts = [
@@ -209,9 +207,9 @@ async def test_a_key_on_the_constrained_endpoint_is_not_a_token(
     emu = await make_emulator(api_key="the-real-key")
     async with _client(emu) as client:
         with pytest.raises(SetupRejectedError) as info:
-            await client.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+            await client.models.by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
         with pytest.raises(AuthenticationError) as http_info:
-            await client.models().by_name(HTTP_MODEL).generate_content("hi")
+            await client.models.by_name(HTTP_MODEL).generate_content("hi")
     _assert_no_key(info.value, http_info.value, info.value.reason)
     assert all("Constrained" not in r.path_qs for r in emu.requests)
 
@@ -221,8 +219,8 @@ async def test_an_untrusted_certificate_is_an_error_on_every_surface(
 ) -> None:
     emu = await make_emulator(tls_cert=tls_files.cert, tls_key=tls_files.key)
     async with AsyncClient(KEY, base_url=emu.base_url) as client:
-        http = client.models().by_name(HTTP_MODEL)
-        live = client.models().by_name(LIVE_MODEL)
+        http = client.models.by_name(HTTP_MODEL)
+        live = client.models.by_name(LIVE_MODEL)
         with pytest.raises(ConnectError) as unary:
             await http.generate_content("hi")
         with pytest.raises(ConnectError):
@@ -237,8 +235,8 @@ async def test_an_untrusted_certificate_is_an_error_on_every_surface(
     assert not emu.requests
     # With the CA it works, over https and wss.
     async with AsyncClient(KEY, base_url=emu.base_url, verify=tls_files.ca) as client:
-        assert (await client.models().by_name(HTTP_MODEL).generate_content("echo: ok")).text
-        s = await client.models().by_name(LIVE_MODEL).stream_generate_content_websocket("echo: ok")
+        assert (await client.models.by_name(HTTP_MODEL).generate_content("echo: ok")).text
+        s = await client.models.by_name(LIVE_MODEL).stream_generate_content_websocket("echo: ok")
         async with s:
             assert "".join([c.text async for c in s]) == "ok"
 
@@ -246,9 +244,9 @@ async def test_an_untrusted_certificate_is_an_error_on_every_surface(
 def test_the_sync_client_verifies_tls_too(tls_files: TlsFiles) -> None:
     with _emulator_thread(EmulatorConfig(tls_cert=tls_files.cert, tls_key=tls_files.key)) as url:
         with Client(KEY, base_url=url) as client, pytest.raises(ConnectError):
-            client.models().by_name(HTTP_MODEL).generate_content("hi")
+            client.models.by_name(HTTP_MODEL).generate_content("hi")
         with Client(KEY, base_url=url, verify=tls_files.ca) as client:
-            assert client.models().by_name(HTTP_MODEL).generate_content("echo: ok").text == "ok"
+            assert client.models.by_name(HTTP_MODEL).generate_content("echo: ok").text == "ok"
 
 
 @contextlib.contextmanager
@@ -278,7 +276,7 @@ def _emulator_thread(config: EmulatorConfig) -> Iterator[str]:
 async def test_plain_ws_to_a_remote_host_is_refused_before_any_network(host: str) -> None:
     """Refused at once (no DNS lookup, no connection), on both WebSocket surfaces."""
     async with AsyncClient(KEY, base_url=f"http://{host}:9") as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         async with asyncio.timeout(1):
             with pytest.raises(ConfigurationError, match="ws://") as info:
                 await model.stream_generate_content_websocket("hi")
@@ -306,10 +304,10 @@ async def test_plain_ws_to_a_non_loopback_address_only_when_allowed(
     base_url = f"http://{address}:{emu.port}"
     async with AsyncClient(KEY, base_url=base_url) as client:
         with pytest.raises(ConfigurationError, match="ws://"):
-            await client.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+            await client.models.by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
     allowed = WebSocketSettings(allow_insecure_ws=True)
     async with AsyncClient(KEY, base_url=base_url, websocket=allowed) as client:
-        s = await client.models().by_name(LIVE_MODEL).stream_generate_content_websocket("echo: y")
+        s = await client.models.by_name(LIVE_MODEL).stream_generate_content_websocket("echo: y")
         async with s:
             assert "".join([c.text async for c in s]) == "y"
     assert any(r.header("x-goog-api-key") == KEY for r in emu.requests)
@@ -325,13 +323,13 @@ async def test_plain_http_to_a_remote_host_is_refused_before_any_network(host: s
     """As ``ws://``: the key never goes in clear text off loopback (issue 12 item 7).
     Was: sent. Every HTTP call refuses at once, before DNS or a connection."""
     async with AsyncClient(KEY, base_url=f"http://{host}:9") as client:
-        model = client.models().by_name(HTTP_MODEL)
+        model = client.models.by_name(HTTP_MODEL)
         calls: list[Callable[[], Awaitable[object]]] = [
             lambda: model.generate_content("hi"),
             lambda: model.stream_generate_content("hi"),
             lambda: model.count_tokens("hi"),
-            lambda: client.models().list(),
-            lambda: client.models().get(HTTP_MODEL),
+            lambda: client.models.list(),
+            lambda: client.models.get(HTTP_MODEL),
         ]
         async with asyncio.timeout(1):
             for call in calls:
@@ -340,7 +338,7 @@ async def test_plain_http_to_a_remote_host_is_refused_before_any_network(host: s
     assert "allow_insecure_http=True" in str(info.value)
     _assert_no_key(info.value)
     with Client(KEY, base_url=f"http://{host}:9") as sync, pytest.raises(ConfigurationError):
-        sync.models().by_name(HTTP_MODEL).generate_content("hi")
+        sync.models.by_name(HTTP_MODEL).generate_content("hi")
 
 
 async def test_plain_http_to_a_non_loopback_address_only_when_allowed(
@@ -359,12 +357,12 @@ async def test_plain_http_to_a_non_loopback_address_only_when_allowed(
     base_url = f"http://{address}:{emu.port}"
     async with AsyncClient(KEY, base_url=base_url) as client:
         with pytest.raises(ConfigurationError, match="http://"):
-            await client.models().by_name(HTTP_MODEL).generate_content("hi")
+            await client.models.by_name(HTTP_MODEL).generate_content("hi")
     assert not emu.requests
     async with AsyncClient(base_url=base_url) as keyless:
-        assert (await keyless.models().by_name(HTTP_MODEL).generate_content("echo: a")).text == "a"
+        assert (await keyless.models.by_name(HTTP_MODEL).generate_content("echo: a")).text == "a"
     async with AsyncClient(KEY, base_url=base_url, allow_insecure_http=True) as client:
-        assert (await client.models().by_name(HTTP_MODEL).generate_content("echo: b")).text == "b"
+        assert (await client.models.by_name(HTTP_MODEL).generate_content("echo: b")).text == "b"
     assert [r.header("x-goog-api-key") for r in emu.requests] == [None, KEY]
 
 
@@ -381,7 +379,7 @@ async def test_a_key_echoed_by_the_server_is_scrubbed_from_the_error(surface: st
     else:
         writer = body_writer(400, echo, extra=f"X-Echo: {KEY}\r\n")
     async with raw_server(writer) as url, AsyncClient(KEY, base_url=url) as client:
-        model = client.models().by_name(HTTP_MODEL)
+        model = client.models.by_name(HTTP_MODEL)
         with pytest.raises(ApiError) as info:
             if surface == "unary":
                 await model.generate_content("hi")
@@ -396,7 +394,7 @@ async def test_a_key_echoed_in_a_redirect_is_scrubbed() -> None:
     writer = body_writer(302, b"", extra=f"Location: https://u:p@evil.example/?k={KEY}\r\n")
     async with raw_server(writer) as url, AsyncClient(KEY, base_url=url) as client:
         with pytest.raises(UnexpectedResponseError) as info:
-            await client.models().by_name(HTTP_MODEL).generate_content("hi")
+            await client.models.by_name(HTTP_MODEL).generate_content("hi")
     assert "evil.example" in str(info.value) and "u:p@" not in str(info.value)
     _assert_no_key(info.value)
 
@@ -430,7 +428,7 @@ async def test_no_httpx2_exception_with_the_headers_hangs_off_ours(surface: str)
         closed_port = probe.getsockname()[1]
     errors: list[GeminiError] = []
     async with AsyncClient(KEY, base_url=f"http://127.0.0.1:{closed_port}") as client:
-        model = client.models().by_name(HTTP_MODEL)
+        model = client.models.by_name(HTTP_MODEL)
         with pytest.raises(ConnectError) as info:
             if surface == "unary":
                 await model.generate_content("hi")
@@ -452,7 +450,7 @@ async def test_no_httpx2_exception_with_the_headers_hangs_off_ours(surface: str)
 
         writer = cut_unary
     async with raw_server(writer) as url, AsyncClient(KEY, base_url=url) as client:
-        model = client.models().by_name(HTTP_MODEL)
+        model = client.models.by_name(HTTP_MODEL)
         with pytest.raises(ReadError) as read_info:
             if surface == "unary":
                 await model.generate_content("hi")

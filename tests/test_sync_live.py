@@ -45,7 +45,7 @@ def loop_threads() -> list[threading.Thread]:
 def test_sync_stream_matches_http_and_supports_control(emulator_process: str) -> None:
     before_fds = psutil.Process().num_fds()
     with Client(base_url=emulator_process) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         with model.stream_generate_content_websocket("echo: one two three four") as stream:
             stream.pause()
             assert stream.state is StreamState.PAUSED
@@ -68,7 +68,7 @@ def test_sync_stream_matches_http_and_supports_control(emulator_process: str) ->
 
 def test_sync_session_spans_turns_and_keeps_context(emulator_process: str) -> None:
     with Client(base_url=emulator_process) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         config: dict[str, Any] = {"sessionResumption": {}}
         with model.connect(config) as session:
             session.send_text("echo: first words")
@@ -84,19 +84,19 @@ def test_sync_session_spans_turns_and_keeps_context(emulator_process: str) -> No
 
 def test_closing_the_client_closes_sessions_left_open(emulator_process: str) -> None:
     client = Client(base_url=emulator_process)
-    session = client.models().by_name(LIVE_MODEL).connect()
+    session = client.models.by_name(LIVE_MODEL).connect()
     session.send_text("echo: hi")
     client.close()
     assert session.session_state.name == "CLOSED"
     assert loop_threads() == []
     with pytest.raises(ConfigurationError, match="closed"):
-        client.models()
+        _ = client.models
 
 
 def test_sync_errors_are_the_async_ones(emulator_process: str) -> None:
     with Client(base_url=emulator_process) as client:
         with pytest.raises(SetupRejectedError) as caught:
-            client.models().by_name("gemini-2.5-pro").connect()
+            client.models.by_name("gemini-2.5-pro").connect()
         assert caught.value.close_code == 1008
 
 
@@ -104,7 +104,7 @@ async def test_sync_api_works_from_a_thread_with_a_running_loop(emulator_process
     """As in a notebook cell: the calling thread's own loop is running."""
     assert asyncio.get_running_loop().is_running()
     with Client(base_url=emulator_process) as client:
-        stream = client.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+        stream = client.models.by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
         assert len(list(stream)) > 0
 
 
@@ -148,7 +148,7 @@ def finished_turn(session: Any, prompt: str) -> list[LiveEvent]:
 async def test_sync_pool_hit_skips_connect_and_setup(emulator: Emulator) -> None:
     def scenario() -> None:
         with Client(base_url=emulator.base_url, pool=PoolSettings(refill=False)) as client:
-            model = client.models().by_name(LIVE_MODEL)
+            model = client.models.by_name(LIVE_MODEL)
             assert model.prewarm(count=1) == 1
             assert (emulator.stats.ws_connections, emulator.stats.ws_setups) == (1, 1)
             with model.stream_generate_content_websocket("echo: warm sync") as stream:
@@ -178,7 +178,7 @@ async def test_sync_reconnect_after_go_away_keeps_the_conversation(emulator: Emu
 
     def scenario() -> None:
         with Client(base_url=emulator.base_url) as client:
-            model = client.models().by_name(LIVE_MODEL)
+            model = client.models.by_name(LIVE_MODEL)
             with model.connect(RESUMABLE) as session:
                 finished_turn(session, "echo: sync memory")
                 on_loop(emulator.send_go_away(30.0))
@@ -200,7 +200,7 @@ async def test_sync_drop_without_and_with_a_policy(emulator: Emulator) -> None:
 
     def scenario() -> None:
         with Client(base_url=emulator.base_url) as client:
-            model = client.models().by_name(LIVE_MODEL)
+            model = client.models.by_name(LIVE_MODEL)
             with model.connect(RESUMABLE) as session:
                 finished_turn(session, "echo: one")
                 on_loop(emulator.close_live_sessions(1011))

@@ -20,9 +20,9 @@ REST = 2 * len(WORDS) - 1 + 1
 def test_taken_chunks_go_back_on_pause_and_come_in_order(emulator_process: str) -> None:
     with (
         Client(base_url=emulator_process) as client,
-        client.models()
-        .by_name(LIVE_MODEL)
-        .stream_generate_content_websocket("echo: " + " ".join(WORDS)) as stream,
+        client.models.by_name(LIVE_MODEL).stream_generate_content_websocket(
+            "echo: " + " ".join(WORDS)
+        ) as stream,
     ):
         texts = [next(stream).text]
         # Wait until the whole answer is in: the next hop then takes all of it.
@@ -50,9 +50,9 @@ def state_of(stream: SyncStream) -> StreamState:
 def test_cancel_with_taken_chunks_ends_cancelled(emulator_process: str) -> None:
     with (
         Client(base_url=emulator_process) as client,
-        client.models()
-        .by_name(LIVE_MODEL)
-        .stream_generate_content_websocket("echo: " + " ".join(WORDS)) as stream,
+        client.models.by_name(LIVE_MODEL).stream_generate_content_websocket(
+            "echo: " + " ".join(WORDS)
+        ) as stream,
     ):
         next(stream)
         deadline = time.monotonic() + 10

@@ -149,9 +149,7 @@ class Side:
         self.sync = isinstance(client, Client)
 
     async def model_call(self, model: str, name: str, *args: Any, **kwargs: Any) -> Any:
-        return await Proxy(self.client.models().by_name(model), self.sync).call(
-            name, *args, **kwargs
-        )
+        return await Proxy(self.client.models.by_name(model), self.sync).call(name, *args, **kwargs)
 
     async def open(self, model: str, name: str, *args: Any, **kwargs: Any) -> Proxy:
         """A stream or session opened by ``model.NAME(...)``."""
@@ -339,9 +337,9 @@ async def test_bad_input_is_refused_before_sending(side: Side) -> None:
 
 
 async def test_http_calls(side: Side) -> None:
-    names = [m.name for m in await Proxy(side.client.models(), side.sync).call("list")]
+    names = [m.name for m in await Proxy(side.client.models, side.sync).call("list")]
     assert f"models/{LIVE}" in names
-    info = await Proxy(side.client.models(), side.sync).call("get", "gemini-2.5-flash")
+    info = await Proxy(side.client.models, side.sync).call("get", "gemini-2.5-flash")
     assert info.name == "models/gemini-2.5-flash"
     answer = await side.model_call("gemini-2.5-flash", "generate_content", "echo: unary")
     assert answer.text == "unary"

@@ -141,7 +141,7 @@ def camel_keys(value: Any) -> Any:
 async def test_the_readme_command_streams_text_from_the_transcription(emulator: Emulator) -> None:
     """A prompt string, today's default model and modality: the text arrives."""
     async with AsyncClient(KEY, base_url=emulator.base_url) as client:
-        model = client.models().by_name(LIVE)
+        model = client.models.by_name(LIVE)
         async with await model.stream_generate_content_websocket("echo: words over AUDIO") as s:
             chunks = [c async for c in s]
     assert "".join(c.text for c in chunks) == "words over AUDIO"
@@ -236,7 +236,7 @@ async def test_a_misspelt_field_gets_the_servers_own_error(emulator: Emulator) -
     assert info.value.close_code == 1007
     assert "maxOutputTokns" in info.value.reason
     async with AsyncClient(KEY, base_url=emulator.base_url) as client:
-        model = client.models().by_name("gemini-2.5-flash")
+        model = client.models.by_name("gemini-2.5-flash")
         with pytest.raises(ApiError) as http_info:
             await model.generate_content(
                 {
@@ -317,10 +317,10 @@ def test_an_unrepresentable_usage_number_does_not_lose_the_answer() -> None:
 
 async def test_chunks_and_http_responses_expose_raw(emulator: Emulator) -> None:
     async with AsyncClient(KEY, base_url=emulator.base_url) as client:
-        live = client.models().by_name(LIVE)
+        live = client.models.by_name(LIVE)
         async with await live.stream_generate_content_websocket("echo: raw") as stream:
             chunks = [c async for c in stream]
-        http = client.models().by_name("gemini-2.5-flash")
+        http = client.models.by_name("gemini-2.5-flash")
         answer = await http.generate_content("echo: raw")
     assert any("outputTranscription" in c.raw.get("serverContent", {}) for c in chunks)
     assert chunks[-1].raw["serverContent"]["turnComplete"] is True
@@ -389,7 +389,7 @@ async def test_an_ephemeral_token_end_to_end(make_emulator: MakeEmulator) -> Non
     assert len(minted) == 1
     # The browser side: the token as the key (default api_version: v1beta).
     async with AsyncClient(token.name, base_url=emu.base_url) as browser:
-        model = browser.models().by_name(LIVE)
+        model = browser.models.by_name(LIVE)
         async with await model.connect() as session:
             await session.send_text("echo: constrained")
             texts = [
@@ -439,7 +439,7 @@ def test_the_token_request_has_google_genais_wire_shape() -> None:
 
 async def test_embed_content_and_batch(emulator: Emulator) -> None:
     async with AsyncClient(KEY, base_url=emulator.base_url) as client:
-        model = client.models().by_name("gemini-embedding-001")
+        model = client.models.by_name("gemini-embedding-001")
         one = await model.embed_content("hello")
         short = await model.embed_content(
             {"content": {"parts": [{"text": "hello"}]}, "output_dimensionality": 8}
@@ -454,7 +454,7 @@ async def test_embed_content_and_batch(emulator: Emulator) -> None:
 
 def test_the_sync_twins_embed(emulator_process: str) -> None:
     with Client(KEY, base_url=emulator_process) as client:
-        model = client.models().by_name("gemini-embedding-001")
+        model = client.models.by_name("gemini-embedding-001")
         one = model.embed_content("hi")
         batch = model.batch_embed_contents(["hi"])
     assert one.embedding is not None

@@ -38,7 +38,7 @@ async def client(emulator: Emulator) -> AsyncIterator[AsyncClient]:
 async def test_session_health_through_a_conversation(
     emulator: Emulator, client: AsyncClient
 ) -> None:
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     async with await model.connect(RESUMABLE) as session:
         start = session.health()
         assert start.state is SessionState.READY
@@ -116,7 +116,7 @@ async def test_a_connection_closed_under_us_says_so_before_anyone_reads(
 async def test_a_pooled_stream_reports_the_age_of_its_connection(
     emulator: Emulator, client: AsyncClient
 ) -> None:
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     await model.prewarm(count=1)
     (idle,) = client.pool.health()
     assert idle.state is SessionState.READY
@@ -137,7 +137,7 @@ async def test_keepalive_measures_latency_by_itself(emulator: Emulator) -> None:
     settings = WebSocketSettings(keepalive_interval=0.02, keepalive_timeout=1.0)
     async with (
         AsyncClient(KEY, base_url=emulator.base_url, websocket=settings) as client,
-        await client.models().by_name(LIVE_MODEL).connect(RESUMABLE) as session,
+        await client.models.by_name(LIVE_MODEL).connect(RESUMABLE) as session,
     ):
         async with asyncio.timeout(5):
             async for event in session:

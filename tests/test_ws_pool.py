@@ -40,7 +40,7 @@ def client_for(emu: Emulator, **pool: Any) -> AsyncClient:
 
 
 async def text_of_stream(client: AsyncClient, prompt: str) -> tuple[str, bool]:
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     async with await model.stream_generate_content_websocket(prompt) as stream:
         text = "".join([chunk.text async for chunk in stream])
     return text, stream.metrics.from_pool
@@ -61,7 +61,7 @@ async def client(emulator: Emulator) -> AsyncIterator[AsyncClient]:
 
 
 async def test_a_hit_skips_connect_and_setup(emulator: Emulator, client: AsyncClient) -> None:
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     assert await model.prewarm(count=1) == 1
     assert (emulator.stats.ws_connections, emulator.stats.ws_setups) == (1, 1)
     assert client.pool_metrics().opened == 1
@@ -83,7 +83,7 @@ async def test_a_hit_skips_connect_and_setup(emulator: Emulator, client: AsyncCl
 
 async def test_refill_after_a_hit_keeps_the_pool_warm(emulator: Emulator) -> None:
     async with client_for(emulator, refill=True) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         await model.prewarm(count=1)
         for n in range(3):
             text, from_pool = await text_of_stream(client, f"echo: round {n}")
@@ -122,7 +122,7 @@ async def test_pool_metrics_before_any_websocket_use(emulator: Emulator) -> None
 async def test_a_different_setup_is_a_different_key(
     emulator: Emulator, client: AsyncClient
 ) -> None:
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     short = GenerateContentRequest(
         contents=[], generation_config=GenerationConfig(max_output_tokens=3)
     )
@@ -163,7 +163,7 @@ def test_keys_cover_credentials_and_hold_no_secret() -> None:
 async def test_a_session_can_start_on_a_warm_connection(
     emulator: Emulator, client: AsyncClient
 ) -> None:
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     config: dict[str, Any] = {"sessionResumption": {}}
     assert await model.prewarm_live(config, count=1) == 1
     async with await model.connect(config) as session:
@@ -194,7 +194,7 @@ async def test_a_session_can_start_on_a_warm_connection(
 async def test_a_connection_the_server_closed_while_idle_is_never_used(
     emulator: Emulator, client: AsyncClient, code: int
 ) -> None:
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     await model.prewarm(count=1)
     assert await emulator.close_live_sessions(code, "idle too long") == 1
     # Whether the watcher saw the close already or the check at hand-out does, the
@@ -210,7 +210,7 @@ async def test_a_connection_the_server_closed_while_idle_is_never_used(
 async def test_health_says_closed_before_anyone_reads_the_close(
     emulator: Emulator, client: AsyncClient
 ) -> None:
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     await model.prewarm(count=1)
     (health,) = client.pool.health()
     assert health.state.name == "READY"
@@ -220,7 +220,7 @@ async def test_health_says_closed_before_anyone_reads_the_close(
 
 
 async def test_go_away_while_idle_discards(emulator: Emulator, client: AsyncClient) -> None:
-    await client.models().by_name(LIVE_MODEL).prewarm(count=1)
+    await client.models.by_name(LIVE_MODEL).prewarm(count=1)
     assert await emulator.send_go_away(30.0) == 1
     metrics = await until(client.pool, lambda m: m.discarded_total == 1)
     assert metrics.discarded == {"go_away": 1}
@@ -236,7 +236,7 @@ async def test_idle_and_old_connections_expire(
     emulator: Emulator, settings: dict[str, float], reason: str
 ) -> None:
     async with client_for(emulator, **settings) as client:
-        await client.models().by_name(LIVE_MODEL).prewarm(count=1)
+        await client.models.by_name(LIVE_MODEL).prewarm(count=1)
         metrics = await until(client.pool, lambda m: m.discarded_total == 1)
         assert metrics.discarded == {reason: 1}
         # An expired connection is not replaced: an unused pool drains to nothing.
@@ -246,7 +246,7 @@ async def test_idle_and_old_connections_expire(
 
 async def test_the_total_cap_bounds_prewarm_and_refill(emulator: Emulator) -> None:
     async with client_for(emulator, max_total=2) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         assert await model.prewarm(count=3) == 2
         assert await model.prewarm_live(OTHER_CONFIG, count=1) == 0
         assert client.pool_metrics().opened == 2
@@ -257,7 +257,7 @@ async def test_prewarm_failure_is_raised_counted_and_not_retried(
     emulator: Emulator, client: AsyncClient
 ) -> None:
     with pytest.raises(SetupRejectedError) as caught:
-        await client.models().by_name("gemini-2.5-pro").prewarm(count=2)
+        await client.models.by_name("gemini-2.5-pro").prewarm(count=2)
     assert caught.value.close_code == 1008
     metrics = client.pool_metrics()
     assert (metrics.open_failures, metrics.opened, metrics.idle) == (2, 0, 0)
@@ -273,7 +273,7 @@ async def test_pool_over_tls(make_emulator: MakeEmulator, tls_files: Any) -> Non
         KEY, base_url=emu.base_url, verify=tls_files.ca, pool=PoolSettings(refill=False)
     ) as client:
         assert client.settings.is_tls
-        await client.models().by_name(LIVE_MODEL).prewarm(count=1)
+        await client.models.by_name(LIVE_MODEL).prewarm(count=1)
         assert await text_of_stream(client, "echo: secure") == ("secure", True)
         assert emu.stats.ws_connections == 1
 
@@ -289,7 +289,7 @@ async def test_closing_the_client_closes_the_pool_and_leaks_nothing(
     fds_before = process.num_fds()
     tasks_before = our_tasks()
     client = client_for(emu, refill=True)
-    model = client.models().by_name(LIVE_MODEL)
+    model = client.models.by_name(LIVE_MODEL)
     await model.prewarm(count=2)
     await model.prewarm_live(OTHER_CONFIG, count=1)
     assert await text_of_stream(client, "echo: one") == ("one", True)  # starts a refill
@@ -303,7 +303,7 @@ async def test_closing_the_client_closes_the_pool_and_leaks_nothing(
     await eventually(lambda: emu.live_session_count == 0)
     assert process.num_fds() <= fds_before
     with pytest.raises(ConfigurationError, match="closed"):
-        client.models()
+        _ = client.models
     await client.aclose()  # idempotent
 
 
@@ -333,7 +333,7 @@ async def test_a_warm_connection_the_network_dropped_is_never_used(
             KEY, base_url=f"http://{proxy.address}", pool=PoolSettings(refill=False)
         ) as client,
     ):
-        await client.models().by_name(LIVE_MODEL).prewarm(count=1)
+        await client.models.by_name(LIVE_MODEL).prewarm(count=1)
         assert await proxy.reset_all() == 1
         assert await text_of_stream(client, "echo: fresh one") == ("fresh one", False)
         assert client.pool_metrics().discarded == {"server_closed": 1}
@@ -345,7 +345,7 @@ async def test_a_hit_does_not_pay_for_its_own_refill(make_emulator: MakeEmulator
     (or when the stream ends without one)."""
     emu = await make_emulator(time_to_first_token=30.0)  # no first chunk during the test
     async with client_for(emu, refill=True) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         await model.prewarm(count=1)
         stream = await model.stream_generate_content_websocket("echo: slow answer")
         assert stream.metrics.from_pool

@@ -539,11 +539,17 @@ def test_fatal_codes(code: int) -> None:
     assert "models/x is not found" in str(setup)
 
 
-def test_setup_rejection_keeps_a_retry_hint_for_server_faults() -> None:
-    err = error_for_close(1011, "The service is currently unavailable.", during_setup=True)
+@pytest.mark.parametrize("code", [None, 1001, 1006, 1011, 1012, 1013])
+def test_setup_rejection_is_never_retryable(code: int | None) -> None:
+    # Even a retryable close code: the same setup sent again is refused again, so
+    # neither a RetryPolicy nor the reconnector may send it again (issue 13).
+    err = error_for_close(code, "The service is currently unavailable.", during_setup=True)
     assert isinstance(err, SetupRejectedError)
-    assert err.retryable
-    assert isinstance(error_for_close(None, during_setup=True), SetupRejectedError)
+    assert err.retryable is False
+    direct = SetupRejectedError("refused", close_code=1011)
+    assert direct.retryable is False
+    with pytest.raises(AttributeError):
+        direct.retryable = True  # type: ignore[misc]
 
 
 def test_too_big_and_keepalive_and_protocol() -> None:

@@ -77,7 +77,7 @@ async def client(emulator: Emulator) -> AsyncIterator[AsyncClient]:
 
 
 def live(client: AsyncClient) -> Any:
-    return client.models().by_name(LIVE_MODEL)
+    return client.models.by_name(LIVE_MODEL)
 
 
 # --------------------------------------------------------------------------- explicit

@@ -151,7 +151,7 @@ async def test_same_text_as_sse(emulator: Emulator) -> None:
     stream = await open_stream(settings_for(emulator.base_url), LIVE_MODEL, request)
     ws_text = "".join([c.text async for c in stream])
     async with AsyncClient(KEY, base_url=emulator.base_url) as client:
-        model = client.models().by_name("gemini-2.5-flash")
+        model = client.models.by_name("gemini-2.5-flash")
         sse_text = "".join([c.text async for c in await model.stream_generate_content(request)])
     assert ws_text == sse_text == "the same words both ways"
 
@@ -434,7 +434,7 @@ async def test_through_the_client(emulator: Emulator) -> None:
     from api_gemini import AsyncClient
 
     async with AsyncClient(KEY, base_url=emulator.base_url) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         stream = await model.stream_generate_content_websocket("echo: via the client")
         assert "".join([c.text async for c in stream]) == "via the client"
         async with await model.connect() as session:

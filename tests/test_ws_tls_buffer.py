@@ -31,7 +31,7 @@ async def test_tls_read_buffer_trimmed_and_data_intact(
     # Large audio frames (about 40 KB of base64 each) span several 16 KiB reads.
     emu = await make_emulator(tls_cert=tls_files.cert, tls_key=tls_files.key, tokens_per_chunk=32)
     async with AsyncClient("k", base_url=emu.base_url, verify=tls_files.ca) as client:
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
         request: dict[str, Any] = {
             "contents": [{"role": "user", "parts": [{"text": "speak"}]}],
             "generationConfig": {"responseModalities": ["AUDIO"], "maxOutputTokens": 320},

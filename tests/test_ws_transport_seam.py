@@ -40,7 +40,7 @@ async def test_the_connector_opens_every_connection_and_gets_the_endpoint(
     async with AsyncClient(
         KEY, base_url=emulator.base_url, websocket=ws, pool=PoolSettings()
     ) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         await model.prewarm(count=1)  # the pool's connections go through it too
         stream = await model.stream_generate_content_websocket("hello there")
         async with stream:
@@ -78,9 +78,7 @@ async def test_a_connector_routes_to_a_scripted_server(leak_check: LeakCheck) ->
 
         ws = WebSocketSettings(connector=to_script, close_timeout=0.2)
         async with AsyncClient(KEY, base_url=NOWHERE, websocket=ws) as client:
-            stream = (
-                await client.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
-            )
+            stream = await client.models.by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
             texts: list[str] = []
             with pytest.raises(MessageParseError):
                 async with stream:
@@ -100,7 +98,7 @@ async def test_a_failing_connector_is_a_typed_error(failure: str) -> None:
 
     ws = WebSocketSettings(connector=broken, open_timeout=0.2)
     async with AsyncClient(KEY, base_url=NOWHERE, websocket=ws) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         with pytest.raises(WebSocketConnectionError) as info:
             await model.stream_generate_content_websocket("hi")
     assert info.value.http_status is None

@@ -60,7 +60,7 @@ async def test_a_send_to_a_peer_that_stopped_reading_fails_typed(leak_check: Lea
         ) as url,
         client(url, write_timeout=0.3) as c,
     ):
-        session = await c.models().by_name(LIVE_MODEL).connect()
+        session = await c.models.by_name(LIVE_MODEL).connect()
         sends = 0
         with pytest.raises(WriteTimeoutError) as info:
             async with asyncio.timeout(HANG):
@@ -93,7 +93,7 @@ async def test_keepalive_detects_a_peer_that_stopped_reading_while_audio_is_sent
         ) as url,
         client(url, write_timeout=None, keepalive_interval=0.2, keepalive_timeout=0.5) as c,
     ):
-        session = await c.models().by_name(LIVE_MODEL).connect()
+        session = await c.models.by_name(LIVE_MODEL).connect()
 
         async def talk() -> None:
             while True:
@@ -121,7 +121,7 @@ async def test_close_is_bounded_by_close_timeout_whatever_the_write_buffer_holds
         ) as url,
         client(url, write_timeout=None, close_timeout=0.2) as c,
     ):
-        session = await c.models().by_name(LIVE_MODEL).connect()
+        session = await c.models.by_name(LIVE_MODEL).connect()
         # One message far larger than every buffer on the way: it never drains.
         sender = asyncio.create_task(session.send_audio(AUDIO * 32))
         await eventually(lambda: write_backlog(session) > 0)
@@ -151,7 +151,7 @@ async def test_a_ping_flood_whose_pongs_are_never_read_is_dropped(leak_check: Le
         ) as url,
         client(url, write_timeout=None) as c,
     ):
-        session = await c.models().by_name(LIVE_MODEL).connect()
+        session = await c.models.by_name(LIVE_MODEL).connect()
         with pytest.raises(WriteTimeoutError) as info:
             async with asyncio.timeout(HANG):
                 async for _ in session:
@@ -178,7 +178,7 @@ async def test_a_warm_connection_whose_keepalive_times_out_is_discarded(
             pool=PoolSettings(refill=False),
         ) as c,
     ):
-        assert await c.models().by_name(LIVE_MODEL).prewarm(count=1) == 1
+        assert await c.models.by_name(LIVE_MODEL).prewarm(count=1) == 1
         async with asyncio.timeout(HANG):
             metrics = await c.pool.wait_until(lambda m: m.idle == 0)
         assert metrics.discarded == {"server_closed": 1}
@@ -192,7 +192,7 @@ async def test_a_finished_stream_is_not_kept_alive_by_its_idle_timer(
     """Issue 12, item 5: the idle timer (``stream_idle_timeout``, 120 s) held every
     closed one-shot stream, its connection and its socket objects until it fired."""
     async with AsyncClient(KEY, base_url=emulator.base_url) as c:
-        model = c.models().by_name(LIVE_MODEL)
+        model = c.models.by_name(LIVE_MODEL)
         stream = await model.stream_generate_content_websocket("hello there")
         async with stream:
             if ending == "completed":

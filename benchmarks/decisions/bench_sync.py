@@ -154,7 +154,7 @@ def request() -> GenerateContentRequest:
 
 async def async_stream(base_url: str) -> Timing:
     async with AsyncClient(base_url=base_url) as client:
-        model = client.models().by_name(MODEL)
+        model = client.models.by_name(MODEL)
         # Open once untimed so that imports and first-use costs are not counted.
         async with await model.stream_generate_content_websocket("echo: warm") as stream:
             async for _ in stream:
@@ -169,7 +169,7 @@ async def async_stream(base_url: str) -> Timing:
 
 def sync_stream(base_url: str) -> Timing:
     with Client(base_url=base_url) as client:
-        model = client.models().by_name(MODEL)
+        model = client.models.by_name(MODEL)
         with model.stream_generate_content_websocket("echo: warm") as stream:
             for _ in stream:
                 pass
@@ -201,7 +201,7 @@ def native_sync_sends(settings: ClientSettings) -> float:
 async def async_sends(base_url: str) -> float:
     async with AsyncClient(base_url=base_url) as client:
         config: dict[str, Any] = {}
-        async with await client.models().by_name(MODEL).connect(config) as session:
+        async with await client.models.by_name(MODEL).connect(config) as session:
             started = time.perf_counter()
             for i in range(N_SENDS):
                 await session.send_text(f"note {i}", turn_complete=False)
@@ -211,7 +211,7 @@ async def async_sends(base_url: str) -> float:
 def sync_sends(base_url: str) -> float:
     with Client(base_url=base_url) as client:
         config: dict[str, Any] = {}
-        with client.models().by_name(MODEL).connect(config) as session:
+        with client.models.by_name(MODEL).connect(config) as session:
             started = time.perf_counter()
             for i in range(N_SENDS):
                 session.send_text(f"note {i}", turn_complete=False)

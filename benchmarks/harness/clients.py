@@ -123,7 +123,7 @@ class ApiWs:
             settings["connector"] = PicowsConnector()
         websocket = WebSocketSettings(**settings) if settings else None
         self.client = AsyncClient(KEY, base_url=base_url, verify=ca, websocket=websocket)
-        self.model = self.client.models().by_name(LIVE_MODEL)
+        self.model = self.client.models.by_name(LIVE_MODEL)
         self.session: Any = None
 
     async def turn(self, tokens: int, *, audio: bool = False, trace: Trace | None = None) -> int:
@@ -236,7 +236,7 @@ class ApiSse(_SseOnly):
         self._base_url = base_url
         self._ca = ca
         self.client = AsyncClient(KEY, base_url=base_url, verify=ca)
-        self.model = self.client.models().by_name(HTTP_MODEL)
+        self.model = self.client.models.by_name(HTTP_MODEL)
 
     async def turn(self, tokens: int, *, audio: bool = False, trace: Trace | None = None) -> int:
         """One SSE request, consumed to the end."""
@@ -257,7 +257,7 @@ class ApiSse(_SseOnly):
         from api_gemini import AsyncClient
 
         async with AsyncClient(KEY, base_url=self._base_url, verify=self._ca) as client:
-            model = client.models().by_name(HTTP_MODEL)
+            model = client.models.by_name(HTTP_MODEL)
             started = time.perf_counter()
             async with await model.stream_generate_content(_request(tokens)) as stream:
                 await anext(stream)

@@ -25,7 +25,7 @@ async def ttfc_pool(job: dict[str, Any], ca: str) -> dict[str, Any]:
     samples = []
     hits = 0
     async with AsyncClient(KEY, base_url=job["base_url"], verify=ca, pool=pool) as client:
-        model = client.models().by_name(LIVE_MODEL)
+        model = client.models.by_name(LIVE_MODEL)
         for i in range(job["runs"] + 1):
             ready = await model.prewarm(request, count=1)
             assert ready >= 1, ready

@@ -26,7 +26,7 @@ from .types import GenerationConfig, encode_json
 from .websocket.live_types import LiveConnectConfig
 
 if TYPE_CHECKING:
-    from .http.transport import AsyncHttpTransport, CallTimeout, SyncHttpTransport
+    from .http.transport import AsyncHttpTransport, CallTimeout, HttpTransport
 
 __all__ = [
     "AsyncAuthTokens",
@@ -223,7 +223,7 @@ class AsyncAuthTokens:
 class AuthTokens:
     """The synchronous twin of :class:`AsyncAuthTokens`."""
 
-    def __init__(self, http: SyncHttpTransport) -> None:
+    def __init__(self, http: HttpTransport) -> None:
         self._http = http
 
     def create(

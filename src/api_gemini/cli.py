@@ -190,7 +190,7 @@ def _build_request(args: argparse.Namespace) -> GenerateContentRequest:
 async def _chunks(
     client: AsyncClient, args: argparse.Namespace, stats: StreamStats
 ) -> AsyncIterator[GenerateContentResponse]:
-    model = client.models().by_name(args.model)
+    model = client.models.by_name(args.model)
     request = _build_request(args)
     if args.transport == "sse":
         async with await model.stream_generate_content(request) as sse:
@@ -255,7 +255,7 @@ async def _stream(args: argparse.Namespace, out: TextIO) -> int:
 
 async def _models(args: argparse.Namespace, out: TextIO) -> int:
     async with AsyncClient(base_url=args.base_url, **_client_options(args)) as client:
-        for info in await client.models().list():
+        for info in await client.models.list():
             methods = ", ".join(info.supported_generation_methods)
             out.write(f"{info.name.removeprefix('models/'):40} {methods}\n")
     return 0
@@ -456,9 +456,9 @@ def _chat(args: argparse.Namespace, out: TextIO, read_line: Callable[[str], str]
             base_url = args.server_url = stack.enter_context(_emulator_in_thread())
         client = stack.enter_context(Client(base_url=base_url, **_client_options(args)))
         session = stack.enter_context(
-            client.models()
-            .by_name(args.model)
-            .connect(_chat_config(args), reconnect=ReconnectPolicy())
+            client.models.by_name(args.model).connect(
+                _chat_config(args), reconnect=ReconnectPolicy()
+            )
         )
         print(f"chat with {args.model}. {_CHAT_HELP}", file=sys.stderr)
         skip_stale_end = False
@@ -596,6 +596,7 @@ def _emulator_command(argv: list[str]) -> int:
     """``api-gemini emulator ...``: the emulator's own command, under this name."""
     try:
         from .emulator.__main__ import build_parser, config_from_args, serve
+        from .emulator._running import run_command
     except ImportError:
         print(
             f"error: the emulator needs the 'emulator' extra: {install_command('emulator')}",
@@ -608,17 +609,7 @@ def _emulator_command(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     enable_cli_logging(args.verbose, ())
-    try:
-        config = config_from_args(args)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        asyncio.run(serve(config))
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(lambda: serve(config_from_args(args)))
 
 
 def _key_in_use() -> str | None:

@@ -3,11 +3,11 @@
 Both are context managers and close what they opened::
 
     async with AsyncClient() as client:              # key from GEMINI_API_KEY
-        model = client.models().by_name("gemini-2.5-flash")
+        model = client.models.by_name("gemini-2.5-flash")
         print((await model.generate_content("Hello")).text)
 
     with Client(base_url="http://127.0.0.1:8123") as client:   # a local emulator
-        for chunk in client.models().by_name("gemini-2.5-flash").stream_generate_content("Hi"):
+        for chunk in client.models.by_name("gemini-2.5-flash").stream_generate_content("Hi"):
             print(chunk.text, end="")
 """
 
@@ -17,9 +17,9 @@ import os
 import threading
 import weakref
 from collections.abc import Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
+from ._closing import AsyncClosing, SyncClosing
 from .errors import ClientClosedError, ConfigurationError
 from .models import AsyncModels, Models
 from .settings import (
@@ -37,9 +37,9 @@ if TYPE_CHECKING:
 
     from ._portal import LoopPortal
     from .auth_tokens import AsyncAuthTokens, AuthTokens
-    from .http.transport import AsyncHttpTransport, SyncHttpTransport
+    from .http.transport import AsyncHttpTransport, HttpTransport
     from .websocket.pool import LivePool, PoolMetrics
-    from .websocket.sync_live import SyncPool
+    from .websocket.sync_live import SyncLivePool
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -78,8 +78,17 @@ def _settings_from(
     )
 
 
-def _check_http_client(http_client: object, verify: VerifySetting) -> None:
-    if http_client is not None and verify is not True:
+def _check_http_client(http_client: object, verify: VerifySetting, wanted: str) -> None:
+    """Refuse a wrong ``http_client=`` when the client is made, not at its first call."""
+    if http_client is None:
+        return
+    import httpx2  # the caller made an httpx2 client: it is imported already
+
+    if not isinstance(http_client, getattr(httpx2, wanted)):
+        raise ConfigurationError(
+            f"http_client must be an httpx2.{wanted}, got {type(http_client).__name__}"
+        )
+    if verify is not True:
         raise ConfigurationError(
             "verify= and http_client= together: the injected client's own TLS settings "
             "apply; configure verification on it (httpx2.AsyncClient(verify=...))"
@@ -97,6 +106,9 @@ def _new_pool(settings: ClientSettings) -> LivePool:
 class _ClientBase:
     """What both clients share: resolving the settings, and showing them safely."""
 
+    #: The httpx2 class an injected ``http_client`` must be.
+    _http_client_type = "AsyncClient"
+
     def __init__(
         self,
         api_key: str | SecretKey | None = None,
@@ -113,7 +125,7 @@ class _ClientBase:
         http_client: httpx2.AsyncClient | httpx2.Client | None = None,
         settings: ClientSettings | None = None,
     ) -> None:
-        _check_http_client(http_client, verify)
+        _check_http_client(http_client, verify, self._http_client_type)
         self._settings = _settings_from(
             settings,
             api_key,
@@ -171,7 +183,7 @@ class _ClientBase:
         return f"{type(self).__name__}({self._settings!r})"
 
 
-class AsyncClient(_ClientBase):
+class AsyncClient(_ClientBase, AsyncClosing):
     """The asyncio client. Arguments override the environment; see
     :meth:`ClientSettings.resolve <api_gemini.settings.ClientSettings.resolve>`.
 
@@ -220,9 +232,14 @@ class AsyncClient(_ClientBase):
         """
         return self._pool()
 
+    @property
     def models(self) -> AsyncModels:
-        """The models resource: ``list``, ``get`` and ``by_name``."""
-        return AsyncModels(self._settings, self._transport(), self._pool)
+        """The models resource: ``await client.models.list()``, ``get``, ``by_name``
+        (a property, as in google-genai; ``client.models`` still works, deprecated)."""
+        self._check_open()
+        # The transport is built by the first HTTP call: a WebSocket-only program never
+        # imports httpx2.
+        return AsyncModels(self._settings, self._transport, self._pool)
 
     @property
     def auth_tokens(self) -> AsyncAuthTokens:
@@ -242,19 +259,8 @@ class AsyncClient(_ClientBase):
             http, self._http = self._http, None
             await http.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-class Client(_ClientBase):
+class Client(_ClientBase, SyncClosing):
     """The synchronous client; same arguments as :class:`AsyncClient` (``http_client``:
     an ``httpx2.Client``, owned and closed by you).
 
@@ -264,15 +270,16 @@ class Client(_ClientBase):
     pool on first WebSocket use (see ``docs/decisions.md``).
     """
 
-    _http: SyncHttpTransport | None = None
+    _http: HttpTransport | None = None
+    _http_client_type = "Client"
     _loop_portal: LoopPortal | None = None
 
-    def _transport(self) -> SyncHttpTransport:
+    def _transport(self) -> HttpTransport:
         self._check_open()
         if self._http is None:
-            from .http.transport import SyncHttpTransport
+            from .http.transport import HttpTransport
 
-            self._http = SyncHttpTransport(self._settings, self._http_client)  # type: ignore[arg-type]
+            self._http = HttpTransport(self._settings, self._http_client)  # type: ignore[arg-type]
         return self._http
 
     def _live(self) -> tuple[LoopPortal, LivePool]:
@@ -308,7 +315,7 @@ class Client(_ClientBase):
         return portal.read(pool.metrics)
 
     @property
-    def pool(self) -> SyncPool:
+    def pool(self) -> SyncLivePool:
         """The warm pool of Live connections (created on first use): ``metrics()``,
         ``health()``, ``wait_until(...)``. Warm it with ``model.prewarm()``.
 
@@ -316,16 +323,21 @@ class Client(_ClientBase):
             ConfigurationError: the websocket extra is missing.
             ClientClosedError: the client is closed.
         """
-        from .websocket.sync_live import SyncPool
+        from .websocket.sync_live import SyncLivePool
 
         portal, pool = self._live()
-        return SyncPool(pool, portal)
+        return SyncLivePool(pool, portal)
 
+    @property
     def models(self) -> Models:
-        """The models resource: ``list``, ``get`` and ``by_name``."""
+        """The models resource: ``client.models.list()``, ``get``, ``by_name`` (a
+        property, as in google-genai; ``client.models`` still works, deprecated)."""
+        self._check_open()
+        return Models(self._settings, self._locked_transport, self._portal, self._pool)
+
+    def _locked_transport(self) -> HttpTransport:
         with self._lock:  # one HTTP transport, however many threads ask for it first
-            http = self._transport()
-        return Models(self._settings, http, self._portal, self._pool)
+            return self._transport()
 
     @property
     def auth_tokens(self) -> AuthTokens:
@@ -359,17 +371,6 @@ class Client(_ClientBase):
             _inherited.append((self._loop_portal, self._live_pool))
             self._loop_portal = None
             self._live_pool = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # Clients alive in this process, so that a fork can reset them in the child; and what a

@@ -371,13 +371,21 @@ class SetupRejectedError(WebSocketError, _CloseInfoMixin):
     """The server closed the connection before ``setupComplete``.
 
     Typically 1008 (bad key, unknown model, a model without ``bidiGenerateContent``)
-    or 1007 (malformed setup).
+    or 1007 (malformed setup). Never retryable, whatever the close code: the same setup
+    sent again is refused again (the service also answers some invalid setups with
+    1011), so neither a retry policy nor the reconnector sends it again; a caller that
+    knows better changes the setup or retries by hand.
     """
 
     def __init__(self, message: str, *, close_code: int | None, reason: str = "") -> None:
         self.close_code = close_code
         self.reason = reason
         super().__init__(message)
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        """Always ``False`` (read-only): a refused setup is not cured by sending it again."""
+        return False
 
 
 class DisconnectedError(WebSocketError, _CloseInfoMixin):

@@ -1,6 +1,6 @@
 """The models resource: the catalog, and one model's generation calls.
 
-``client.models()`` gives :class:`AsyncModels` (or :class:`Models` on the sync client);
+``client.models`` gives :class:`AsyncModels` (or :class:`Models` on the sync client);
 ``.by_name(name)`` gives a model whose methods do the work:
 
 - ``generate_content``: one request, one answer (HTTP);
@@ -18,8 +18,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import warnings
+from collections.abc import Callable, Generator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Self, TypeVar
 
 from .errors import ConfigurationError, InvalidRequestError, ResponseParseError
 from .types import (
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
         AsyncHttpTransport,
         AsyncSSEStream,
         CallTimeout,
+        HttpTransport,
         SSEStream,
-        SyncHttpTransport,
     )
     from .settings import ClientSettings, ReconnectPolicy
     from .websocket import LiveConnectConfig, LivePool, LiveSession, Stream
@@ -59,6 +60,8 @@ _DEFAULT_PAGE_SIZE = 50
 # A catalog is a few pages; a server handing out pages without end (a new token each
 # time) is stopped here, one repeating a token at once (see _PageTokens).
 MAX_LIST_PAGES = 1000
+
+T = TypeVar("T")
 
 
 def model_path_segment(name: str) -> str:
@@ -144,16 +147,126 @@ def _stream_request(request: RequestLike | None) -> GenerateContentRequest:
     return GenerateContentRequest(contents=[]) if request is None else coerce_request(request)
 
 
+class _Call(NamedTuple, Generic[T]):
+    """One HTTP call of the models resource, built without I/O; either transport sends it."""
+
+    method: str
+    path: str
+    response_type: type[T]
+    body: bytes | None = None
+    params: Mapping[str, str] | None = None
+
+
+def _list_pages(
+    version: str, page_size: int
+) -> Generator[_Call[ListModelsResponse], Any, list[ModelInfo]]:
+    """``models.list`` without I/O: yields each page's call, is sent the page, returns
+    every model (following page tokens to the end, safely: see :class:`_PageTokens`)."""
+    models: list[ModelInfo] = []
+    token: str | None = None
+    tokens = _PageTokens()
+    while True:
+        params = {"pageSize": str(page_size)}
+        if token:
+            params["pageToken"] = token
+        page: ListModelsResponse = yield _Call(
+            "GET", f"/{version}/models", ListModelsResponse, params=params
+        )
+        models.extend(page.models)
+        token = page.next_page_token
+        if not token:
+            return models
+        tokens.check(token)
+
+
+class _DeprecatedCall:
+    """``client.models()`` from when ``models`` was a method: still the resource, with a
+    DeprecationWarning (``client.models`` is a property now, as in google-genai)."""
+
+    def __call__(self) -> Self:
+        warnings.warn(
+            "client.models() is deprecated: client.models is a property now "
+            "(client.models.list(), client.models.by_name(...))",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self
+
+
+class _ModelBase:
+    """What both model twins share: the id, the calls they make (built without I/O),
+    and what a WebSocket call or a prewarm needs. The twins only send."""
+
+    def __init__(
+        self, model_id: str, settings: ClientSettings, pool: Callable[[], LivePool] | None
+    ) -> None:
+        self.model_id = model_id
+        self._settings = settings
+        self._pool = pool
+        self._base = f"/{settings.api_version}/models/{model_id}"
+
+    @property
+    def name(self) -> str:
+        """The resource name, ``models/<id>``."""
+        return f"models/{self.model_id}"
+
+    def _post(self, verb: str, response_type: type[T], body: bytes) -> _Call[T]:
+        return _Call("POST", f"{self._base}:{verb}", response_type, body)
+
+    def _generate(self, request: RequestLike) -> _Call[GenerateContentResponse]:
+        body = encode_json(coerce_request(request))
+        return self._post("generateContent", GenerateContentResponse, body)
+
+    def _stream_body(self, request: RequestLike) -> tuple[str, bytes]:
+        return f"{self._base}:streamGenerateContent", encode_json(coerce_request(request))
+
+    def _count_tokens(self, request: RequestLike) -> _Call[CountTokensResponse]:
+        body = _count_tokens_body(self.model_id, coerce_request(request))
+        return self._post("countTokens", CountTokensResponse, body)
+
+    def _embed(self, request: EmbedLike) -> _Call[EmbedContentResponse]:
+        return self._post("embedContent", EmbedContentResponse, _embed_body(request))
+
+    def _batch_embed(self, requests: Sequence[EmbedLike]) -> _Call[BatchEmbedContentsResponse]:
+        body = _batch_embed_body(self.model_id, requests)
+        return self._post("batchEmbedContents", BatchEmbedContentsResponse, body)
+
+    def _live_pool(self) -> LivePool | None:
+        return self._pool() if self._pool is not None else None
+
+    def _prewarm_args(
+        self,
+        request: RequestLike | None,
+        config: LiveConnectConfig | Mapping[str, Any] | None,
+        count: int | None,
+        *,
+        live: bool,
+    ) -> tuple[LivePool, Any, int]:
+        """The pool, the setup to warm (a stream's from ``request``, a session's from
+        ``config``) and how many."""
+        websocket = _websocket_module()
+        if self._pool is None:
+            raise ConfigurationError("this model handle has no connection pool")
+        if live:
+            setup = websocket.live_setup(self.model_id, config)
+        else:
+            setup = websocket.stream_setup(self.model_id, _stream_request(request))
+        return self._pool(), setup, _prewarm_count(self._settings, count)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
 # --------------------------------------------------------------------------- async
 
 
-class AsyncModels:
+class AsyncModels(_DeprecatedCall):
     """The model catalog and a factory of :class:`AsyncModel` objects."""
 
     def __init__(
         self,
         settings: ClientSettings,
-        http: AsyncHttpTransport,
+        http: Callable[[], AsyncHttpTransport],
         pool: Callable[[], LivePool] | None = None,
     ) -> None:
         self._settings = settings
@@ -175,53 +288,52 @@ class AsyncModels:
             ResponseParseError: the server repeated a page token, or sent more than
                 ``MAX_LIST_PAGES`` pages.
         """
-        version = self._settings.api_version
-        models: list[ModelInfo] = []
-        token: str | None = None
-        tokens = _PageTokens()
+        pages = _list_pages(self._settings.api_version, page_size)
+        call = next(pages)
         while True:
-            params = {"pageSize": str(page_size)}
-            if token:
-                params["pageToken"] = token
-            page = await self._http.request(
-                "GET", f"/{version}/models", ListModelsResponse, params=params, timeout=timeout
-            )
-            models.extend(page.models)
-            token = page.next_page_token
-            if not token:
+            page = await _send_async(self._http(), call, timeout)
+            try:
+                call = pages.send(page)
+            except StopIteration as done:
+                models: list[ModelInfo] = done.value
                 return models
-            tokens.check(token)
 
     async def get(self, name: str, *, timeout: CallTimeout = None) -> ModelInfo:  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
         """One model's details; raises :class:`~api_gemini.errors.NotFoundError`."""
-        path = f"/{self._settings.api_version}/models/{model_path_segment(name)}"
-        return await self._http.request("GET", path, ModelInfo, timeout=timeout)
+        return await _send_async(self._http(), _get_call(self._settings, name), timeout)
 
     def by_name(self, name: str) -> AsyncModel:
         """A handle on one model; no request is made until a method is called."""
         return AsyncModel(model_path_segment(name), self._settings, self._http, self._pool)
 
 
-class AsyncModel:
+async def _send_async(
+    http: AsyncHttpTransport,
+    call: _Call[T],
+    timeout: CallTimeout,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
+) -> T:
+    method, path, response_type, body, params = call
+    return await http.request(
+        method, path, response_type, body=body, params=params, timeout=timeout
+    )
+
+
+def _get_call(settings: ClientSettings, name: str) -> _Call[ModelInfo]:
+    return _Call("GET", f"/{settings.api_version}/models/{model_path_segment(name)}", ModelInfo)
+
+
+class AsyncModel(_ModelBase):
     """One model: generation over HTTP, SSE and WebSocket, token counting."""
 
     def __init__(
         self,
         model_id: str,
         settings: ClientSettings,
-        http: AsyncHttpTransport,
+        http: Callable[[], AsyncHttpTransport],
         pool: Callable[[], LivePool] | None = None,
     ) -> None:
-        self.model_id = model_id
-        self._settings = settings
+        super().__init__(model_id, settings, pool)
         self._http = http
-        self._pool = pool
-        self._base = f"/{settings.api_version}/models/{model_id}"
-
-    @property
-    def name(self) -> str:
-        """The resource name, ``models/<id>``."""
-        return f"models/{self.model_id}"
 
     async def generate_content(
         self,
@@ -235,14 +347,7 @@ class AsyncModel:
         the whole call: bound that with ``asyncio.timeout``), or a
         :class:`~api_gemini.settings.Timeouts`; the client's when ``None``.
         """
-        body = encode_json(coerce_request(request))
-        return await self._http.request(
-            "POST",
-            f"{self._base}:generateContent",
-            GenerateContentResponse,
-            body=body,
-            timeout=timeout,
-        )
+        return await _send_async(self._http(), self._generate(request), timeout)
 
     async def stream_generate_content(
         self,
@@ -259,10 +364,7 @@ class AsyncModel:
         ``timeout`` as for :meth:`generate_content`; its read part also bounds the wait
         between two events.
         """
-        body = encode_json(coerce_request(request))
-        return await self._http.stream_sse(
-            f"{self._base}:streamGenerateContent", body, timeout=timeout
-        )
+        return await self._http().stream_sse(*self._stream_body(request), timeout=timeout)
 
     async def count_tokens(
         self,
@@ -272,10 +374,7 @@ class AsyncModel:
     ) -> CountTokensResponse:
         """Count the tokens of a request's contents (``timeout`` as for
         :meth:`generate_content`)."""
-        body = _count_tokens_body(self.model_id, coerce_request(request))
-        return await self._http.request(
-            "POST", f"{self._base}:countTokens", CountTokensResponse, body=body, timeout=timeout
-        )
+        return await _send_async(self._http(), self._count_tokens(request), timeout)
 
     async def embed_content(
         self,
@@ -287,10 +386,7 @@ class AsyncModel:
         with ``task_type``, ``title``, ``output_dimensionality``): ``.embedding.values``.
         ``timeout`` as for :meth:`generate_content`.
         """
-        body = _embed_body(request)
-        return await self._http.request(
-            "POST", f"{self._base}:embedContent", EmbedContentResponse, body=body, timeout=timeout
-        )
+        return await _send_async(self._http(), self._embed(request), timeout)
 
     async def batch_embed_contents(
         self,
@@ -299,14 +395,7 @@ class AsyncModel:
         timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
     ) -> BatchEmbedContentsResponse:
         """Embeddings of several inputs in one call, in order: ``.embeddings``."""
-        body = _batch_embed_body(self.model_id, requests)
-        return await self._http.request(
-            "POST",
-            f"{self._base}:batchEmbedContents",
-            BatchEmbedContentsResponse,
-            body=body,
-            timeout=timeout,
-        )
+        return await _send_async(self._http(), self._batch_embed(requests), timeout)
 
     async def stream_generate_content_websocket(self, request: RequestLike) -> Stream:
         """Stream the answer over the Live API (WebSocket).
@@ -318,9 +407,8 @@ class AsyncModel:
         is one (``stream.metrics.from_pool``).
         """
         websocket = _websocket_module()
-        pool = self._pool() if self._pool is not None else None
         stream: Stream = await websocket.open_stream(
-            self._settings, self.model_id, coerce_request(request), pool
+            self._settings, self.model_id, coerce_request(request), self._live_pool()
         )
         return stream
 
@@ -339,9 +427,8 @@ class AsyncModel:
         with the same setup is used when there is one.
         """
         websocket = _websocket_module()
-        pool = self._pool() if self._pool is not None else None
         session: LiveSession = await websocket.connect_live(
-            self._settings, self.model_id, config, pool, reconnect
+            self._settings, self.model_id, config, self._live_pool(), reconnect
         )
         return session
 
@@ -357,11 +444,8 @@ class AsyncModel:
         Raises:
             WebSocketConnectionError, SetupRejectedError: an open failed.
         """
-        websocket = _websocket_module()
-        if self._pool is None:
-            raise ConfigurationError("this model handle has no connection pool")
-        setup = websocket.stream_setup(self.model_id, _stream_request(request))
-        ready: int = await self._pool().prewarm(setup, _prewarm_count(self._settings, count))
+        pool, setup, n = self._prewarm_args(request, None, count, live=False)
+        ready: int = await pool.prewarm(setup, n)
         return ready
 
     async def prewarm_live(
@@ -372,27 +456,21 @@ class AsyncModel:
     ) -> int:
         """Keep ``count`` warm connections for :meth:`connect` with ``config``; returns
         how many are ready. As :meth:`prewarm`, for sessions."""
-        websocket = _websocket_module()
-        if self._pool is None:
-            raise ConfigurationError("this model handle has no connection pool")
-        setup = websocket.live_setup(self.model_id, config)
-        ready: int = await self._pool().prewarm(setup, _prewarm_count(self._settings, count))
+        pool, setup, n = self._prewarm_args(None, config, count, live=True)
+        ready: int = await pool.prewarm(setup, n)
         return ready
-
-    def __repr__(self) -> str:
-        return f"AsyncModel({self.name!r})"
 
 
 # --------------------------------------------------------------------------- sync
 
 
-class Models:
+class Models(_DeprecatedCall):
     """The synchronous twin of :class:`AsyncModels`."""
 
     def __init__(
         self,
         settings: ClientSettings,
-        http: SyncHttpTransport,
+        http: Callable[[], HttpTransport],
         portal: Callable[[], LoopPortal],
         pool: Callable[[], LivePool] | None = None,
     ) -> None:
@@ -406,34 +484,31 @@ class Models:
     ) -> list[ModelInfo]:
         """Every model of the catalog, following page tokens to the end (as
         :meth:`AsyncModels.list`)."""
-        version = self._settings.api_version
-        models: list[ModelInfo] = []
-        token: str | None = None
-        tokens = _PageTokens()
+        pages = _list_pages(self._settings.api_version, page_size)
+        call = next(pages)
         while True:
-            params = {"pageSize": str(page_size)}
-            if token:
-                params["pageToken"] = token
-            page = self._http.request(
-                "GET", f"/{version}/models", ListModelsResponse, params=params, timeout=timeout
-            )
-            models.extend(page.models)
-            token = page.next_page_token
-            if not token:
+            page = _send_sync(self._http(), call, timeout)
+            try:
+                call = pages.send(page)
+            except StopIteration as done:
+                models: list[ModelInfo] = done.value
                 return models
-            tokens.check(token)
 
     def get(self, name: str, *, timeout: CallTimeout = None) -> ModelInfo:
         """One model's details; raises :class:`~api_gemini.errors.NotFoundError`."""
-        path = f"/{self._settings.api_version}/models/{model_path_segment(name)}"
-        return self._http.request("GET", path, ModelInfo, timeout=timeout)
+        return _send_sync(self._http(), _get_call(self._settings, name), timeout)
 
     def by_name(self, name: str) -> Model:
         """A handle on one model; no request is made until a method is called."""
         return Model(model_path_segment(name), self._settings, self._http, self._portal, self._pool)
 
 
-class Model:
+def _send_sync(http: HttpTransport, call: _Call[T], timeout: CallTimeout) -> T:
+    method, path, response_type, body, params = call
+    return http.request(method, path, response_type, body=body, params=params, timeout=timeout)
+
+
+class Model(_ModelBase):
     """The synchronous twin of :class:`AsyncModel`, WebSocket calls included (they run on
     the client's private event loop thread)."""
 
@@ -441,74 +516,45 @@ class Model:
         self,
         model_id: str,
         settings: ClientSettings,
-        http: SyncHttpTransport,
+        http: Callable[[], HttpTransport],
         portal: Callable[[], LoopPortal],
         pool: Callable[[], LivePool] | None = None,
     ) -> None:
-        self.model_id = model_id
-        self._settings = settings
+        super().__init__(model_id, settings, pool)
         self._http = http
         self._portal = portal
-        self._pool = pool
-        self._base = f"/{settings.api_version}/models/{model_id}"
-
-    @property
-    def name(self) -> str:
-        """The resource name, ``models/<id>``."""
-        return f"models/{self.model_id}"
 
     def generate_content(
         self, request: RequestLike, *, timeout: CallTimeout = None
     ) -> GenerateContentResponse:
         """Generate a whole answer in one HTTP request (``timeout`` as on
         :meth:`AsyncModel.generate_content`)."""
-        body = encode_json(coerce_request(request))
-        return self._http.request(
-            "POST",
-            f"{self._base}:generateContent",
-            GenerateContentResponse,
-            body=body,
-            timeout=timeout,
-        )
+        return _send_sync(self._http(), self._generate(request), timeout)
 
     def stream_generate_content(
         self, request: RequestLike, *, timeout: CallTimeout = None
     ) -> SSEStream:
         """Stream the answer over SSE: ``for chunk in model.stream_generate_content(r)``
         (truncation and ``timeout`` as on :meth:`AsyncModel.stream_generate_content`)."""
-        body = encode_json(coerce_request(request))
-        return self._http.stream_sse(f"{self._base}:streamGenerateContent", body, timeout=timeout)
+        return self._http().stream_sse(*self._stream_body(request), timeout=timeout)
 
     def count_tokens(
         self, request: RequestLike, *, timeout: CallTimeout = None
     ) -> CountTokensResponse:
         """Count the tokens of a request's contents."""
-        body = _count_tokens_body(self.model_id, coerce_request(request))
-        return self._http.request(
-            "POST", f"{self._base}:countTokens", CountTokensResponse, body=body, timeout=timeout
-        )
+        return _send_sync(self._http(), self._count_tokens(request), timeout)
 
     def embed_content(
         self, request: EmbedLike, *, timeout: CallTimeout = None
     ) -> EmbedContentResponse:
         """As :meth:`AsyncModel.embed_content`."""
-        body = _embed_body(request)
-        return self._http.request(
-            "POST", f"{self._base}:embedContent", EmbedContentResponse, body=body, timeout=timeout
-        )
+        return _send_sync(self._http(), self._embed(request), timeout)
 
     def batch_embed_contents(
         self, requests: Sequence[EmbedLike], *, timeout: CallTimeout = None
     ) -> BatchEmbedContentsResponse:
         """As :meth:`AsyncModel.batch_embed_contents`."""
-        body = _batch_embed_body(self.model_id, requests)
-        return self._http.request(
-            "POST",
-            f"{self._base}:batchEmbedContents",
-            BatchEmbedContentsResponse,
-            body=body,
-            timeout=timeout,
-        )
+        return _send_sync(self._http(), self._batch_embed(requests), timeout)
 
     def stream_generate_content_websocket(self, request: RequestLike) -> SyncStream:
         """Stream the answer over the Live API: ``for chunk in stream``; ``pause()``,
@@ -517,11 +563,12 @@ class Model:
 
         websocket = _websocket_module()
         portal = self._portal()
-        pool = self._pool() if self._pool is not None else None
         # open(): remembered on the loop as it opens, so a close() from another thread
         # closes it; interrupted just after it opened, it is closed at once.
         stream: Stream = portal.open(
-            websocket.open_stream(self._settings, self.model_id, coerce_request(request), pool),
+            websocket.open_stream(
+                self._settings, self.model_id, coerce_request(request), self._live_pool()
+            ),
             websocket.Stream.cancel,
         )
         return SyncStream(stream, portal)
@@ -538,21 +585,18 @@ class Model:
 
         websocket = _websocket_module()
         portal = self._portal()
-        pool = self._pool() if self._pool is not None else None
         session: LiveSession = portal.open(
-            websocket.connect_live(self._settings, self.model_id, config, pool, reconnect),
+            websocket.connect_live(
+                self._settings, self.model_id, config, self._live_pool(), reconnect
+            ),
             websocket.LiveSession.close,
         )
         return SyncLiveSession(session, portal)
 
     def prewarm(self, request: RequestLike | None = None, *, count: int | None = None) -> int:
         """As :meth:`AsyncModel.prewarm`: warm connections for WebSocket streams."""
-        websocket = _websocket_module()
-        if self._pool is None:
-            raise ConfigurationError("this model handle has no connection pool")
-        setup = websocket.stream_setup(self.model_id, _stream_request(request))
-        portal = self._portal()
-        ready: int = portal.run(self._pool().prewarm(setup, _prewarm_count(self._settings, count)))
+        pool, setup, n = self._prewarm_args(request, None, count, live=False)
+        ready: int = self._portal().run(pool.prewarm(setup, n))
         return ready
 
     def prewarm_live(
@@ -562,13 +606,6 @@ class Model:
         count: int | None = None,
     ) -> int:
         """As :meth:`AsyncModel.prewarm_live`: warm connections for :meth:`connect`."""
-        websocket = _websocket_module()
-        if self._pool is None:
-            raise ConfigurationError("this model handle has no connection pool")
-        setup = websocket.live_setup(self.model_id, config)
-        portal = self._portal()
-        ready: int = portal.run(self._pool().prewarm(setup, _prewarm_count(self._settings, count)))
+        pool, setup, n = self._prewarm_args(None, config, count, live=True)
+        ready: int = self._portal().run(pool.prewarm(setup, n))
         return ready
-
-    def __repr__(self) -> str:
-        return f"Model({self.name!r})"

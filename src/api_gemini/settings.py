@@ -243,25 +243,19 @@ class ReconnectPolicy:
     max_pending_sends: int = 32
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ConfigurationError("max_attempts must be >= 1")
+        _check_backoff(self)
         fatal = FATAL_CLOSE_CODES & set(self.retry_on)
         if fatal:
             raise ConfigurationError(
                 f"close codes {sorted(fatal)} are never retried: the same setup would be "
                 "refused again (invalid argument, key or model)"
             )
-        if self.initial_backoff < 0 or self.max_backoff < 0 or self.multiplier < 1:
-            raise ConfigurationError("backoffs must be >= 0 and multiplier >= 1")
-        if not 0 <= self.jitter <= 1:
-            raise ConfigurationError("jitter must be between 0 and 1")
         if self.max_pending_sends < 0:
             raise ConfigurationError("max_pending_sends must be >= 0")
 
     def delay(self, attempt: int, draw: float) -> float:
         """Seconds to wait before ``attempt`` (1-based); ``draw`` is uniform in [0, 1)."""
-        base = min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1))
-        return base * (1.0 - self.jitter * draw)
+        return _backoff(self, attempt, draw)
 
     def retries(self, close_code: int | None) -> bool:
         """True when a drop with ``close_code`` (``None``: no close frame) is retried."""
@@ -303,20 +297,14 @@ class RetryPolicy:
     max_retry_after: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ConfigurationError("max_attempts must be >= 1")
-        if self.initial_backoff < 0 or self.max_backoff < 0 or self.multiplier < 1:
-            raise ConfigurationError("backoffs must be >= 0 and multiplier >= 1")
-        if not 0 <= self.jitter <= 1:
-            raise ConfigurationError("jitter must be between 0 and 1")
+        _check_backoff(self)
         if not self.max_retry_after >= 0:
             raise ConfigurationError("max_retry_after must be >= 0")
 
     def delay(self, retry: int, draw: float, retry_after: float | None = None) -> float:
         """Seconds to wait before ``retry`` (1-based), ``draw`` uniform in [0, 1): the
         jittered backoff, or the server's ``retry_after`` if that is longer."""
-        base = min(self.max_backoff, self.initial_backoff * self.multiplier ** (retry - 1))
-        wait = base * (1.0 - self.jitter * draw)
+        wait = _backoff(self, retry, draw)
         return wait if retry_after is None else max(wait, retry_after)
 
     def retries(self, error: BaseException, attempts_made: int) -> bool:
@@ -325,6 +313,22 @@ class RetryPolicy:
             return False
         hint = getattr(error, "retry_after", None)
         return hint is None or hint <= self.max_retry_after
+
+
+def _check_backoff(policy: ReconnectPolicy | RetryPolicy) -> None:
+    """The checks both policies' backoffs share."""
+    if policy.max_attempts < 1:
+        raise ConfigurationError("max_attempts must be >= 1")
+    if policy.initial_backoff < 0 or policy.max_backoff < 0 or policy.multiplier < 1:
+        raise ConfigurationError("backoffs must be >= 0 and multiplier >= 1")
+    if not 0 <= policy.jitter <= 1:
+        raise ConfigurationError("jitter must be between 0 and 1")
+
+
+def _backoff(policy: ReconnectPolicy | RetryPolicy, attempt: int, draw: float) -> float:
+    """Both policies' jittered exponential backoff before ``attempt`` (1-based)."""
+    base = min(policy.max_backoff, policy.initial_backoff * policy.multiplier ** (attempt - 1))
+    return base * (1.0 - policy.jitter * draw)
 
 
 VerifySetting = bool | str | os.PathLike[str] | ssl.SSLContext

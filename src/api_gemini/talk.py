@@ -288,7 +288,7 @@ async def talk(
             emulator = Emulator(EmulatorConfig(port=0, require_key=False, **EMULATOR_PACE))
             base_url = (await stack.enter_async_context(emulator)).base_url
         client = await stack.enter_async_context(AsyncClient(base_url=base_url))
-        model = client.models().by_name(args.model)
+        model = client.models.by_name(args.model)
         session = await stack.enter_async_context(
             await model.connect(
                 talk_config(args), reconnect=ReconnectPolicy(max_pending_sends=MAX_WAITING_FRAMES)

@@ -7,10 +7,9 @@ or SIGTERM and exits 0.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 
+from ._running import run_command, serve_until_signalled
 from .config import EmulatorConfig
 from .server import Emulator
 
@@ -94,33 +93,14 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
 
 async def serve(config: EmulatorConfig) -> None:
     """Serve ``config`` until SIGINT or SIGTERM, announcing the base URL on stdout."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        async with Emulator(config) as emu:
-            print(f"api_gemini emulator listening on {emu.base_url}", flush=True)
-            await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    emu = Emulator(config)
+    await serve_until_signalled(emu, lambda: f"api_gemini emulator listening on {emu.base_url}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the emulator from command line arguments; returns the exit status."""
     args = build_parser().parse_args(argv)
-    try:
-        config = config_from_args(args)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        asyncio.run(serve(config))
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(lambda: serve(config_from_args(args)))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from .wire import WireError, b64decode_any, decode_json, encode_json, error_body
 if TYPE_CHECKING:
     from .server import Emulator
 
-__all__ = ["API_VERSIONS", "HttpApi"]
+__all__ = ["API_VERSIONS", "HttpApi", "error_response"]
 
 #: The API versions every route is served under.
 API_VERSIONS = ("v1", "v1beta", "v1alpha")
@@ -72,6 +72,17 @@ def _not_found_model(name: str, version: str, method: str) -> WireError:
         f"models/{name} is not found for API version {version}, or is not supported for "
         f"{method}. Call ListModels to see the list of available models and their "
         "supported methods.",
+    )
+
+
+def error_response(err: WireError) -> web.Response:
+    """The service's JSON error answer for ``err`` (also the Live upgrade's refusals)."""
+    return web.Response(
+        body=error_body(err),
+        status=err.code,
+        headers=err.headers,
+        content_type="application/json",
+        charset="utf-8",
     )
 
 
@@ -161,13 +172,7 @@ class HttpApi:
                 return await handler(request)
             except WireError as err:
                 self._stats.http_errors += 1
-                return web.Response(
-                    body=error_body(err),
-                    status=err.code,
-                    headers=err.headers,
-                    content_type="application/json",
-                    charset="utf-8",
-                )
+                return error_response(err)
 
         return wrapped
 

@@ -45,13 +45,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import socket
 import struct
 import sys
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
-from types import TracebackType
+from typing import Any
+
+from ._running import Running, run_command, serve_until_signalled
 
 __all__ = ["FaultProxy", "ProxyStats", "main"]
 
@@ -293,7 +295,7 @@ class _Connection:
                 await asyncio.wait_for(w.wait_closed(), 1.0)
 
 
-class FaultProxy:
+class FaultProxy(Running):
     """A TCP proxy to ``target_host:target_port`` that injects network faults.
 
     Use ``async with FaultProxy(...) as proxy`` (or ``await start()`` / ``await stop()``)
@@ -393,17 +395,6 @@ class FaultProxy:
             await asyncio.gather(*tasks, return_exceptions=True)
         await server.wait_closed()
 
-    async def __aenter__(self) -> FaultProxy:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
     # -- faults on every open connection, now -----------------------------------
 
     async def cut_all(self) -> int:
@@ -486,28 +477,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _serve(proxy: FaultProxy) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        async with proxy:
-            print(
-                f"api_gemini proxy to {proxy.target_host}:{proxy.target_port} "
-                f"(latency {proxy.latency * 1000:g} ms each way) listening on {proxy.address}",
-                flush=True,
-            )
-            await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    await serve_until_signalled(
+        proxy,
+        lambda: (
+            f"api_gemini proxy to {proxy.target_host}:{proxy.target_port} "
+            f"(latency {proxy.latency * 1000:g} ms each way) listening on {proxy.address}"
+        ),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the proxy from command line arguments; returns the exit status."""
     args = build_parser().parse_args(argv)
     latency_ms = args.rtt_ms / 2 if args.rtt_ms is not None else args.latency_ms
-    try:
+
+    def build() -> Coroutine[Any, Any, None]:
         proxy = FaultProxy(
             args.target[0],
             args.target[1],
@@ -519,15 +503,9 @@ def main(argv: list[str] | None = None) -> int:
             reset_after=args.reset_after_bytes,
             black_hole_after=args.black_hole_after_bytes,
         )
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        asyncio.run(_serve(proxy))
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return _serve(proxy)
+
+    return run_command(build)
 
 
 if __name__ == "__main__":

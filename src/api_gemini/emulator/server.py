@@ -10,18 +10,18 @@ import ssl
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
+from ._running import Running
 from .config import EmulatorConfig, EmulatorStats
 from .faults import FAULT_HEADER, FaultPlan
-from .http_api import API_VERSIONS, HttpApi
+from .http_api import API_VERSIONS, HttpApi, error_response
 from .live import LIVE_METHODS, SHUTTING_DOWN, LiveSession, live_path
 from .live_lifecycle import HandleRecord
 from .tokens import TokenStore
-from .wire import WireError, error_body
+from .wire import WireError
 
 __all__ = ["Emulator", "ReceivedRequest"]
 
@@ -55,7 +55,7 @@ class ReceivedRequest:
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class Emulator:
+class Emulator(Running):
     """A local Gemini service: models, generateContent, SSE streaming and the Live API.
 
     Use as ``async with Emulator(config) as emu:`` or ``await emu.start()`` /
@@ -180,17 +180,6 @@ class Emulator:
             await asyncio.wait(tasks, timeout=_CLOSE_TIMEOUT)
         await runner.cleanup()
 
-    async def __aenter__(self) -> Emulator:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
     # -- control from tests ----------------------------------------------------------
 
     @property
@@ -274,13 +263,7 @@ class Emulator:
                     plan = None  # a first-K plan that is spent: a normal session
             except WireError as err:
                 self.stats.http_errors += 1
-                return web.Response(
-                    body=error_body(err),
-                    status=err.code,
-                    headers=err.headers,
-                    content_type="application/json",
-                    charset="utf-8",
-                )
+                return error_response(err)
             ws = web.WebSocketResponse(
                 compress=False,
                 max_msg_size=_MAX_MESSAGE,

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Generic, Self, TypeVar
 
+from .._closing import AsyncClosing, SyncClosing
 from ..errors import (
     ConnectError,
     GeminiError,
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from ..types import GenerateContentResponse
 
 __all__ = ["AsyncSSEStream", "SSEStream", "map_exception", "truncated"]
+
+# The function that opens (and re-opens) a stream's response: async or sync.
+OpenT = TypeVar("OpenT")
 
 
 def map_exception(exc: Exception, secret: str | None) -> GeminiError:
@@ -60,7 +63,72 @@ def truncated(chunks: int) -> TruncatedStreamError:
     )
 
 
-class AsyncSSEStream:
+class _Reading:
+    """One response's reading, without I/O: bytes in, chunks out, and the error its end
+    stands for. Both streams drive one per (re)opened response."""
+
+    __slots__ = ("_decoder", "_gap", "_secret", "finished")
+
+    def __init__(self, decoder: SSEDecoder, event_gap: float | None, secret: str | None) -> None:
+        self._decoder = decoder
+        self._gap = EventGap(event_gap)
+        self._secret = secret
+        self.finished = False
+
+    def chunks(self, raw: bytes | None, started: float) -> Iterator[GenerateContentResponse]:
+        """The chunks of the events ``raw`` completes (``None``: the stream ended), read
+        since ``started`` (``time.monotonic()``); one at a time, so that a bad event
+        raises after the chunks before it were handed over."""
+        events = feed_decoder(self._decoder, raw)
+        if raw is not None:
+            self._gap.after_read(time.monotonic() - started, bool(events))
+        secret = self._secret  # a local: this loop runs once per chunk
+        for event in events:
+            chunk = chunk_from_event(event, secret)
+            if not self.finished and is_last_chunk(chunk):
+                self.finished = True
+            yield chunk
+
+    def end(self, chunks_received: int) -> GeminiError | None:
+        """The error of a stream that ended here: none after its last chunk."""
+        return None if self.finished else truncated(chunks_received)
+
+
+class _SSEStreamBase(Generic[OpenT]):
+    """What both streams share: how to (re)open, the retry budget, the reading."""
+
+    def __init__(
+        self,
+        open_once: OpenT,
+        attempts: Attempts,
+        new_decoder: Callable[[], SSEDecoder],
+        event_gap: float | None = None,
+        secret: str | None = None,
+    ) -> None:
+        self._open_once = open_once
+        self._new_decoder = new_decoder
+        self._attempts = attempts
+        self._event_gap = event_gap
+        self._secret = secret
+        self._response: httpx2.Response | None = None
+        #: Chunks handed to the caller so far.
+        self.chunks_received = 0
+
+    def _reading(self) -> tuple[httpx2.Response, _Reading]:
+        response = self._response
+        assert response is not None
+        return response, _Reading(self._new_decoder(), self._event_gap, self._secret)
+
+    def _retry_delay(self, error: GeminiError) -> float:
+        """The wait before opening again, or ``error`` raised when there is no retry."""
+        # Never after a chunk: sending again would repeat what the caller has.
+        delay = None if self.chunks_received else self._attempts.delay_after(error)
+        if delay is None:
+            raise error
+        return delay
+
+
+class AsyncSSEStream(_SSEStreamBase[Callable[[], Awaitable["httpx2.Response"]]], AsyncClosing):
     """Chunks of one ``streamGenerateContent`` call, yielded as they arrive.
 
     An async iterator of :class:`~api_gemini.types.GenerateContentResponse` and an async
@@ -78,62 +146,37 @@ class AsyncSSEStream:
         event_gap: float | None = None,
         secret: str | None = None,
     ) -> None:
-        self._open_once = open_once
-        self._new_decoder = new_decoder
-        self._attempts = attempts
-        self._event_gap = event_gap
-        self._secret = secret
-        self._response: httpx2.Response | None = None
+        super().__init__(open_once, attempts, new_decoder, event_gap, secret)
         self._chunks = self._iterate()
-        #: Chunks handed to the caller so far.
-        self.chunks_received = 0
 
     async def _open(self) -> None:
         self._response = await self._attempts.run_async(self._open_once)
 
     async def _iterate(self) -> AsyncGenerator[GenerateContentResponse, None]:
-        secret = self._secret
         while True:
-            response = self._response
-            assert response is not None
-            decoder = self._new_decoder()
-            gap = EventGap(self._event_gap)
+            response, reading = self._reading()
             reads = response.aiter_bytes().__aiter__()
-            finished = False
             error: GeminiError | None = None
             try:
                 while True:
                     started = time.monotonic()
-                    raw: bytes | None
                     try:
-                        raw = await reads.__anext__()
-                    except StopAsyncIteration:
-                        raw = None
+                        raw = await anext(reads, None)
                     except Exception as exc:
-                        error = map_exception(exc, secret)
+                        error = map_exception(exc, self._secret)
                         break
-                    events = feed_decoder(decoder, raw)
-                    if raw is not None:
-                        gap.after_read(time.monotonic() - started, bool(events))
-                    for event in events:
-                        chunk = chunk_from_event(event, secret)
-                        finished = finished or is_last_chunk(chunk)
+                    for chunk in reading.chunks(raw, started):
                         yield chunk
                     if raw is None:
+                        error = reading.end(self.chunks_received)
                         break
-                if error is None and not finished:
-                    error = truncated(self.chunks_received)
             except GeminiError as exc:
                 error = exc
             finally:
                 await response.aclose()
             if error is None:
                 return
-            # Never after a chunk: sending again would repeat what the caller has.
-            delay = None if self.chunks_received else self._attempts.delay_after(error)
-            if delay is None:
-                raise error
-            await asyncio.sleep(delay)
+            await asyncio.sleep(self._retry_delay(error))
             await self._open()
 
     def __aiter__(self) -> Self:
@@ -150,19 +193,8 @@ class AsyncSSEStream:
         if self._response is not None:
             await self._response.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-class SSEStream:
+class SSEStream(_SSEStreamBase[Callable[[], "httpx2.Response"]], SyncClosing):
     """The synchronous twin of :class:`AsyncSSEStream`: an iterator and context manager."""
 
     def __init__(
@@ -173,28 +205,16 @@ class SSEStream:
         event_gap: float | None = None,
         secret: str | None = None,
     ) -> None:
-        self._open_once = open_once
-        self._new_decoder = new_decoder
-        self._attempts = attempts
-        self._event_gap = event_gap
-        self._secret = secret
-        self._response: httpx2.Response | None = None
+        super().__init__(open_once, attempts, new_decoder, event_gap, secret)
         self._chunks = self._iterate()
-        #: Chunks handed to the caller so far.
-        self.chunks_received = 0
 
     def _open(self) -> None:
         self._response = self._attempts.run_sync(self._open_once)
 
     def _iterate(self) -> Generator[GenerateContentResponse, None, None]:
-        secret = self._secret
         while True:
-            response = self._response
-            assert response is not None
-            decoder = self._new_decoder()
-            gap = EventGap(self._event_gap)
+            response, reading = self._reading()
             reads = iter(response.iter_bytes())
-            finished = False
             error: GeminiError | None = None
             try:
                 while True:
@@ -202,29 +222,19 @@ class SSEStream:
                     try:
                         raw = next(reads, None)
                     except Exception as exc:
-                        error = map_exception(exc, secret)
+                        error = map_exception(exc, self._secret)
                         break
-                    events = feed_decoder(decoder, raw)
-                    if raw is not None:
-                        gap.after_read(time.monotonic() - started, bool(events))
-                    for event in events:
-                        chunk = chunk_from_event(event, secret)
-                        finished = finished or is_last_chunk(chunk)
-                        yield chunk
+                    yield from reading.chunks(raw, started)
                     if raw is None:
+                        error = reading.end(self.chunks_received)
                         break
-                if error is None and not finished:
-                    error = truncated(self.chunks_received)
             except GeminiError as exc:
                 error = exc
             finally:
                 response.close()
             if error is None:
                 return
-            delay = None if self.chunks_received else self._attempts.delay_after(error)
-            if delay is None:
-                raise error
-            time.sleep(delay)
+            time.sleep(self._retry_delay(error))
             self._open()
 
     def __iter__(self) -> Self:
@@ -240,14 +250,3 @@ class SSEStream:
         self._chunks.close()
         if self._response is not None:
             self._response.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
+from .._closing import AsyncClosing, SyncClosing
 from .._version import __version__
 from .._wire import decode_response
 from ..errors import (
@@ -50,9 +51,11 @@ if TYPE_CHECKING:
     import httpx2
 
 
-__all__ = ["AsyncHttpTransport", "AsyncSSEStream", "CallTimeout", "SSEStream", "SyncHttpTransport"]
+__all__ = ["AsyncHttpTransport", "AsyncSSEStream", "CallTimeout", "HttpTransport", "SSEStream"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+S = TypeVar("S", AsyncSSEStream, SSEStream)
 
 #: A per-call ``timeout=``: seconds for each of connect, read, write and pool (as httpx
 #: and openai-python take it), or a :class:`~api_gemini.settings.Timeouts`.
@@ -213,45 +216,116 @@ class _TransportBase:
         self._secret = settings.api_key.reveal() if settings.api_key is not None else None
         self._default_timeout = _httpx_timeout(settings.timeouts)
 
-    def _build(
+    def _prepare(
         self,
         client: httpx2.AsyncClient | httpx2.Client,
         method: str,
         path: str,
         body: bytes | None,
         params: Mapping[str, str] | None,
-        timeouts: Timeouts,
-    ) -> httpx2.Request:
+        timeout: CallTimeout,
+    ) -> tuple[httpx2.Request, Timeouts, Attempts]:
+        """The request of one call, its timeouts and its retry budget."""
         if self._insecure:
             refusal = self._settings.insecure_http_refusal()
             if refusal is not None:
                 raise refusal
-        timeout = (
+        timeouts = _call_timeouts(self._settings.timeouts, timeout)
+        httpx_timeout = (
             self._default_timeout
             if timeouts is self._settings.timeouts
             else _httpx_timeout(timeouts)
         )
-        return client.build_request(
+        request = client.build_request(
             method,
             self._base + path,
             content=body,
             params=params,
             headers=self._headers if body is None else self._json_headers,
-            timeout=timeout,
+            timeout=httpx_timeout,
         )
+        return request, timeouts, Attempts(self._settings.retry, f"{method} {path}")
 
-    def _attempts(self, method: str, path: str) -> Attempts:
-        return Attempts(self._settings.retry, f"{method} {path}")
+    def _sse_stream(
+        self, stream_type: type[S], open_once: Any, attempts: Attempts, t: Timeouts
+    ) -> S:
+        return stream_type(
+            open_once,
+            attempts,
+            new_decoder=_new_sse_decoder,
+            event_gap=t.read,
+            secret=self._secret,
+        )
 
 
 def _new_sse_decoder() -> SSEDecoder:
     return SSEDecoder(max_line_bytes=MAX_SSE_EVENT_BYTES, max_event_bytes=MAX_SSE_EVENT_BYTES)
 
 
+# --------------------------------------------------------------------------- sans-I/O
+# What to make of an answer is decided once, here, without I/O: a generator that yields
+# each body it needs read, as (limit, cut), and returns the result. The two drivers
+# below (async, sync) only send, read and close.
+
+#: A body to read: at most ``limit`` bytes; ``cut``: keep the first ``limit`` bytes (an
+#: error body), else more than ``limit`` is a ResponseParseError.
+_Read = tuple[int, bool]
+Answer = Generator[_Read, bytes, R]
+
+
+def _json_answer(
+    response: httpx2.Response, what: str, response_type: type[T], secret: str | None
+) -> Answer[T]:
+    """A unary call's answer: its decoded JSON, or the error it stands for."""
+    if response.status_code >= 400:
+        raise _api_error(response, (yield (MAX_ERROR_BODY_BYTES, True)), secret)
+    unexpected = _unexpected(response, what, _JSON, secret)
+    if unexpected is not None:
+        raise unexpected
+    return _decode_or_raise((yield (MAX_RESPONSE_BYTES, False)), response_type)
+
+
+def _sse_answer(response: httpx2.Response, what: str, secret: str | None) -> Answer[None]:
+    """An SSE call's answer: nothing to read when it is an event stream (the stream reads
+    it), else the error it stands for."""
+    if response.status_code >= 400:
+        raise _api_error(response, (yield (MAX_ERROR_BODY_BYTES, True)), secret)
+    unexpected = _unexpected(response, what, _EVENT_STREAM, secret)
+    if unexpected is not None:
+        raise unexpected
+    return None
+
+
+class _Body:
+    """A body read in chunks, within its limit."""
+
+    __slots__ = ("cut", "limit", "over", "parts", "size")
+
+    def __init__(self, read: _Read) -> None:
+        self.limit, self.cut = read
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.over = False
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; ``True`` when no more should be read."""
+        self.parts.append(chunk)
+        self.size += len(chunk)
+        self.over = self.size > self.limit
+        return self.over
+
+    def data(self) -> bytes:
+        """The body (an error body cut to its limit); raises when a whole one is over."""
+        if self.over and not self.cut:
+            raise _too_big(self.limit)
+        data = b"".join(self.parts)
+        return data[: self.limit] if self.cut else data
+
+
 # --------------------------------------------------------------------------- async
 
 
-class AsyncHttpTransport(_TransportBase):
+class AsyncHttpTransport(_TransportBase, AsyncClosing):
     """The async HTTP side of a client: unary JSON calls and SSE streams.
 
     ``http_client``: an ``httpx2.AsyncClient`` of the caller's (proxies, TLS, mounts,
@@ -285,35 +359,16 @@ class AsyncHttpTransport(_TransportBase):
         timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
     ) -> T:
         """Send one request (again, under a retry policy) and decode its JSON answer."""
-        timeouts = _call_timeouts(self._settings.timeouts, timeout)
-        request = self._build(self._client, method, path, body, params, timeouts)
-        what = f"{method} {path}"
+        request, _, attempts = self._prepare(self._client, method, path, body, params, timeout)
+        what, secret = f"{method} {path}", self._secret
 
         async def attempt() -> T:
-            return await self._request_once(request, response_type, what)
+            answer = await self._exchange(
+                request, lambda r: _json_answer(r, what, response_type, secret), keep_open=False
+            )
+            return answer[1]
 
-        return await self._attempts(method, path).run_async(attempt)
-
-    async def _request_once(self, request: httpx2.Request, response_type: type[T], what: str) -> T:
-        secret = self._secret
-        _check_open(self._client, self._owns_client)
-        try:
-            response = await self._client.send(request, stream=True, follow_redirects=False)
-        except Exception as exc:
-            error = map_exception(exc, secret)
-        else:
-            try:
-                if response.status_code >= 400:
-                    body = await _read_async(response, MAX_ERROR_BODY_BYTES, secret, cut=True)
-                    raise _api_error(response, body, secret)
-                unexpected = _unexpected(response, what, _JSON, secret)
-                if unexpected is not None:
-                    raise unexpected
-                data = await _read_async(response, MAX_RESPONSE_BYTES, secret, cut=False)
-            finally:
-                await response.aclose()
-            return _decode_or_raise(data, response_type)
-        raise error
+        return await attempts.run_async(attempt)
 
     async def stream_sse(
         self,
@@ -323,24 +378,31 @@ class AsyncHttpTransport(_TransportBase):
         timeout: CallTimeout = None,  # noqa: ASYNC109 (a per-call timeout, as httpx takes it)
     ) -> AsyncSSEStream:
         """Open an SSE stream; raises the API error at once if the server refuses."""
-        timeouts = _call_timeouts(self._settings.timeouts, timeout)
-        request = self._build(self._client, "POST", path, body, {"alt": "sse"}, timeouts)
-        what = f"POST {path}"
+        params = {"alt": "sse"}
+        request, timeouts, attempts = self._prepare(
+            self._client, "POST", path, body, params, timeout
+        )
+        what, secret = f"POST {path}", self._secret
 
         async def open_once() -> httpx2.Response:
-            return await self._open_sse_once(request, what)
+            answer = await self._exchange(
+                request, lambda r: _sse_answer(r, what, secret), keep_open=True
+            )
+            return answer[0]
 
-        stream = AsyncSSEStream(
-            open_once,
-            self._attempts("POST", path),
-            new_decoder=_new_sse_decoder,
-            event_gap=timeouts.read,
-            secret=self._secret,
-        )
+        stream = self._sse_stream(AsyncSSEStream, open_once, attempts, timeouts)
         await stream._open()
         return stream
 
-    async def _open_sse_once(self, request: httpx2.Request, what: str) -> httpx2.Response:
+    async def _exchange(
+        self,
+        request: httpx2.Request,
+        answer: Callable[[httpx2.Response], Answer[R]],
+        *,
+        keep_open: bool,
+    ) -> tuple[httpx2.Response, R]:
+        """Send, read what ``answer`` asks for, close (unless ``keep_open`` and the
+        answer is good); map every failure to our errors."""
         secret = self._secret
         _check_open(self._client, self._owns_client)
         try:
@@ -348,17 +410,19 @@ class AsyncHttpTransport(_TransportBase):
         except Exception as exc:
             error = map_exception(exc, secret)
         else:
-            if response.status_code < 400:
-                unexpected = _unexpected(response, what, _EVENT_STREAM, secret)
-                if unexpected is None:
-                    return response
-                await response.aclose()
-                raise unexpected
+            close = True
             try:
-                body = await _read_async(response, MAX_ERROR_BODY_BYTES, secret, cut=True)
+                steps = answer(response)
+                try:
+                    read = next(steps)
+                    while True:
+                        read = steps.send(await _read_async(response, _Body(read), secret))
+                except StopIteration as done:
+                    close = not keep_open
+                    return response, done.value
             finally:
-                await response.aclose()
-            raise _api_error(response, body, secret)
+                if close:
+                    await response.aclose()
         raise error
 
     async def aclose(self) -> None:
@@ -367,36 +431,24 @@ class AsyncHttpTransport(_TransportBase):
             await self._client.aclose()
 
 
-async def _read_async(
-    response: httpx2.Response, limit: int, secret: str | None, cut: bool
-) -> bytes:
-    """The body: with ``cut`` (an error body) its first ``limit`` bytes, else the whole
-    body, a :class:`ResponseParseError` when it is over ``limit``."""
-    parts: list[bytes] = []
-    size = 0
-    error: GeminiError | None = None
+async def _read_async(response: httpx2.Response, body: _Body, secret: str | None) -> bytes:
     try:
         async for chunk in response.aiter_bytes():
-            parts.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                if not cut:
-                    error = _too_big(limit)
+            if body.add(chunk):
                 break
     except Exception as exc:
         error = map_exception(exc, secret)
-    if error is not None:
-        raise error
-    data = b"".join(parts)
-    return data[:limit] if cut else data
+    else:
+        return body.data()
+    raise error
 
 
 # --------------------------------------------------------------------------- sync
 
 
-class SyncHttpTransport(_TransportBase):
-    """The synchronous twin of :class:`AsyncHttpTransport` (``http_client``: an
-    ``httpx2.Client``, owned and closed by the caller)."""
+class HttpTransport(_TransportBase, SyncClosing):
+    """The sync HTTP side of a client, as :class:`AsyncHttpTransport` (``http_client``:
+    an ``httpx2.Client``, owned and closed by the caller)."""
 
     def __init__(self, settings: ClientSettings, http_client: httpx2.Client | None = None) -> None:
         import httpx2
@@ -422,50 +474,38 @@ class SyncHttpTransport(_TransportBase):
         timeout: CallTimeout = None,
     ) -> T:
         """Send one request (again, under a retry policy) and decode its JSON answer."""
-        timeouts = _call_timeouts(self._settings.timeouts, timeout)
-        request = self._build(self._client, method, path, body, params, timeouts)
-        what = f"{method} {path}"
-        return self._attempts(method, path).run_sync(
-            lambda: self._request_once(request, response_type, what)
+        request, _, attempts = self._prepare(self._client, method, path, body, params, timeout)
+        what, secret = f"{method} {path}", self._secret
+        return attempts.run_sync(
+            lambda: self._exchange(
+                request, lambda r: _json_answer(r, what, response_type, secret), keep_open=False
+            )[1]
         )
-
-    def _request_once(self, request: httpx2.Request, response_type: type[T], what: str) -> T:
-        secret = self._secret
-        _check_open(self._client, self._owns_client)
-        try:
-            response = self._client.send(request, stream=True, follow_redirects=False)
-        except Exception as exc:
-            error = map_exception(exc, secret)
-        else:
-            try:
-                if response.status_code >= 400:
-                    body = _read_sync(response, MAX_ERROR_BODY_BYTES, secret, cut=True)
-                    raise _api_error(response, body, secret)
-                unexpected = _unexpected(response, what, _JSON, secret)
-                if unexpected is not None:
-                    raise unexpected
-                data = _read_sync(response, MAX_RESPONSE_BYTES, secret, cut=False)
-            finally:
-                response.close()
-            return _decode_or_raise(data, response_type)
-        raise error
 
     def stream_sse(self, path: str, body: bytes, *, timeout: CallTimeout = None) -> SSEStream:
         """Open an SSE stream; raises the API error at once if the server refuses."""
-        timeouts = _call_timeouts(self._settings.timeouts, timeout)
-        request = self._build(self._client, "POST", path, body, {"alt": "sse"}, timeouts)
-        what = f"POST {path}"
-        stream = SSEStream(
-            lambda: self._open_sse_once(request, what),
-            self._attempts("POST", path),
-            new_decoder=_new_sse_decoder,
-            event_gap=timeouts.read,
-            secret=self._secret,
+        params = {"alt": "sse"}
+        request, timeouts, attempts = self._prepare(
+            self._client, "POST", path, body, params, timeout
+        )
+        args = (f"POST {path}", self._secret)
+        stream = self._sse_stream(
+            SSEStream,
+            lambda: self._exchange(request, lambda r: _sse_answer(r, *args), keep_open=True)[0],
+            attempts,
+            timeouts,
         )
         stream._open()
         return stream
 
-    def _open_sse_once(self, request: httpx2.Request, what: str) -> httpx2.Response:
+    def _exchange(
+        self,
+        request: httpx2.Request,
+        answer: Callable[[httpx2.Response], Answer[R]],
+        *,
+        keep_open: bool,
+    ) -> tuple[httpx2.Response, R]:
+        """As :meth:`AsyncHttpTransport._exchange`."""
         secret = self._secret
         _check_open(self._client, self._owns_client)
         try:
@@ -473,17 +513,19 @@ class SyncHttpTransport(_TransportBase):
         except Exception as exc:
             error = map_exception(exc, secret)
         else:
-            if response.status_code < 400:
-                unexpected = _unexpected(response, what, _EVENT_STREAM, secret)
-                if unexpected is None:
-                    return response
-                response.close()
-                raise unexpected
+            close = True
             try:
-                body = _read_sync(response, MAX_ERROR_BODY_BYTES, secret, cut=True)
+                steps = answer(response)
+                try:
+                    read = next(steps)
+                    while True:
+                        read = steps.send(_read_sync(response, _Body(read), secret))
+                except StopIteration as done:
+                    close = not keep_open
+                    return response, done.value
             finally:
-                response.close()
-            raise _api_error(response, body, secret)
+                if close:
+                    response.close()
         raise error
 
     def close(self) -> None:
@@ -492,22 +534,13 @@ class SyncHttpTransport(_TransportBase):
             self._client.close()
 
 
-def _read_sync(response: httpx2.Response, limit: int, secret: str | None, cut: bool) -> bytes:
-    """The synchronous twin of :func:`_read_async`."""
-    parts: list[bytes] = []
-    size = 0
-    error: GeminiError | None = None
+def _read_sync(response: httpx2.Response, body: _Body, secret: str | None) -> bytes:
     try:
         for chunk in response.iter_bytes():
-            parts.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                if not cut:
-                    error = _too_big(limit)
+            if body.add(chunk):
                 break
     except Exception as exc:
         error = map_exception(exc, secret)
-    if error is not None:
-        raise error
-    data = b"".join(parts)
-    return data[:limit] if cut else data
+    else:
+        return body.data()
+    raise error

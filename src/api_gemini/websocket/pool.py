@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from .._closing import AsyncClosing
 from ..errors import (
     DisconnectedError,
     InvalidRequestError,
@@ -112,7 +113,7 @@ class _Entry:
         self.watcher: asyncio.Task[None] | None = None
 
 
-class LivePool:
+class LivePool(AsyncClosing):
     """Warm, never-reused Live connections for one client (see the module docstring).
 
     Settings come from ``settings.pool`` (:class:`~api_gemini.settings.PoolSettings`).

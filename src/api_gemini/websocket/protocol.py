@@ -483,14 +483,12 @@ def error_for_close(
             resumption_handle=resumption_handle,
         )
     if during_setup:
-        error = SetupRejectedError(
+        # Never retryable, whatever the code (see SetupRejectedError).
+        return SetupRejectedError(
             f"the server closed the connection during setup: {shown}",
             close_code=code,
             reason=reason,
         )
-        # A per-instance hint: 1011 during setup is worth retrying, 1008 is not.
-        error.retryable = kind is CloseKind.RETRYABLE
-        return error
     if kind is CloseKind.NORMAL and not expecting_more:
         return None
     if kind is CloseKind.PROTOCOL:

@@ -233,7 +233,7 @@ class Reconnector:
                         host.count_failure(exc)
                         logger.info("reconnect attempt %d failed: %s", attempt, exc)
                         if isinstance(exc, SetupRejectedError) and not exc.retryable:
-                            break  # 1007/1008: the handle or the setup is refused for good
+                            break  # a refused setup (never retryable) is refused for good
                         continue
                     event = Reconnected(
                         cause="disconnected" if error is not None else "go_away",

@@ -6,7 +6,7 @@ thread (:class:`~api_gemini._portal.LoopPortal`); every method hops to that loop
 waits. No official Python SDK offers a synchronous Live API: this is it::
 
     with Client() as client:
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
         with model.stream_generate_content_websocket("Hello") as stream:
             for chunk in stream:
                 print(chunk.text, end="")
@@ -32,9 +32,9 @@ import functools
 import importlib
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from .._closing import SyncClosing
 from .._portal import LoopPortal
 from ..errors import ClientClosedError, SessionStateError
 from ..types import Blob, Content, FunctionResponse, GenerateContentResponse
@@ -53,10 +53,10 @@ if TYPE_CHECKING:
     from .pool import LivePool, PoolMetrics
     from .protocol import GoAway
 
-__all__ = ["SyncLiveSession", "SyncPool", "SyncStream"]
+__all__ = ["SyncLivePool", "SyncLiveSession", "SyncStream"]
 
 
-class SyncStream:
+class SyncStream(SyncClosing):
     """One request's answer over the Live API, for synchronous code.
 
     An iterator of :class:`~api_gemini.types.GenerateContentResponse` and a context
@@ -164,22 +164,11 @@ class SyncStream:
         chunks, size = self._portal.read(lambda: self._stream.buffered)
         return chunks + len(self._kept), size
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cancel()
-
     def __repr__(self) -> str:
         return f"Sync{self._stream!r}"
 
 
-class SyncLiveSession:
+class SyncLiveSession(SyncClosing):
     """A bidirectional Live session for synchronous code; iterating it spans turns."""
 
     def __init__(self, session: LiveSession, portal: LoopPortal) -> None:
@@ -355,22 +344,11 @@ class SyncLiveSession:
             return
         self._portal.run(self._session.cancel())
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"Sync{self._session!r}"
 
 
-class SyncPool:
+class SyncLivePool:
     """The sync client's warm pool of Live connections: read its metrics and health.
 
     Warm it with ``model.prewarm(...)`` / ``model.prewarm_live(...)``; closing the client
