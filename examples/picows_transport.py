@@ -20,7 +20,7 @@ async def main() -> None:
     # Raises ConfigurationError if picows is not installed (the extra is missing).
     settings = WebSocketSettings(connector=PicowsConnector())
     async with AsyncClient(websocket=settings) as client:
-        model = client.models().by_name("gemini-3.8-live")
+        model = client.models.by_name("gemini-3.8-live")
         stream = await model.stream_generate_content_websocket("Why is the sky blue?")
         async with stream:
             chunks = [chunk async for chunk in stream]
@@ -30,7 +30,7 @@ async def main() -> None:
     settings = WebSocketSettings(connector=PicowsConnector(), compression=True)
     async with AsyncClient(websocket=settings) as client:
         try:
-            await client.models().by_name("gemini-3.8-live").stream_generate_content_websocket("hi")
+            await client.models.by_name("gemini-3.8-live").stream_generate_content_websocket("hi")
         except ConfigurationError as exc:
             print("refused:", exc)
 

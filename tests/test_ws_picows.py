@@ -424,7 +424,7 @@ async def test_through_the_client_errors_are_the_same_typed_ones(
     try:
         async with AsyncClient(KEY, base_url=f"http://127.0.0.1:{port}", websocket=picows_ws) as c:
             with pytest.raises(WebSocketConnectionError) as refused:
-                await c.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+                await c.models.by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
     finally:
         server.close()
         await server.wait_closed()
@@ -436,13 +436,13 @@ async def test_through_the_client_errors_are_the_same_typed_ones(
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     async with AsyncClient(base_url=emulator.base_url, websocket=picows_ws) as c:
         with pytest.raises(SetupRejectedError) as rejected:
-            await c.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+            await c.models.by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
     assert rejected.value.close_code == 1008
 
     compressed = WebSocketSettings(connector=PicowsConnector(), compression=True)
     async with AsyncClient(KEY, base_url=emulator.base_url, websocket=compressed) as c:
         with pytest.raises(ConfigurationError, match="permessage-deflate"):
-            await c.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+            await c.models.by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
     await leak_check.assert_clean()
 
 
@@ -466,7 +466,7 @@ async def test_an_upgrade_that_never_completes_times_out_and_leaves_nothing(
     try:
         async with AsyncClient(KEY, base_url=f"http://127.0.0.1:{port}", websocket=ws) as c:
             with pytest.raises(OpenTimeoutError):
-                await c.models().by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
+                await c.models.by_name(LIVE_MODEL).stream_generate_content_websocket("hi")
         await leak_check.assert_clean()
     finally:
         server.close()
