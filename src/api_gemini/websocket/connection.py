@@ -22,7 +22,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from types import TracebackType
+from typing import Final, Self
 from urllib.parse import urlsplit
 
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
@@ -546,6 +547,17 @@ class LiveConnection:
     async def aclose(self) -> None:
         """:meth:`close` with a normal closure (the name every async object of this
         package has)."""
+        await self.close(1000)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.close(1000)
 
     def abort(self) -> None:

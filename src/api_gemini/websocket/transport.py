@@ -26,7 +26,8 @@ import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from types import TracebackType
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
@@ -515,6 +516,21 @@ class WebSocketsWire:
     def abort(self) -> None:
         """Drop TCP now."""
         self.connection.transport.abort()
+
+    async def aclose(self) -> None:
+        """:meth:`close` with a normal closure (the name every async holder has)."""
+        await self.close(1000)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         return f"WebSocketsWire(state={self.connection.state.name})"
