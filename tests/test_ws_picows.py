@@ -96,10 +96,8 @@ async def opened(settings: ClientSettings) -> AsyncIterator[tuple[Wire, Sink]]:
     wire = await PicowsConnector()(live_endpoint(settings), settings)
     sink = Sink()
     wire.set_sink(sink.on_frame, sink.on_close)
-    try:
+    async with wire:  # type: ignore[attr-defined]  # PicowsWire is a context manager
         yield wire, sink
-    finally:
-        await wire.close()
 
 
 async def until(check: Callable[[], bool]) -> None:

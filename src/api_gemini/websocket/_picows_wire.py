@@ -26,7 +26,8 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import Any, Final
+from types import TracebackType
+from typing import Any, Final, Self
 
 import picows
 from picows import WSCloseCode, WSFrame, WSMsgType, WSTransport
@@ -542,6 +543,21 @@ class PicowsWire(picows.WSListener):
         ws = self._ws
         if ws is not None and not self._disconnected:
             ws.disconnect(graceful=False)
+
+    async def aclose(self) -> None:
+        """:meth:`close` with a normal closure (the name every async holder has)."""
+        await self.close(1000)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     async def wait_closed(self) -> None:
         """Wait until TCP is gone."""
