@@ -24,6 +24,8 @@ MODULES = [
     # Not imported by name, but what the calls return: client.models and the sync twins.
     "api_gemini.models",
     "api_gemini.websocket.sync_live",
+    # The optional picows transport (the picows extra); importing it imports no picows.
+    "api_gemini.websocket.transport_picows",
 ]
 _SECTION = re.compile(r"^(Args|Arguments|Attributes|Raises|Returns|Yields):\s*$")
 _ITEM = re.compile(r"^    (\S[^:]*):\s*(.*)$")

@@ -7,6 +7,7 @@
   as PEM files (:class:`TlsFiles`: ``ca``, ``cert``, ``key``).
 - ``emulator_process``: ``python -m api_gemini.emulator --port 0`` as a real process;
   yields its base URL, and checks it exits cleanly (status 0) on SIGTERM.
+- ``ws_transport``: the WebSocket transport of a test (``tests/transports.py``).
 - ``leak_check``: snapshots asyncio tasks, fds and inet sockets, and fails the test if
   any are left over at the end (:class:`LeakCheck`).
 """
@@ -27,6 +28,8 @@ import pytest
 import trustme
 
 from api_gemini.emulator import Emulator, EmulatorConfig
+from transports import parametrize as _parametrize_transports
+from transports import ws_transport  # noqa: F401  (the autouse fixture, registered here)
 
 #: ``await make_emulator(**overrides)`` -> a started Emulator.
 MakeEmulator = Callable[..., Awaitable[Emulator]]
@@ -50,6 +53,11 @@ FIXTURE_DEFAULTS: dict[str, Any] = {"playback_time_scale": 0.0}
 #: like the service, refuses a request without a key (HTTP 403, Live 1008). Tests of
 #: key handling set or remove ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY`` themselves.
 TEST_ENV_KEY = "test-env-key"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Client-level modules run over each WebSocket transport (``tests/transports.py``)."""
+    _parametrize_transports(metafunc)
 
 
 @pytest.fixture(autouse=True)

@@ -43,7 +43,7 @@ def test_smoke_run(tmp_path: Path) -> None:
 
     clients = {"api_ws", "api_sse", "sdk_live", "sdk_sse", "floor"}
     ws_clients = {"api_ws", "sdk_live", "floor"}
-    assert set(results["cpu"]) == clients | {"floor_q4"}
+    assert set(results["cpu"]) == clients | {"floor_q4", "api_ws_picows"}
     # Reported as a finite number; not "> 0": it is a difference of CPU times, which
     # noise on a loaded machine can push to zero or below (speed is the harness's job).
     assert all(math.isfinite(r["us_per_chunk"]) for r in results["cpu"].values())

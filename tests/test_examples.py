@@ -46,6 +46,9 @@ EXPECTED = {
         r"newest handle kept on the session: True",
         re.S,
     ),
+    "picows_transport.py": re.compile(
+        r"\d+ chunks over picows: \w+.*\nrefused: the picows transport does not do permessage", re.S
+    ),
     "pool.py": re.compile(r"from pool: True"),
     "reconnect.py": re.compile(r"reconnected"),
     "quickstart.py": re.compile(r"^\w+( \w+)+ ?\n$"),

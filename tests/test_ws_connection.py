@@ -40,6 +40,7 @@ from api_gemini.websocket import open_stream
 from api_gemini.websocket.connection import LiveConnection
 from api_gemini.websocket.live_types import LiveSetup
 from api_gemini.websocket.transport import live_endpoint
+from transports import tcp_of
 
 KEY = "AIzaSy-test-SECRET-key-0123456789"
 LIVE_MODEL = "gemini-3.8-live"
@@ -544,7 +545,7 @@ async def test_close_is_quick_even_when_reading_is_paused() -> None:
         settings = settings_for(url, close_timeout=5)
         conn, _ = await LiveConnection.open(settings, LiveSetup(model="models/m"))
         # read nothing: the connection's queue fills and it pauses the transport
-        while conn._ws.connection.transport.is_reading():  # type: ignore[attr-defined]
+        while tcp_of(conn._ws).is_reading():
             await asyncio.sleep(0.01)
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -40,6 +40,7 @@ from api_gemini.websocket import (
     open_stream,
 )
 from helpers import our_tasks
+from transports import held_frames
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 KEY = "test-key-SECRET-987654321"
@@ -341,7 +342,7 @@ async def test_a_paused_consumer_pushes_back_on_a_fast_server() -> None:
         assert chunks <= 8
         assert nbytes <= 64 * 1024
         # the wire holds a few frames at most (read before it paused)
-        assert len(stream._conn._ws.connection._held or ()) <= 5  # type: ignore[attr-defined]
+        assert held_frames(stream._conn._ws) <= 5
         # memory stays bounded: far less than what the server wanted to send
         assert stream.metrics.bytes_received < 0.5 * frames * len(payload)
 

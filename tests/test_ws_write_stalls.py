@@ -30,6 +30,7 @@ from api_gemini.settings import WebSocketSettings
 from api_gemini.websocket import LiveSession
 from conftest import LeakCheck
 from helpers import eventually, frame, raw_live_server
+from transports import tcp_of
 
 KEY = "write-stall-key-SECRET"
 LIVE_MODEL = "gemini-3.8-live"
@@ -45,7 +46,7 @@ def client(url: str, **ws: object) -> AsyncClient:
 
 def write_backlog(session: LiveSession) -> int:
     """Bytes waiting in the transport's write buffer (private path, read in one place)."""
-    return int(session._conn._ws.connection.transport.get_write_buffer_size())  # type: ignore[attr-defined]
+    return int(tcp_of(session._conn._ws).get_write_buffer_size())
 
 
 async def _nothing(writer: asyncio.StreamWriter) -> None:

@@ -10,14 +10,20 @@ process, unpaced, one token per chunk; in this process, interleaved:
 * ``picows callbacks``: ``picows`` + ``orjson`` in ``on_ws_frame``: the least work any
   client can do, but no ``await`` per frame, which api_gemini's reader needs;
 * ``picows + async recv``: the same frames handed to an ``await recv()`` through a
-  deque and a future, as an adapter behind the seam would have to.
+  deque and a future, as an adapter behind the seam would have to;
+* ``api_gemini PicowsWire, sink``: api_gemini's own picows transport
+  (``PicowsConnector``), each frame pushed to a sink as the ``Wire`` seam does.
+
+All over asyncio's TLS, as the websockets floor (picows would otherwise use aiofastnet's
+TLS when installed, a dependency of picows 2.x; api_gemini's wire uses asyncio's, so that
+the client's SSL context and event loop apply as over websockets).
 
 Per chunk: client CPU (``time.process_time``) of a ``N``-chunk turn minus a 1-chunk
 turn, over ``N - 1``; median of ``RUNS``. (The harness runs every client in its own
 process; here all share one, which is fair between these three, not to the harness.)
 
 Run: .venv/bin/python benchmarks/decisions/bench_picows.py
-Needs ``pip install picows`` (not a dependency of the package).
+Needs the ``picows`` extra (in the ``dev`` and ``bench`` extras).
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ picows: Any = importlib.import_module("picows")
 DATA_FRAMES = (picows.WSMsgType.TEXT, picows.WSMsgType.BINARY)
 
 MODEL = "gemini-3.8-live"
+#: The emulator, like the service, refuses a Live connection without a key.
+KEY = "bench-key"
+HEADERS = [("x-goog-api-key", KEY)]
 N = 2000
 RUNS = 9
 
@@ -77,7 +86,9 @@ def url_of(base_url: str) -> str:
 async def websockets_turn(url: str, context: ssl.SSLContext, tokens: int) -> int:
     """One turn: connect, setup, request, frames to turnComplete, close."""
     chunks = 0
-    async with connect(url, ssl=context, compression=None, max_size=2**24) as ws:
+    async with connect(
+        url, ssl=context, compression=None, max_size=2**24, additional_headers=HEADERS
+    ) as ws:
         await ws.send(setup(tokens), text=True)
         await ws.recv(decode=False)
         await ws.send(TURN, text=True)
@@ -118,7 +129,9 @@ class _Callbacks(picows.WSListener):  # type: ignore[misc]
 
 
 async def picows_callback_turn(url: str, context: ssl.SSLContext, tokens: int) -> int:
-    transport, listener = await picows.ws_connect(_Callbacks, url, ssl_context=context)
+    transport, listener = await picows.ws_connect(
+        _Callbacks, url, ssl_context=context, extra_headers=HEADERS, use_aiofastnet=False
+    )
     try:
         transport.send(picows.WSMsgType.TEXT, setup(tokens))
         await listener.ready
@@ -154,7 +167,9 @@ class _Queue(picows.WSListener):  # type: ignore[misc]
 
 
 async def picows_recv_turn(url: str, context: ssl.SSLContext, tokens: int) -> int:
-    transport, listener = await picows.ws_connect(_Queue, url, ssl_context=context)
+    transport, listener = await picows.ws_connect(
+        _Queue, url, ssl_context=context, extra_headers=HEADERS, use_aiofastnet=False
+    )
     chunks = 0
     try:
         transport.send(picows.WSMsgType.TEXT, setup(tokens))
@@ -174,11 +189,49 @@ async def picows_recv_turn(url: str, context: ssl.SSLContext, tokens: int) -> in
         await transport.wait_disconnected()
 
 
+async def api_wire_turn(url: str, context: ssl.SSLContext, tokens: int) -> int:
+    """api_gemini's own picows Wire (``PicowsConnector``), frames pushed to a sink."""
+    from api_gemini.settings import ClientSettings
+    from api_gemini.websocket.transport import Endpoint
+    from api_gemini.websocket.transport_picows import PicowsConnector
+
+    settings = ClientSettings.resolve(KEY, base_url="https://127.0.0.1")
+    endpoint = Endpoint(url=url, headers=tuple(HEADERS), ssl=context, host="127.0.0.1",
+                        constrained=False)  # fmt: skip
+    wire = await PicowsConnector()(endpoint, settings)
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    done: asyncio.Future[int] = loop.create_future()
+    chunks = 0
+
+    def on_frame(data: bytes) -> None:
+        nonlocal chunks
+        content = orjson.loads(data).get("serverContent")
+        if content is None:
+            if not ready.done():
+                ready.set_result(None)
+            return
+        if "modelTurn" in content:
+            chunks += 1  # an audio chunk
+        if content.get("turnComplete") and not done.done():
+            done.set_result(chunks)
+
+    wire.set_sink(on_frame, lambda info: None)
+    try:
+        await wire.send(setup(tokens))
+        await ready
+        await wire.send(TURN)
+        return await done
+    finally:
+        await wire.close()
+
+
 Turn = Callable[[str, ssl.SSLContext, int], Awaitable[int]]
 CASES: dict[str, Turn] = {
     "websockets floor": websockets_turn,
     "picows callbacks": picows_callback_turn,
     "picows + async recv": picows_recv_turn,
+    "api_gemini PicowsWire, sink": api_wire_turn,
 }
 
 

@@ -44,6 +44,7 @@ LABELS = {
     "floor": "websockets + orjson (floor)",
     "api_pool": "api_gemini WebSocket, warm pool",
     "floor_q4": "floor with api_gemini's max_queue=(4, 1)",
+    "api_ws_picows": "api_gemini WebSocket over picows",
 }
 
 
@@ -116,6 +117,10 @@ class ApiWs:
     def __init__(self, base_url: str, ca: str, **settings: Any) -> None:
         from api_gemini import AsyncClient, WebSocketSettings
 
+        if settings.pop("transport", "websockets") == "picows":
+            from api_gemini.websocket.transport_picows import PicowsConnector
+
+            settings["connector"] = PicowsConnector()
         websocket = WebSocketSettings(**settings) if settings else None
         self.client = AsyncClient(KEY, base_url=base_url, verify=ca, websocket=websocket)
         self.model = self.client.models.by_name(LIVE_MODEL)

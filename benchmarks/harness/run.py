@@ -227,6 +227,10 @@ def plan(runner: Runner, urls: dict[str, str], chosen: set[str], out: dict[str, 
             job = {"job": "cpu", "base_url": plain, "tokens": s.cpu_tokens, "runs": s.cpu_runs}
             job["settings"] = {"max_queue": [4, 1]}
             runner.add("cpu", "floor", job, _pooled(out, "floor_q4"))
+            # api_gemini over the picows transport (the picows extra), against the same floor.
+            job = {"job": "cpu", "base_url": plain, "tokens": s.cpu_tokens, "runs": s.cpu_runs}
+            job["settings"] = {"transport": "picows"}
+            runner.add("cpu", "api_ws", job, _pooled(out, "api_ws_picows"))
     if "throughput" in chosen:
         for client in CLIENTS:
             job = {
