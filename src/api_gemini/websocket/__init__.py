@@ -24,8 +24,9 @@ seam that opens a WebSocket), :mod:`.connection` (one WebSocket, every wait boun
 
 from __future__ import annotations
 
+from . import events
 from .connection import ConnectionHealth, LiveConnection
-from .events import Reconnected
+from .events import *  # noqa: F403  (every LiveEvent, as events.__all__ lists them)
 from .live_types import (
     AudioTranscriptionConfig,
     AutomaticActivityDetection,
@@ -38,29 +39,7 @@ from .live_types import (
     SlidingWindow,
 )
 from .pool import DISCARD_REASONS, LivePool, PoolMetrics
-from .protocol import (
-    GenerationComplete,
-    GoAway,
-    Grounding,
-    InputTranscription,
-    InteractionStatus,
-    InterimInputTranscription,
-    Interrupted,
-    LiveEvent,
-    LiveProtocol,
-    ModelTurn,
-    OutputTranscription,
-    SessionResumptionUpdate,
-    SessionState,
-    SetupComplete,
-    ToolCall,
-    ToolCallCancellation,
-    TurnComplete,
-    UnknownMessage,
-    UsageUpdate,
-    VoiceActivity,
-    WaitingForInput,
-)
+from .protocol import LiveProtocol, SessionState
 from .receiver import StreamMetrics, StreamState
 from .session import LiveSession, connect_live, live_setup
 from .stream import Stream, open_stream, stream_setup
@@ -73,41 +52,21 @@ __all__ = [
     "ConnectionHealth",
     "ContextWindowCompressionConfig",
     "Endpoint",
-    "GenerationComplete",
-    "GoAway",
-    "Grounding",
     "HistoryConfig",
-    "InputTranscription",
-    "InteractionStatus",
-    "InterimInputTranscription",
-    "Interrupted",
     "LiveConnectConfig",
     "LiveConnection",
-    "LiveEvent",
     "LivePool",
     "LiveProtocol",
     "LiveSession",
-    "ModelTurn",
-    "OutputTranscription",
     "PoolMetrics",
     "ProactivityConfig",
     "RealtimeInputConfig",
-    "Reconnected",
     "SessionResumptionConfig",
-    "SessionResumptionUpdate",
     "SessionState",
-    "SetupComplete",
     "SlidingWindow",
     "Stream",
     "StreamMetrics",
     "StreamState",
-    "ToolCall",
-    "ToolCallCancellation",
-    "TurnComplete",
-    "UnknownMessage",
-    "UsageUpdate",
-    "VoiceActivity",
-    "WaitingForInput",
     "WebSocketConnector",
     "connect_live",
     "live_endpoint",
@@ -116,3 +75,4 @@ __all__ = [
     "open_websocket",
     "stream_setup",
 ]
+__all__ += events.__all__
