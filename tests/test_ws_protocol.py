@@ -498,6 +498,24 @@ def test_resumption_handle_tracks_the_newest_resumable_one() -> None:
 # --------------------------------------------------------------------------- close codes
 
 
+def test_every_event_has_one_home_and_is_exported() -> None:
+    """``events`` lists exactly the events it defines, and the package exports each of
+    them as that very object: a new event cannot be left out, nor listed twice."""
+    import api_gemini.websocket as package
+    from api_gemini.websocket import events
+
+    defined = {
+        name
+        for name, value in vars(events).items()
+        if isinstance(value, type) and issubclass(value, LiveEvent)
+    }
+    assert set(events.__all__) == defined
+    assert len(package.__all__) == len(set(package.__all__))
+    for name in defined:
+        assert getattr(package, name) is getattr(events, name)
+        assert name in package.__all__
+
+
 def test_close_table_is_the_one_source() -> None:
     assert set(CLOSE_CODES) >= {1000, 1001, 1006, 1007, 1008, 1009, 1011, 1012, 1013}
 
