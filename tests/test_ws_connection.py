@@ -30,6 +30,7 @@ from api_gemini.errors import (
     MessageParseError,
     MessageTooBigError,
     ProtocolViolationError,
+    SessionClosedError,
     SetupRejectedError,
     WebSocketConnectionError,
 )
@@ -516,8 +517,7 @@ async def test_connection_health_and_close(emulator: Emulator) -> None:
         assert health.age >= health.since_last_message
         assert health.go_away_in is None
         # the keepalive ping measures the round trip
-        pong = await conn._ws.ping()
-        await pong
+        await conn._ws.ping()
         assert conn.health().latency is not None
         assert_no_key(conn, health)
     finally:
@@ -543,8 +543,8 @@ async def test_close_is_quick_even_when_reading_is_paused() -> None:
     async with ws_server(handler) as url:
         settings = settings_for(url, close_timeout=5)
         conn, _ = await LiveConnection.open(settings, LiveSetup(model="models/m"))
-        # read nothing: websockets' queue fills and it pauses the transport
-        while not conn._ws.recv_messages.paused:
+        # read nothing: the connection's queue fills and it pauses the transport
+        while conn._ws.connection.transport.is_reading():  # type: ignore[attr-defined]
             await asyncio.sleep(0.01)
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -574,3 +574,27 @@ async def test_emulator_config_smoke() -> None:
         texts = [c.text async for c in s]
     assert len(texts) == 5  # two pieces, each as audio and its transcription, + the end
     assert len("".join(texts).split()) == 8
+
+
+async def test_a_send_after_the_server_closed_carries_its_close_code_and_reason() -> None:
+    """A clean close by the server between turns: the next send says who closed and
+    how (close_code, reason), not only that the connection is closed."""
+    closed = asyncio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        await setup_ok(ws)
+        await ws.close(1000, "session over")
+        closed.set()
+
+    async with ws_server(handler) as url:
+        conn, _ = await LiveConnection.open(settings_for(url), LiveSetup(model="models/m"))
+        try:
+            await closed.wait()
+            with pytest.raises(SessionClosedError) as caught:
+                for _ in range(50):  # until the close has crossed (no fixed sleep)
+                    await conn.send_client_content([Content.user_text("hi")], True)
+                    await asyncio.sleep(0.01)
+            assert (caught.value.close_code, caught.value.reason) == (1000, "session over")
+            assert "session over" in str(caught.value)
+        finally:
+            await conn.close()

@@ -43,7 +43,10 @@ async def test_session_health_through_a_conversation(
         start = session.health()
         assert start.state is SessionState.READY
         assert start.latency is None  # no ping answered yet
-        assert (start.messages_out, start.messages_in) == (1, 1)  # setup, setupComplete
+        assert start.messages_out == 1  # setup
+        # setupComplete, and the first handle if it came in the same read: frames are
+        # pushed (and counted) as they arrive, with no reader task to wait for.
+        assert start.messages_in in (1, 2)
         assert start.since_last_message is not None
         assert start.age >= start.since_last_message >= 0
 

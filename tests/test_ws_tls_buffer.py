@@ -38,7 +38,7 @@ async def test_tls_read_buffer_trimmed_and_data_intact(
         }
         stream = await model.stream_generate_content_websocket(request)
         async with stream:
-            protocol = stream._conn._ws.transport._ssl_protocol  # type: ignore[attr-defined]
+            protocol = stream._conn._ws.connection.transport._ssl_protocol  # type: ignore[attr-defined]
             assert len(protocol._ssl_buffer) == TLS_READ_BUFFER
             audio = b""
             async for chunk in stream:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from websockets.asyncio.client import ClientConnection
 
 from api_gemini import AsyncClient
 from api_gemini.emulator import Emulator
@@ -19,6 +18,7 @@ from api_gemini.errors import (
 )
 from api_gemini.settings import ClientSettings, PoolSettings, WebSocketSettings
 from api_gemini.websocket import Endpoint, open_websocket
+from api_gemini.websocket.wire import Wire
 from conftest import LeakCheck
 from helpers import chunk, frame, raw_live_server
 
@@ -32,7 +32,7 @@ async def test_the_connector_opens_every_connection_and_gets_the_endpoint(
 ) -> None:
     seen: list[Endpoint] = []
 
-    async def recording(endpoint: Endpoint, settings: ClientSettings) -> ClientConnection:
+    async def recording(endpoint: Endpoint, settings: ClientSettings) -> Wire:
         seen.append(endpoint)
         return await open_websocket(endpoint, settings)
 
@@ -65,7 +65,7 @@ async def test_a_connector_routes_to_a_scripted_server(leak_check: LeakCheck) ->
     async with raw_live_server(script) as url:
         port = int(url.rsplit(":", 1)[1])
 
-        async def to_script(endpoint: Endpoint, settings: ClientSettings) -> ClientConnection:
+        async def to_script(endpoint: Endpoint, settings: ClientSettings) -> Wire:
             host = endpoint.url.split("/ws/", 1)[1]
             rerouted = Endpoint(
                 url=f"ws://127.0.0.1:{port}/ws/{host}",
@@ -90,7 +90,7 @@ async def test_a_connector_routes_to_a_scripted_server(leak_check: LeakCheck) ->
 
 @pytest.mark.parametrize("failure", ["refused", "hangs"])
 async def test_a_failing_connector_is_a_typed_error(failure: str) -> None:
-    async def broken(endpoint: Endpoint, settings: ClientSettings) -> ClientConnection:
+    async def broken(endpoint: Endpoint, settings: ClientSettings) -> Wire:
         if failure == "refused":
             raise ConnectionRefusedError("refused by the test transport")
         await asyncio.Event().wait()  # never connects

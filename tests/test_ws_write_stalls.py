@@ -45,7 +45,7 @@ def client(url: str, **ws: object) -> AsyncClient:
 
 def write_backlog(session: LiveSession) -> int:
     """Bytes waiting in the transport's write buffer (private path, read in one place)."""
-    return int(session._conn._ws.transport.get_write_buffer_size())
+    return int(session._conn._ws.connection.transport.get_write_buffer_size())  # type: ignore[attr-defined]
 
 
 async def _nothing(writer: asyncio.StreamWriter) -> None:

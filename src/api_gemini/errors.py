@@ -476,7 +476,18 @@ class SessionStateError(WebSocketError):
 
 
 class SessionClosedError(SessionStateError):
-    """The session, stream or connection is closed (or closing): nothing can be sent."""
+    """The session, stream or connection is closed (or closing): nothing can be sent.
+
+    Attributes:
+        close_code: the WebSocket close code when the server closed it (a clean close,
+            say 1000 between turns); ``None`` when closed on our side or unknown.
+        reason: the close reason that came with it.
+    """
+
+    def __init__(self, message: str, *, close_code: int | None = None, reason: str = "") -> None:
+        self.close_code = close_code
+        self.reason = reason
+        super().__init__(message)
 
 
 class SecondReceiverError(SessionStateError):

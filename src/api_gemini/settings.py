@@ -125,7 +125,7 @@ class WebSocketSettings:
             turns for as long as the caller likes.
         connector: the transport seam: ``await connector(endpoint, settings)`` opens
             the WebSocket (TCP, TLS, upgrade) of every Live connection and returns it
-            open (a ``websockets`` ``ClientConnection``). ``None``: websockets'
+            open (a :class:`~api_gemini.websocket.wire.Wire`). ``None``: websockets'
             client (:func:`~api_gemini.websocket.transport.open_websocket`). For tests
             that route or script connections, fault injection, or another transport.
     """

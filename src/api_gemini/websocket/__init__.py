@@ -11,15 +11,17 @@ api_gemini`` does not import this package, the model methods do when first calle
   (:meth:`LiveSession.reconnect`, or a :class:`~api_gemini.settings.ReconnectPolicy`).
 - :class:`LivePool` / :class:`PoolMetrics`: warm, never-reused connections.
 - :data:`WebSocketConnector` / :func:`open_websocket`: the transport seam
-  (``WebSocketSettings(connector=...)``).
+  (``WebSocketSettings(connector=...)``); a connector returns a
+  :class:`~api_gemini.websocket.wire.Wire`.
 
 Layers, each importing only the ones below it: :mod:`.live_types` (wire types),
 :mod:`.protocol` (sans-I/O: encode, decode, one connection's state machine, close
-codes), :mod:`.rules` (sans-I/O session rules), :mod:`.events`, :mod:`.transport` (the
-seam that opens a WebSocket), :mod:`.connection` (one WebSocket, every wait bounded),
-:mod:`.buffer` (the bounded buffer), :mod:`.receiver` (reader task, pause, cancel),
-:mod:`.stream`, :mod:`.reconnect`, :mod:`.session`, :mod:`.pool`, :mod:`.sync_live`
-(the synchronous twins).
+codes), :mod:`.rules` (sans-I/O session rules), :mod:`.events`, :mod:`.wire` (what a
+WebSocket must do: frames pushed to a sink), :mod:`.transport` (the seam that opens a
+WebSocket; websockets' :class:`~.transport.WebSocketsWire`), :mod:`.connection` (one
+WebSocket, every wait bounded), :mod:`.buffer` (the bounded buffer), :mod:`.receiver`
+(receiving, pause, cancel), :mod:`.stream`, :mod:`.reconnect`, :mod:`.session`,
+:mod:`.pool`, :mod:`.sync_live` (the synchronous twins).
 """
 
 from __future__ import annotations

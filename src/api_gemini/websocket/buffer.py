@@ -1,10 +1,11 @@
-"""The bounded buffer between a stream's reader task and its consumer.
+"""The bounded buffer between a stream's receiving side and its consumer.
 
 One small unit, as ``websockets.asyncio.messages`` keeps its assembler: items go in
-with the size of the frame they came from, come out in order, and the reader waits
-for room when either limit (items, bytes) would be passed. While the reader waits it
-does not read the socket, so ``websockets``' own small queue fills, it stops reading,
-and TCP flow control pushes back on the server. A single frame larger than the byte
+with the cost of the frame they came from, come out in order. When the items of a frame
+would pass a limit (items, bytes), the receiver holds that frame and stops reading
+(:meth:`ChunkBuffer.hold`); the buffer calls ``on_room`` as soon as the consumer has
+taken enough for it to fit. While reading is paused, TCP flow control pushes back on
+the server. A single frame larger than the byte
 limit is let through alone (the buffer is then empty), never dropped.
 
 No I/O and no policy here: the receiver decides what an item is and when to stop.
@@ -12,8 +13,8 @@ No I/O and no policy here: the receiver decides what an item is and when to stop
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 __all__ = ["ChunkBuffer"]
@@ -24,28 +25,29 @@ T = TypeVar("T")
 class ChunkBuffer(Generic[T]):
     """Items in arrival order, bounded by ``max_items`` and ``max_bytes``.
 
-    ``nbytes`` counts each frame once (with its first item). ``peak_items`` and
-    ``peak_bytes`` are the fullest it has been.
+    ``nbytes`` counts each frame's cost once (with its first item). ``peak_items`` and
+    ``peak_bytes`` are the fullest it has been. ``on_room`` is called (once per
+    :meth:`hold`) when a held frame may come in.
     """
 
     __slots__ = (
+        "_held",
         "_items",
-        "_loop",
-        "_room",
         "_want_bytes",
         "_want_items",
         "max_bytes",
         "max_items",
         "nbytes",
+        "on_room",
         "peak_bytes",
         "peak_items",
     )
 
-    def __init__(self, max_items: int, max_bytes: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, max_items: int, max_bytes: int, on_room: Callable[[], None]) -> None:
         self._items: deque[tuple[T, int]] = deque()
-        self._loop = loop
-        self._room: asyncio.Future[None] | None = None
-        # What the waiting reader holds: the frame that did not fit.
+        self.on_room = on_room
+        self._held = False
+        # What the receiver holds: the frame that did not fit.
         self._want_items = 0
         self._want_bytes = 0
         self.max_items = max_items
@@ -62,8 +64,8 @@ class ChunkBuffer(Generic[T]):
 
     @property
     def reader_waiting(self) -> bool:
-        """True while the reader waits for room (it is not reading the socket)."""
-        return self._room is not None
+        """True while a frame is held for room (the socket is not read)."""
+        return self._held
 
     def is_full_for(self, count: int, size: int) -> bool:
         """Would ``count`` items of a ``size``-byte frame pass a limit? (Never when
@@ -73,18 +75,12 @@ class ChunkBuffer(Generic[T]):
             len(items) + count > self.max_items or self.nbytes + size > self.max_bytes
         )
 
-    async def wait_for_room(self, count: int, size: int) -> None:
-        """Wait until ``count`` items of a ``size``-byte frame fit (or the buffer is
-        empty). Only the reader calls this, so there is one waiter at most."""
+    def hold(self, count: int, size: int) -> None:
+        """A frame of ``count`` items and ``size`` bytes did not fit: call ``on_room``
+        once it does (or the buffer is empty)."""
         self._want_items = count
         self._want_bytes = size
-        while self.is_full_for(count, size):
-            room = self._loop.create_future()
-            self._room = room
-            try:
-                await room
-            finally:
-                self._room = None
+        self._held = True
 
     def push(self, items: list[T], size: int) -> None:
         """Append the items of one ``size``-byte frame (its bytes counted once)."""
@@ -100,7 +96,7 @@ class ChunkBuffer(Generic[T]):
             self.peak_bytes = self.nbytes
 
     def pop(self) -> T:
-        """The oldest item; wakes the reader once what it holds fits.
+        """The oldest item; calls ``on_room`` once what is held fits (see :meth:`hold`).
 
         Raises:
             IndexError: the buffer is empty.
@@ -108,7 +104,7 @@ class ChunkBuffer(Generic[T]):
         items = self._items
         item, size = items.popleft()
         self.nbytes -= size
-        if self._room is not None and (
+        if self._held and (
             not items
             or (
                 len(items) + self._want_items <= self.max_items
@@ -126,13 +122,13 @@ class ChunkBuffer(Generic[T]):
             buffer.appendleft((item, 0))
 
     def clear(self) -> None:
-        """Drop every item (a cancel, an expired pause) and let the reader go on."""
+        """Drop every item (a cancel, an expired pause) and let the receiver go on."""
         self._items.clear()
         self.nbytes = 0
         self.wake_reader()
 
     def wake_reader(self) -> None:
-        """Release a reader waiting for room (it checks again, or finds it stopped)."""
-        room = self._room
-        if room is not None and not room.done():
-            room.set_result(None)
+        """Call ``on_room`` if a frame is held (the receiver checks again)."""
+        if self._held:
+            self._held = False
+            self.on_room()

@@ -1,31 +1,32 @@
 """One Live API WebSocket: opening handshake and setup, sends, receives, health, and
 a proper close on every exit path.
 
-The WebSocket itself comes from the transport seam (:mod:`.transport`: websockets'
-asyncio client unless ``WebSocketSettings.connector`` says otherwise). Protocol rules
-live in :mod:`.protocol`; this module only moves bytes, bounds every wait, and maps the
-library's exceptions onto :mod:`api_gemini.errors`.
+The WebSocket itself comes from the transport seam (a :class:`~.wire.Wire`:
+websockets' asyncio client unless ``WebSocketSettings.connector`` says otherwise).
+Protocol rules live in :mod:`.protocol`; this module only moves bytes, bounds every
+wait, and maps the wire's ends onto :mod:`api_gemini.errors`.
+
+Receiving is pushed: the wire calls :meth:`LiveConnection._on_frame` once per frame,
+from its ``data_received`` path; the frame is counted and decoded there, then either
+handed to the consumer attached with :meth:`LiveConnection.attach` (a stream or a
+session: it converts and buffers it in the same call) or, with none attached (during
+setup, idle in the pool), queued for :meth:`LiveConnection.recv`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Final, Self
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import (
-    ConnectionClosed,
-    InvalidHandshake,
-    InvalidStatus,
-    InvalidURI,
-)
-from websockets.protocol import State as _WsState
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
 from ..errors import (
     OpenTimeoutError,
@@ -41,12 +42,34 @@ from .live_types import LiveSetup, RealtimeInput, ServerMessage
 from .protocol import LiveProtocol, SessionState, UnknownMessage
 from .transport import (
     STALLED_SEND,
-    BoundedClientConnection,
     Endpoint,
     WebSocketConnector,
     live_endpoint,
     open_websocket,
 )
+from .wire import CloseInfo, UpgradeRefusedError, Wire, WireClosedError
+
+#: What a consumer attached to a connection is given: each message and its size.
+MessageHandler = Callable[[ServerMessage | UnknownMessage, int], None]
+#: ... and the end, once: the error (a fault or a close), or ``None`` for a clean close.
+EndHandler = Callable[[BaseException | None], None]
+
+#: Messages queued with no consumer attached before reading pauses (setup, the pool).
+_QUEUE_HIGH: Final = 4
+
+
+def _discard(message: ServerMessage | UnknownMessage, size: int) -> None:
+    """The handler of a connection whose consumer has left: frames are dropped."""
+
+
+class _End:
+    """The end of a connection in the receive queue (an error, or a clean close)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
 
 __all__ = ["ConnectionHealth", "LiveConnection"]
 
@@ -88,13 +111,14 @@ class LiveConnection:
     """An open, set-up Live connection: sends checked by the protocol, receives decoded.
 
     Build it with :meth:`open`. Sends are serialised by a lock, so several tasks may
-    send at once; only one task should call :meth:`recv` at a time (the streaming layer
-    runs one reader task).
+    send at once. Messages are either pushed to the consumer given to :meth:`attach`
+    (the streaming layer) or, with none attached, read with :meth:`recv` (one task at
+    a time).
     """
 
     def __init__(
         self,
-        ws: ClientConnection,
+        ws: Wire,
         protocol: LiveProtocol,
         secret: str | None,
         opened_at: float,
@@ -121,6 +145,17 @@ class LiveConnection:
         self.bytes_out = 0
         #: The protocol state when the connection ended (``IN_TURN``: a turn was cut).
         self.state_at_close: SessionState | None = None
+        self._handler: MessageHandler | None = None
+        self._end_handler: EndHandler | None = None
+        # Frames (and their arrival) while no consumer is attached, then maybe the end.
+        self._queue: deque[tuple[bytes, float] | _End] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._ended = False  # the end (a fault or the close) has been reported
+        self._closing = False  # close() was called
+        self._queue_paused = False
+        self._consumer_paused = False
+        self._peer_closed: CloseInfo | None = None  # how the server closed it
+        ws.set_sink(self._on_frame, self._on_close)
 
     # ---- opening
 
@@ -152,9 +187,12 @@ class LiveConnection:
             async with asyncio.timeout(timeout):
                 try:
                     ws = await connect(endpoint, settings)
-                except InvalidStatus as exc:
-                    status = exc.response.status_code
-                    detail = _scrub(_body_message(exc.response.body), secret)
+                except (InvalidStatus, UpgradeRefusedError) as exc:
+                    if isinstance(exc, InvalidStatus):
+                        status, body = exc.response.status_code, exc.response.body
+                    else:
+                        status, body = exc.status, exc.body
+                    detail = _scrub(_body_message(body), secret)
                     raise WebSocketConnectionError(
                         f"the server refused the WebSocket upgrade to {_safe_url(endpoint)}: "
                         f"HTTP {status}" + (f": {detail}" if detail else ""),
@@ -223,54 +261,184 @@ class LiveConnection:
 
     async def _send(self, data: bytes) -> None:
         try:
-            # A text frame from bytes: no decode/encode round trip (the JSON is UTF-8).
-            # Bounded: websockets waits in drain() for as long as the peer does not read.
-            async with asyncio.timeout(self._write_timeout):
-                await self._ws.send(data, text=True)
-        except TimeoutError:
-            # The frame is queued whole in the transport (websockets writes it before
-            # draining), but a peer that took nothing for write_timeout is not reading.
-            self._drop_stalled(STALLED_SEND)
-            raise self._stall_error() from None
-        except ConnectionClosed as exc:
+            await self._ws.send(data)  # bounded by write_timeout (the wire's contract)
+        except WireClosedError as exc:
+            info = exc.info
+            if info is not None and info.stalled is not None:
+                raise self._stall_error(info.stalled) from None
             # The frame never went out: the protocol forgets the turn it asked for, so
             # that a drop between turns is not taken for a drop in the middle of one.
             self.protocol.send_failed()
-            closed = self._closed_error(exc)
+            closed = self._closed_error(info) if info is not None else None
             if closed is None:  # a clean close that the receiving side has not seen yet
-                closed = SessionClosedError("cannot send: the connection is closed")
+                closed = _closed_by(info, "cannot send: the connection is closed", self._secret)
             raise closed from None
         self.messages_out += 1
         self.bytes_out += len(data)
 
+    def _refused(self) -> SessionClosedError:
+        return _closed_by(self._peer_closed, "cannot send: the connection is closed", self._secret)
+
     async def send_client_content(self, turns: Sequence[Content], turn_complete: bool) -> None:
         """Send ``clientContent`` (state-checked)."""
         async with self._send_lock:
-            if self._ws.state is not _WsState.OPEN and not self._closed:
+            if self._peer_closed is not None:
+                raise self._refused()
+            if not self._ws.is_open and not self._closed:
                 # Closing under us: the frame cannot go out. Say so before the protocol
                 # records a turn that was never requested.
-                raise SessionClosedError("cannot send clientContent: the connection is closing")
+                raise _closed_by(
+                    self._ws.close_info,
+                    "cannot send clientContent: the connection is closing",
+                    self._secret,
+                )
             await self._send(self.protocol.send_client_content(turns, turn_complete))
 
     async def send_realtime_input(self, realtime_input: RealtimeInput) -> None:
         """Send ``realtimeInput`` (state-checked)."""
         async with self._send_lock:
+            if self._peer_closed is not None:
+                raise self._refused()
             await self._send(self.protocol.send_realtime_input(realtime_input))
 
     async def send_encoded_realtime(self, data: bytes) -> None:
         """Send a pre-encoded ``realtimeInput`` message (state-checked)."""
         async with self._send_lock:
+            if self._peer_closed is not None:
+                raise self._refused()
             await self._send(self.protocol.send_raw_realtime(data))
 
     async def send_tool_response(self, responses: Sequence[FunctionResponse]) -> None:
         """Send ``toolResponse`` (state-checked)."""
         async with self._send_lock:
+            if self._peer_closed is not None:
+                raise self._refused()
             await self._send(self.protocol.send_tool_response(responses))
 
     # ---- receiving
 
+    def _on_frame(self, data: bytes) -> None:
+        """The wire's sink: one call per received frame (the per-chunk hot path)."""
+        if self._ended:
+            return  # after a fault: nothing more from this connection
+        now = time.monotonic()
+        handler = self._handler
+        if handler is None:
+            # Decoded when taken, as the protocol's state then is (a frame that came
+            # before our send is judged after it, as when it was read then).
+            queue = self._queue
+            queue.append((data, now))
+            if len(queue) >= _QUEUE_HIGH and not self._queue_paused:
+                self._queue_paused = True
+                self._update_reading()
+            self._wake()
+            return
+        # _decode, inlined: the per-chunk path.
+        self.last_message_at = now
+        self.messages_in += 1
+        size = len(data)
+        self.bytes_in += size
+        try:
+            message = self.protocol.receive_message(data)
+        except WebSocketError as exc:
+            self._end(exc)
+            return
+        if type(message) is ServerMessage and message.go_away is not None:
+            left = self.protocol.go_away_time_left
+            self.go_away_at = None if left is None else now + left
+        handler(message, size)
+
+    def _decode(self, data: bytes, arrived: float) -> ServerMessage | UnknownMessage:
+        # Counted when taken (pushed, or read by recv()), as health reports received.
+        self.last_message_at = arrived
+        self.messages_in += 1
+        self.bytes_in += len(data)
+        message = self.protocol.receive_message(data)
+        if type(message) is ServerMessage and message.go_away is not None:
+            left = self.protocol.go_away_time_left
+            self.go_away_at = None if left is None else arrived + left
+        return message
+
+    def _on_close(self, info: CloseInfo) -> None:
+        """The wire's end: mapped through the close-code table, reported once."""
+        if self._ended:
+            return
+        if self._closing:
+            # Our own close: its caller knows; the protocol has it already.
+            self._closed = True
+            self._end(None)
+            return
+        self._end(self._closed_error(info, replay=True))
+
+    def _end(self, error: BaseException | None) -> None:
+        self._ended = True
+        end_handler = self._end_handler
+        if self._handler is not None:
+            if end_handler is not None:
+                self._end_handler = None
+                end_handler(error)
+            return
+        self._queue.append(_End(error))
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _update_reading(self) -> None:
+        if self._queue_paused or self._consumer_paused:
+            self._ws.pause_reading()
+        else:
+            self._ws.resume_reading()
+
+    def attach(self, on_message: MessageHandler, on_end: EndHandler) -> None:
+        """Push every message to ``on_message`` from now on (those queued first, in
+        order), and the end, once, to ``on_end``. Idempotent for the same handlers."""
+        if self._handler == on_message and self._end_handler == on_end:
+            return
+        self._handler = on_message
+        self._end_handler = on_end
+        queue = self._queue
+        while queue and self._handler == on_message:
+            item = queue.popleft()
+            if isinstance(item, _End):
+                self._end_handler = None
+                on_end(item.error)
+                return
+            data, arrived = item
+            try:
+                message = self._decode(data, arrived)
+            except WebSocketError as exc:
+                queue.clear()
+                self._end(exc)
+                return
+            on_message(message, len(data))
+        if self._queue_paused:
+            self._queue_paused = False
+            self._update_reading()
+
+    def detach(self) -> None:
+        """The consumer has left: frames from now on are dropped, the end unreported."""
+        self._handler = _discard
+        self._end_handler = None
+        self._queue.clear()
+
+    def pause_reading(self) -> None:
+        """The attached consumer's buffer is full: stop reading (TCP pushes back)."""
+        if not self._consumer_paused:
+            self._consumer_paused = True
+            self._ws.pause_reading()
+
+    def resume_reading(self) -> None:
+        """The attached consumer has room again."""
+        if self._consumer_paused:
+            self._consumer_paused = False
+            self._update_reading()
+
     async def recv(self) -> tuple[ServerMessage | UnknownMessage, int] | None:
-        """The next server message and its size in bytes; ``None`` after a clean close.
+        """The next server message and its size in bytes; ``None`` after a clean
+        close. Only with no consumer attached (setup, a connection idle in the pool).
 
         Raises:
             MessageParseError, ProtocolViolationError: a malformed or illegal frame.
@@ -278,33 +446,27 @@ class LiveConnection:
                 SetupRejectedError: the connection ended; see
                 :func:`~api_gemini.websocket.protocol.error_for_close`.
         """
-        try:
-            data = await self._ws.recv(decode=False)
-        except ConnectionClosed as exc:
-            closed = self._closed_error(exc, replay=True)
-            if closed is None:
-                return None
-            raise closed from None
-        now = time.monotonic()
-        self.last_message_at = now
-        self.messages_in += 1
-        size = len(data)
-        self.bytes_in += size
-        message = self.protocol.receive_message(data)
-        if type(message) is ServerMessage and message.go_away is not None:
-            left = self.protocol.go_away_time_left
-            self.go_away_at = None if left is None else now + left
-        return message, size
+        queue = self._queue
+        while not queue:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        item = queue[0]
+        if isinstance(item, _End):  # stays: a second recv() hears of the end again
+            if item.error is not None:
+                raise item.error
+            return None
+        queue.popleft()
+        if self._queue_paused and len(queue) <= 1:
+            self._queue_paused = False
+            self._update_reading()
+        data, arrived = item
+        return self._decode(data, arrived), len(data)
 
-    def _drop_stalled(self, why: str) -> None:
-        ws = self._ws
-        if isinstance(ws, BoundedClientConnection):
-            ws.drop_stalled(why)
-        else:  # another transport behind the seam: no stall record, just drop
-            ws.transport.abort()
-
-    def _stall_error(self) -> WriteTimeoutError:
-        why = getattr(self._ws, "stalled", None) or STALLED_SEND
+    def _stall_error(self, why: str = STALLED_SEND) -> WriteTimeoutError:
         self._closed = True
         if self.state_at_close is None:
             self.state_at_close = self.protocol.state
@@ -317,19 +479,15 @@ class LiveConnection:
             resumption_handle=self.protocol.resumption_handle,
         )
 
-    def _closed_error(self, exc: ConnectionClosed, replay: bool = False) -> WebSocketError | None:
-        """Map websockets' close exception through the protocol's close-code table
+    def _closed_error(self, info: CloseInfo, replay: bool = False) -> WebSocketError | None:
+        """Map how the wire ended through the protocol's close-code table
         (``replay``: also when another party already saw this end)."""
-        if getattr(self._ws, "stalled", None) is not None:
-            return self._stall_error()  # the sender and the receiver both hear of it
-        rcvd, sent = exc.rcvd, exc.sent
-        if sent is not None and (rcvd is None or not exc.rcvd_then_sent):
-            code, reason, by_us = sent.code, sent.reason, True
-        elif rcvd is not None:
-            code, reason, by_us = rcvd.code, rcvd.reason, False
-        else:
-            code, reason, by_us = 1006, "", False
+        if info.stalled is not None:
+            return self._stall_error(info.stalled)  # the sender and the receiver both hear
+        code, reason, by_us = info.code, info.reason, info.by_us
         self._closed = True
+        if not by_us:
+            self._peer_closed = info
         if self.state_at_close is None:
             self.state_at_close = self.protocol.state
         logger.debug(
@@ -360,7 +518,7 @@ class LiveConnection:
         either side, even if nobody has read the close frame through :meth:`recv` yet."""
         return (
             not self._closed
-            and self._ws.state is _WsState.OPEN
+            and self._ws.is_open
             and self.protocol.state in (SessionState.READY, SessionState.IN_TURN)
         )
 
@@ -375,21 +533,13 @@ class LiveConnection:
             self.state_at_close = self.protocol.state
         self.protocol.start_closing()
         self._closed = True
-        # Reading may be paused by flow control (a full buffer): the peer's close frame
-        # could then not be read and close() would wait out close_timeout.
-        transport = ws.transport
-        if transport is not None and not transport.is_closing():
-            with contextlib.suppress(Exception):
-                transport.resume_reading()
+        self._closing = True
         try:
-            # Bounded as a whole: websockets' close() first waits in drain() for queued
-            # data to go out, without a timeout, then close_timeout for the peer.
-            async with asyncio.timeout(self._close_timeout):
-                await ws.close(code, reason)
-        except TimeoutError:
-            ws.transport.abort()
+            # Bounded by close_timeout (the wire's contract), also while reading is
+            # paused; TCP is aborted past it.
+            await ws.close(code, reason)
         except BaseException:
-            ws.transport.abort()
+            ws.abort()
             raise
         finally:
             self.protocol.connection_closed(code, reason, sent_by_us=True)
@@ -399,10 +549,21 @@ class LiveConnection:
         package has)."""
         await self.close(1000)
 
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close(1000)
+
     def abort(self) -> None:
         """Drop the TCP connection without a handshake (last resort)."""
         self._closed = True
-        self._ws.transport.abort()
+        self._ws.abort()
 
     # ---- health
 
@@ -415,16 +576,10 @@ class LiveConnection:
             SessionClosedError: the connection is closed, or closed while waiting.
         """
         try:
-            async with asyncio.timeout(self._write_timeout):  # the ping's write only
-                waiter = await self._ws.ping()
-        except TimeoutError:
-            self._drop_stalled(STALLED_SEND)
-            raise self._stall_error() from None
-        except ConnectionClosed:
-            raise SessionClosedError("cannot ping: the connection is closed") from None
-        try:
-            return float(await waiter)
-        except ConnectionClosed:
+            return await self._ws.ping()  # its write bounded by write_timeout
+        except WireClosedError as exc:
+            if exc.info is not None and exc.info.stalled is not None:
+                raise self._stall_error(exc.info.stalled) from None
             raise SessionClosedError("cannot ping: the connection is closed") from None
 
     def health(self) -> ConnectionHealth:
@@ -437,14 +592,14 @@ class LiveConnection:
         if state is not SessionState.CLOSED:
             # Closed under us and nobody has read it yet (a connection idle in the pool):
             # the socket knows before the protocol does.
-            ws_state = self._ws.state
-            if ws_state is _WsState.CLOSED:
+            ws = self._ws
+            if ws.is_closed:
                 state = SessionState.CLOSED
-            elif ws_state is _WsState.CLOSING:
+            elif not ws.is_open:
                 state = SessionState.CLOSING
         return ConnectionHealth(
             state=state,
-            latency=latency if latency > 0 else None,
+            latency=latency,
             since_last_message=None if last is None else now - last,
             age=now - self.opened_at,
             go_away_in=None if go_away is None else max(0.0, go_away - now),
@@ -459,6 +614,19 @@ class LiveConnection:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _closed_by(info: CloseInfo | None, message: str, secret: str | None) -> SessionClosedError:
+    """The error of a send refused because the connection closed; the peer's close
+    code and reason with it when the peer closed it."""
+    if info is None or info.by_us:
+        return SessionClosedError(message)
+    reason = _scrub(info.reason, secret)
+    return SessionClosedError(
+        f"{message} (by the server: {info.code}" + (f" {reason[:200]}" if reason else "") + ")",
+        close_code=info.code,
+        reason=reason,
+    )
 
 
 def _safe_url(endpoint: Endpoint) -> str:

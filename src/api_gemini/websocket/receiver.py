@@ -1,20 +1,29 @@
-"""What a :class:`~.stream.Stream` and a :class:`~.session.LiveSession` share: one
-reader task between the socket and the consumer, the bounded buffer in between, and
+"""What a :class:`~.stream.Stream` and a :class:`~.session.LiveSession` share: the
+receiving side between the socket and the consumer, the bounded buffer in between, and
 pause / resume / cancel::
 
-    socket -> websockets' queue (a few frames) -> reader task: decode -> buffer -> consumer
+    socket -> wire (data_received) -> sink: decode, convert, buffer -> consumer
 
-When the buffer (:class:`~.buffer.ChunkBuffer`, bounded by ``buffer_max_chunks`` and
-``buffer_max_bytes`` of :class:`~api_gemini.settings.WebSocketSettings`) is full, the
-reader stops reading; websockets' own small queue then fills, it stops reading the
-socket, and TCP flow control pushes back on the server. Memory stays bounded however
-fast the server sends: the buffer, one message in the reader's hand, and websockets'
-queue of at most :data:`~api_gemini.websocket.transport.WEBSOCKETS_MAX_QUEUE` frames.
+There is no reader task: the wire (:mod:`.wire`) pushes each frame to the connection,
+which decodes it and calls :meth:`Receiver._on_message` in the same call; that converts
+it and appends the items to the buffer, waking the consumer. The consumer's
+``__anext__`` takes from the buffer without awaiting when it is not empty. A task runs
+only for what must wait: closing at the end, a reconnect, a move after ``goAway``.
 
-Faults found by the reader (a close, a malformed frame) reach the consumer after every
-item received before them, each delivered exactly once and in order.
+When a frame's items do not fit the buffer (:class:`~.buffer.ChunkBuffer`, bounded by
+``buffer_max_chunks`` and ``buffer_max_bytes`` of
+:class:`~api_gemini.settings.WebSocketSettings`), the frame is held and the wire stops
+reading the socket; TCP flow control then pushes back on the server. Reading resumes
+when the consumer has taken enough for the held frame to fit. Memory stays bounded
+however fast the server sends: the buffer, the held frame, and the few frames the wire
+had read before it paused. An item's cost in the byte bound is an upper bound of what it holds:
+its frame, the data decoded from it (at most 3/4 of the frame, base64), and
+:data:`ITEM_OVERHEAD` for the objects.
 
-Note on keepalive: a reader that stops reading cannot see pongs either, so a consumer
+Faults (a close, a malformed frame) reach the consumer after every item received
+before them, each delivered exactly once and in order.
+
+Note on keepalive: a receiver that stops reading cannot see pongs either, so a consumer
 that leaves a full buffer untouched for longer than ``keepalive_interval +
 keepalive_timeout`` loses the connection to a
 :class:`~api_gemini.errors.KeepaliveTimeoutError` (after the buffered items). The default
@@ -27,10 +36,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Final, Generic, Self, TypeVar
 
 from ..errors import (
     DisconnectedError,
@@ -39,7 +49,6 @@ from ..errors import (
     SecondReceiverError,
     SessionClosedError,
     StreamPausedTooLongError,
-    WebSocketError,
 )
 from ..settings import WebSocketSettings
 from .buffer import ChunkBuffer
@@ -47,9 +56,13 @@ from .connection import ConnectionHealth, LiveConnection
 from .live_types import ServerMessage
 from .protocol import UnknownMessage
 
-__all__ = ["Delivery", "Move", "ReaderPhase", "StreamMetrics", "StreamState"]
+__all__ = ["ITEM_OVERHEAD", "Delivery", "Move", "ReaderPhase", "StreamMetrics", "StreamState"]
 
 T = TypeVar("T")
+
+#: Bytes counted per buffered item beyond its frame and decoded data: the Python
+#: objects of a response (about 1 KiB measured for an audio chunk).
+ITEM_OVERHEAD: Final = 1024
 
 
 class StreamState(enum.Enum):
@@ -63,13 +76,13 @@ class StreamState(enum.Enum):
 
 
 class ReaderPhase(enum.IntEnum):
-    """Where the reader task is; it only moves forward (a reconnect that revives an
-    ended session starts a new reader at ``READING``)."""
+    """Where the receiving side is; it only moves forward (a reconnect that revives an
+    ended session starts receiving again at ``READING``)."""
 
     READING = 0
-    #: The last item is in (a stream's final chunk): the reader stops after it.
+    #: The last item is in (a stream's final chunk): nothing more is taken after it.
     LAST_ITEM_IN = 1
-    #: The reader left its loop and is closing the connection.
+    #: Receiving has stopped and the connection is being closed.
     CLOSING = 2
     #: Nothing more will be added to the buffer.
     DONE = 3
@@ -86,11 +99,11 @@ class Delivery(enum.Enum):
 
 class Move(enum.Enum):
     """Whether a session should move to a new connection once nothing would be lost
-    (a stream stays at ``NOT_DUE``): the reader asks after each message."""
+    (a stream stays at ``NOT_DUE``): asked after each message."""
 
     NOT_DUE = "not due"
-    #: A goAway under a policy: the reader calls ``_on_due`` after each message until
-    #: the move is made (or no longer wanted).
+    #: A goAway under a policy: ``_on_due`` runs after each message until the move
+    #: is made (or no longer wanted).
     DUE = "due"
     #: Closed by its user: never move or reconnect again.
     STOPPED = "stopped"
@@ -141,7 +154,7 @@ class StreamMetrics:
 
 
 class Receiver(Generic[T]):
-    """The reader task, the bounded buffer, pause/resume/cancel, one consumer at a time.
+    """The receiving side, the bounded buffer, pause/resume/cancel, one consumer at a time.
 
     Subclasses turn each server message into items with :meth:`_convert`.
     """
@@ -157,10 +170,14 @@ class Receiver(Generic[T]):
         after_first_chunk: Callable[[], None] | None = None,
     ) -> None:
         self._conn = conn
-        self._loop = loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         self._buffer: ChunkBuffer[T] = ChunkBuffer(
-            settings.buffer_max_chunks, settings.buffer_max_bytes, loop
+            settings.buffer_max_chunks, settings.buffer_max_bytes, self._room
         )
+        # Frames (their items and cost) that did not fit the buffer: one, in practice.
+        self._overflow: deque[tuple[list[T], int]] = deque()
+        # An end that came while frames were held: handled once they are in.
+        self._pending_end: list[BaseException | None] | None = None
         self._pause_timeout = settings.pause_timeout
         self._consumer: asyncio.Future[None] | None = None
         self._phase = ReaderPhase.READING
@@ -176,7 +193,10 @@ class Receiver(Generic[T]):
         self.metrics = StreamMetrics(
             connect_time=conn.connect_time, setup_time=conn.setup_time, from_pool=from_pool
         )
+        # The task that closes up at the end (or reconnects after a drop); none while
+        # frames flow.
         self._reader: asyncio.Task[None] | None = None
+        self._due: asyncio.Task[None] | None = None  # a move after goAway
         self._move = Move.NOT_DUE
         # Run once, when the first chunk is in the consumer's reach (or the stream ends
         # without one): the warm pool's refill, kept out of the request's path.
@@ -187,7 +207,8 @@ class Receiver(Generic[T]):
         return self._delivery is Delivery.CANCELLED
 
     def _start(self) -> None:
-        self._reader = self._loop.create_task(self._read(), name=f"api-gemini {self._what} reader")
+        """Receive from ``self._conn`` (idempotent)."""
+        self._conn.attach(self._on_message, self._on_closed)
 
     # ---- subclass hook
 
@@ -213,50 +234,105 @@ class Receiver(Generic[T]):
         empty, so every chunk that arrived has been delivered (no per-item counter)."""
         return self.metrics.chunks
 
-    # ---- reader side
+    # ---- receiving side (called by the connection, synchronously, per frame)
 
-    async def _read(self) -> None:
+    def _on_message(self, message: ServerMessage | UnknownMessage, size: int) -> None:
+        """One frame, decoded: convert it and buffer its items (the per-chunk path)."""
+        if self._phase is not ReaderPhase.READING:
+            return  # a stream's last item is in: what follows is not for it
         metrics = self.metrics
-        buffer = self._buffer
-        error: BaseException | None = None
+        metrics.messages += 1
+        metrics.bytes_received += size
         try:
-            while self._phase is ReaderPhase.READING:
-                conn = self._conn
-                try:
-                    received = await conn.recv()
-                except WebSocketError as exc:
-                    if conn is not self._conn:
-                        continue  # replaced by a reconnect: read the new connection
-                    if isinstance(exc, DisconnectedError) and await self._on_end(conn, exc):
-                        continue
-                    raise
-                if received is None:
-                    if conn is not self._conn or await self._on_end(conn, None):
-                        continue
-                    break
-                message, size = received
-                if conn is not self._conn:
-                    # An explicit reconnect() replaced the connection while this frame
-                    # was queued: Reconnected is already buffered, and nothing of the
-                    # old connection may follow it. Frames still queued there are dropped.
-                    continue
-                metrics.messages += 1
-                metrics.bytes_received += size
-                items = self._convert(message)
-                if items:
-                    if buffer.is_full_for(len(items), size):
-                        await buffer.wait_for_room(len(items), size)
-                        if conn is not self._conn:
-                            continue  # replaced while we waited: see above
-                    self._push(items, size)
-                if self._move is Move.DUE:
-                    await self._on_due()
+            items = self._convert(message)
+        except Exception as exc:  # delivered to the consumer, in order, after the items
+            self._end_with(exc)
+            return
+        if items:
+            # The frame, what was decoded from it (base64: at most 3/4 of it), objects.
+            cost = size + (size * 3 >> 2) + ITEM_OVERHEAD * len(items)
+            buffer = self._buffer
+            if self._overflow or buffer.is_full_for(len(items), cost):
+                if not self._overflow:
+                    buffer.hold(len(items), cost)
+                self._overflow.append((items, cost))
+                self._conn.pause_reading()
+            else:
+                self._push(items, cost)
+        if self._phase >= ReaderPhase.LAST_ITEM_IN:
+            self._end_with(None)
+        elif self._move is Move.DUE:
+            self._start_due()
+
+    def _room(self) -> None:
+        """The buffer has room for the held frame(s): put them in, read again."""
+        overflow = self._overflow
+        buffer = self._buffer
+        while overflow:
+            items, cost = overflow[0]
+            if buffer.is_full_for(len(items), cost):
+                buffer.hold(len(items), cost)
+                return
+            overflow.popleft()
+            self._push(items, cost)
+        pending = self._pending_end
+        if pending is not None:
+            self._pending_end = None
+            self._end_with(pending[0])
+            return
+        if self._phase is ReaderPhase.READING:
+            self._conn.resume_reading()
+
+    def _drain_overflow(self) -> None:
+        """Put the held frames in whatever the limits (a reconnect's event follows)."""
+        overflow = self._overflow
+        while overflow:
+            self._push(*overflow.popleft())
+
+    def _on_closed(self, error: BaseException | None) -> None:
+        """The connection ended (``error``: a fault or a close; ``None``: a clean
+        close), after its last frame."""
+        if self._phase is not ReaderPhase.READING:
+            return
+        if self._overflow:
+            self._pending_end = [error]  # after the held frames (a defensive path)
+            return
+        conn = self._conn
+        if isinstance(error, DisconnectedError) or error is None:
+            # Maybe a reconnect (sessions): that waits, so it runs in a task.
+            self._reader = self._loop.create_task(
+                self._after_close(conn, error), name=f"api-gemini {self._what} end"
+            )
+        else:
+            self._end_with(error)
+
+    async def _after_close(self, conn: LiveConnection, error: DisconnectedError | None) -> None:
+        try:
+            if await self._on_end(conn, error):
+                return  # moved: the new connection is attached (see _install)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # delivered to the consumer, in order, after the items
-            error = exc
+        except Exception as exc:
+            error = exc  # type: ignore[assignment]
+        if self._phase is ReaderPhase.READING:
+            self._phase = ReaderPhase.CLOSING
+            await self._close_up(self._conn, error)
+
+    def _end_with(self, error: BaseException | None) -> None:
+        """Stop receiving (the last item is in, or a fault): close, then finish."""
+        if self._phase >= ReaderPhase.CLOSING:
+            return
+        if self._overflow:
+            self._pending_end = [error]
+            return
         self._phase = ReaderPhase.CLOSING
         conn = self._conn
+        conn.detach()
+        self._reader = self._loop.create_task(
+            self._close_up(conn, error), name=f"api-gemini {self._what} end"
+        )
+
+    async def _close_up(self, conn: LiveConnection, error: BaseException | None) -> None:
         if not conn.closed:
             if isinstance(error, MessageParseError):
                 code = 1007
@@ -266,6 +342,24 @@ class Receiver(Generic[T]):
                 code = 1000
             await conn.close(code)
         self._finish(error)
+
+    def _start_due(self) -> None:
+        due = self._due
+        if due is None or due.done():
+            self._due = self._loop.create_task(
+                self._run_due(), name=f"api-gemini {self._what} move"
+            )
+
+    async def _run_due(self) -> None:
+        try:
+            await self._on_due()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # as the reader did: the error ends the receiving side
+            if self._phase is ReaderPhase.READING:
+                self._phase = ReaderPhase.CLOSING
+                self._conn.detach()
+                await self._close_up(self._conn, exc)
 
     def _push(self, items: list[T], size: int) -> None:
         buffer = self._buffer
@@ -312,6 +406,8 @@ class Receiver(Generic[T]):
         if self._phase is ReaderPhase.DONE:
             return
         self._phase = ReaderPhase.DONE
+        self._overflow.clear()
+        self._pending_end = None
         if error is not None and not self._cancelled and self._failed is None:
             self._error = error
         self._fail_pending(error or SessionClosedError(f"the {self._what} has ended"))
@@ -440,8 +536,21 @@ class Receiver(Generic[T]):
         )
 
     async def _shutdown(self, code: int = 1000, reason: str = "") -> None:
-        """Stop the reader and close the connection with a handshake; idempotent."""
+        """Stop receiving and close the connection with a handshake; idempotent."""
         self._run_after_first_chunk()
+        if self._phase < ReaderPhase.CLOSING:
+            self._conn.detach()
+            self._overflow.clear()
+        due = self._due
+        if due is not None and not due.done():
+            due.cancel()
+            try:
+                await asyncio.wait([due])
+            except asyncio.CancelledError:
+                self._closer = self._loop.create_task(
+                    self._shutdown(code, reason), name=f"api-gemini {self._what} closer"
+                )
+                raise
         reader = self._reader
         if reader is not None and not reader.done():
             if self._phase is ReaderPhase.CLOSING:
@@ -474,7 +583,7 @@ class Receiver(Generic[T]):
 
     async def cancel(self) -> None:
         """End at once: drop the buffer, close the connection with a handshake, stop
-        the reader task. Idempotent; a no-op (apart from cleanup) once finished."""
+        receiving. Idempotent; a no-op (apart from cleanup) once finished."""
         self._stop_pause_timer()
         finished = self._failed is not None or (
             self._phase is ReaderPhase.DONE and not self._buffer

@@ -12,7 +12,7 @@ belong to the turn the reconnect cut (``Reconnected.turn_lost``).
 
 Sends during a reconnect wait (at most ``max_pending_sends``, in order) and go out on
 the new connection. Outside one, a send on a connection that has closed raises
-:class:`~api_gemini.errors.DisconnectedError` (with the handle) when the reader cannot
+:class:`~api_gemini.errors.DisconnectedError` (with the handle) when the session cannot
 see the drop yet because the buffer is full and nobody reads; it does not wait without
 bound. A send the socket accepted before the drop was noticed may be lost: it is
 counted in ``Reconnected.unconfirmed_sends``.
@@ -85,11 +85,12 @@ class ReconnectHost(Protocol):
 
     @property
     def reader_done(self) -> bool:
-        """The reader will add nothing more to the buffer."""
+        """The receiving side will add nothing more to the buffer."""
 
     @property
     def reader_blocked(self) -> bool:
-        """The reader waits for buffer room (it cannot see a drop until events are read)."""
+        """A frame waits for buffer room and the socket is not read (a drop is not seen
+        until events are read)."""
 
     def install(self, new: LiveConnection, early: EarlyMessages, event: Reconnected) -> None:
         """Make ``new`` the current connection and buffer ``event`` and the events of
@@ -184,8 +185,8 @@ class Reconnector:
                 restart()
 
     async def after_drop(self, conn: LiveConnection, error: DisconnectedError | None) -> bool:
-        """The reader saw ``conn`` end (``error``; ``None``: a clean close). Returns True
-        when the session moved (the reader goes on with the new connection).
+        """The receiving side saw ``conn`` end (``error``; ``None``: a clean close).
+        Returns True when the session moved (receiving goes on with the new connection).
 
         Raises:
             ReconnectFailedError: the policy's attempts all failed.
@@ -349,7 +350,7 @@ class Reconnector:
                 if conn is host.connection and conn.is_open:
                     raise  # a state error of the live connection, not a drop
                 if not reconnecting and host.reader_blocked:
-                    # The reader waits for buffer room, so it sees the drop (and starts
+                    # Receiving waits for buffer room, so it sees the drop (and starts
                     # the reconnect) only once events are read: a send queued now could
                     # wait without bound. Say so instead; the caller may reconnect().
                     error = exc if isinstance(exc, DisconnectedError) else None

@@ -179,6 +179,9 @@ class LiveSession(Receiver[LiveEvent]):
         event: Reconnected,
     ) -> None:
         """Make ``new`` the connection and buffer ``event`` then ``early``'s events."""
+        old = self._conn
+        old.detach()  # nothing of the old connection may follow Reconnected
+        self._drain_overflow()
         self._conn = new
         self.metrics.reconnects += 1
         unconfirmed = self._rules.moved(self.metrics.chunks)
@@ -193,6 +196,9 @@ class LiveSession(Receiver[LiveEvent]):
                 events.extend(e for e in converted if type(e) is not SetupComplete)
         self._push(events, 0)
         self._rules.turn_chunks_base = self.metrics.chunks
+        if self._phase is ReaderPhase.READING:
+            # What ``new`` received since setupComplete follows, then the rest.
+            new.attach(self._on_message, self._on_closed)
 
     def _count_failure(self, error: BaseException) -> None:
         """A reconnect's connection attempt failed: counted, and kept as the last."""
@@ -241,10 +247,9 @@ class LiveSession(Receiver[LiveEvent]):
             await asyncio.wait([reader])  # the reader is closing up: let it end first
 
     def _revive(self) -> bool:
-        """Before a move: True if the reader had ended (a drop without a policy); the
-        session's receiving side then goes on (a new reader starts after the move)."""
-        reader = self._reader
-        if reader is not None and not reader.done():
+        """Before a move: True if the receiving side had ended (a drop without a
+        policy); it then goes on with the new connection after the move."""
+        if self._phase is not ReaderPhase.DONE:
             return False
         self._phase = ReaderPhase.READING
         self._failed = None

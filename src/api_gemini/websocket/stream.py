@@ -171,7 +171,7 @@ class Stream(Receiver[GenerateContentResponse]):
             return
         now = time.monotonic()
         if self._buffer.reader_waiting:
-            # The reader waits for a slow or paused consumer, not for the server.
+            # Receiving waits for a slow or paused consumer, not for the server.
             self._idle_since = now
         last = max(self._conn.last_message_at or 0.0, self._idle_since)
         left = last + timeout - now
@@ -187,12 +187,11 @@ class Stream(Receiver[GenerateContentResponse]):
         )
 
     async def _end_idle(self, error: StreamIdleTimeoutError) -> None:
-        """Stop the reader, end the stream with ``error`` after what is buffered, and
+        """Stop receiving, end the stream with ``error`` after what is buffered, and
         close the connection with a handshake."""
-        reader = self._reader
-        if reader is not None and not reader.done():
-            reader.cancel()
-            await asyncio.wait([reader])
+        if self._phase >= ReaderPhase.CLOSING:
+            return  # it ended meanwhile
+        self._conn.detach()
         self._finish(error)
         if not self._conn.closed:
             await self._conn.close(1000, "idle")
@@ -259,7 +258,7 @@ class Stream(Receiver[GenerateContentResponse]):
         return self
 
     def __anext__(self) -> Coroutine[Any, Any, GenerateContentResponse]:
-        """The next chunk; raises the reader's error after the chunks before it."""
+        """The next chunk; raises the stream's error after the chunks before it."""
         # Returns _next()'s coroutine itself: one coroutine per chunk, not two.
         return self._next()
 

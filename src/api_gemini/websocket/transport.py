@@ -1,13 +1,20 @@
 """The transport seam: how a Live connection's WebSocket is opened, and the
-``websockets`` connection class behind it, with every write bounded.
+``websockets`` implementation of :class:`~.wire.Wire` behind it, with every write
+bounded and every received frame pushed to a sink.
 
 :func:`open_websocket` is the default :data:`WebSocketConnector`: websockets' asyncio
-client (TCP, TLS, upgrade), configured from the settings. A different connector (to
-route connections through something else, to inject faults, to try another WebSocket
-library) is given as ``WebSocketSettings(connector=...)``; it receives the
-:class:`Endpoint` (URL, headers with the credentials, TLS context) and returns an open
-``websockets`` ``ClientConnection`` (or an object that behaves as one).
+client (TCP, TLS, upgrade), configured from the settings, returned as a
+:class:`WebSocketsWire`. A different connector (to route connections through something
+else, to inject faults, to use another WebSocket library) is given as
+``WebSocketSettings(connector=...)``; it receives the :class:`Endpoint` (URL, headers
+with the credentials, TLS context) and returns an open :class:`~.wire.Wire`.
 :mod:`.connection` builds everything else on what the connector returns.
+
+Receiving: websockets' connection hands each frame to its ``recv_messages`` assembler
+(a queue that a reader task then awaits with ``recv()``). :class:`BoundedClientConnection`
+replaces that path: :meth:`~BoundedClientConnection.process_event` calls the sink
+directly, from ``data_received``, so a frame costs no queue, no future and no task
+switch before it is decoded (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -16,14 +23,17 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from types import TracebackType
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as _ws_connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.protocol import State as _WsState
 from websockets.version import version as _websockets_version
 
@@ -31,6 +41,14 @@ from .._version import __version__
 from ..errors import ConfigurationError
 from ..settings import ClientSettings, is_loopback_host
 from .protocol import KEEPALIVE_CLOSE_REASON
+from .wire import (
+    CloseInfo,
+    CloseSink,
+    FrameSink,
+    Wire,
+    WireClosedError,
+    WireStalledError,
+)
 
 __all__ = [
     "STALLED_REPLIES",
@@ -41,14 +59,17 @@ __all__ = [
     "BoundedClientConnection",
     "Endpoint",
     "WebSocketConnector",
+    "WebSocketsWire",
     "live_endpoint",
     "open_websocket",
 ]
 
-#: Frames websockets may hold before it stops reading the socket, as (high, low) water
-#: marks. Small on purpose: our own bounded buffer sits above it, and every frame here
-#: may be up to ``max_message_size``, so this bounds the memory outside our buffer.
+#: websockets' own queue, as (high, low) water marks: unused since frames go to the
+#: sink (:class:`BoundedClientConnection`), kept small in case a frame ever reaches it.
 WEBSOCKETS_MAX_QUEUE: Final = (4, 1)
+
+#: Fragments of one message at most (as websockets' assembler allows).
+_MAX_FRAGMENTS: Final = 1024
 
 _USER_AGENT: Final = f"api-gemini/{__version__} websockets/{_websockets_version}"
 _SERVICE: Final = "GenerativeService"
@@ -161,12 +182,136 @@ class BoundedClientConnection(ClientConnection):
     #: Why the connection was dropped for a write stall (``None``: it was not).
     stalled: str | None = None
     _unread_replies = 0
+    # ---- push delivery (the Wire's sink)
+    _sink: FrameSink | None = None
+    _close_sink: CloseSink | None = None
+    _fragments: list[bytes] | None = None
+    #: Messages not yet given to the sink: received while reading was paused (the
+    #: rest of one data_received batch) or before the sink was set. A few at most.
+    _held: deque[bytes] | None = None
+    _sink_paused = False
+    #: Closing: read everything (a close frame may sit behind unread data).
+    _forced = False
+    _lost = False
+    _close_delivered = False
+
+    # ---- push delivery
+
+    def set_sink(self, on_frame: FrameSink, on_close: CloseSink) -> None:
+        """See :meth:`Wire.set_sink <api_gemini.websocket.wire.Wire.set_sink>`."""
+        self._sink = on_frame
+        self._close_sink = on_close
+        self._flush_held()
+
+    def process_event(self, event: Any) -> None:
+        # Data frames go to the sink, not to websockets' assembler (recv() is unused).
+        if type(event) is not Frame or self.response is None:
+            super().process_event(event)  # the handshake response
+            return
+        opcode = event.opcode
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            if event.fin:
+                data = event.data
+                if type(data) is not bytes:
+                    data = bytes(data)
+                sink = self._sink
+                # The per-chunk path: straight to the sink (the checks of _deliver).
+                if sink is not None and not self._held and not self._sink_paused:
+                    sink(data)
+                else:
+                    self._deliver(data)
+            else:
+                self._fragments = [bytes(event.data)]
+        elif opcode is Opcode.CONT:
+            fragments = self._fragments
+            if fragments is None:  # websockets' parser refuses a stray continuation
+                return
+            fragments.append(bytes(event.data))
+            if event.fin:
+                self._fragments = None
+                self._deliver(b"".join(fragments))
+            elif len(fragments) > _MAX_FRAGMENTS:
+                self._fragments = None
+                self.protocol.fail(1009, "too many fragments")
+                with contextlib.suppress(Exception):
+                    self.send_data()
+        else:
+            super().process_event(event)  # pongs acknowledge pings
+
+    def _deliver(self, data: bytes) -> None:
+        sink = self._sink
+        if sink is not None and not self._held and (not self._sink_paused or self._forced):
+            sink(data)
+            return
+        held = self._held
+        if held is None:
+            held = self._held = deque()
+        held.append(data)
+
+    def _flush_held(self) -> None:
+        held = self._held
+        while held and self._sink is not None and (not self._sink_paused or self._forced):
+            self._sink(held.popleft())
+        self._maybe_deliver_close()
+
+    def _maybe_deliver_close(self) -> None:
+        # After the last frame, and not while the sink holds reading paused: a consumer
+        # that is not reading sees the end only after what it has not read yet.
+        if (
+            self._lost
+            and not self._close_delivered
+            and not self._held
+            and self._close_sink is not None
+            and (not self._sink_paused or self._forced)
+        ):
+            self._close_delivered = True
+            self._close_sink(self.close_info())
+
+    def pause_sink(self) -> None:
+        """Stop delivering to the sink, and stop reading the socket."""
+        self._sink_paused = True
+        transport = self.transport
+        if not self._forced and not transport.is_closing():
+            transport.pause_reading()
+
+    def resume_sink(self) -> None:
+        """Deliver what is held, then read the socket again."""
+        self._sink_paused = False
+        self._flush_held()
+        transport = self.transport
+        if not self._sink_paused and not transport.is_closing():
+            transport.resume_reading()
+
+    def force_reading(self) -> None:
+        """Closing: deliver and read everything, whatever the sink asked."""
+        self._forced = True
+        self._flush_held()
+        transport = self.transport
+        if not transport.is_closing():
+            with contextlib.suppress(Exception):
+                transport.resume_reading()
+
+    def close_info(self) -> CloseInfo:
+        """How the connection ended (or is ending), as the close frames say."""
+        if self.stalled is not None:
+            return CloseInfo(1006, self.stalled, by_us=True, stalled=self.stalled)
+        protocol = self.protocol
+        rcvd, sent = protocol.close_rcvd, protocol.close_sent
+        if sent is not None and (rcvd is None or not protocol.close_rcvd_then_sent):
+            return CloseInfo(sent.code, sent.reason, by_us=True)
+        if rcvd is not None:
+            return CloseInfo(rcvd.code, rcvd.reason, by_us=False)
+        return CloseInfo(1006, "", by_us=False)
 
     def data_received(self, data: bytes) -> None:
-        transport = self.transport
-        before = transport.get_write_buffer_size()
-        super().data_received(data)
-        if self.paused:  # websockets' drain() would wait: our writes are backed up
+        if not self.paused:
+            # Our writes flow (the per-chunk path): no reply can pile up unread, and
+            # the write buffer is not measured (two calls per read over TLS).
+            super().data_received(data)
+        else:  # websockets' drain() would wait: our writes are backed up
+            transport = self.transport
+            before = transport.get_write_buffer_size()
+            super().data_received(data)
             grown = transport.get_write_buffer_size() - before
             if grown > 0:
                 self._unread_replies += grown
@@ -202,6 +347,8 @@ class BoundedClientConnection(ClientConnection):
                 if not waiter.done():
                     waiter.set_exception(lost)
         super().connection_lost(exc)
+        self._lost = True
+        self._maybe_deliver_close()
 
     async def keepalive(self) -> None:
         """Ping every ``ping_interval``; no pong within ``ping_timeout`` of starting
@@ -260,14 +407,149 @@ class _RedactingLogger(logging.LoggerAdapter[logging.Logger]):
 _CREDENTIAL_HEADERS: Final = frozenset({"x-goog-api-key", "authorization"})
 
 
+class WebSocketsWire:
+    """A :class:`~.wire.Wire` on websockets' asyncio client
+    (:class:`BoundedClientConnection`): what :func:`open_websocket` returns.
+
+    Attributes:
+        connection: the websockets connection (for tests and diagnostics).
+    """
+
+    __slots__ = ("_close_timeout", "_write_timeout", "connection")
+
+    def __init__(
+        self,
+        connection: BoundedClientConnection,
+        *,
+        write_timeout: float | None,
+        close_timeout: float | None,
+    ) -> None:
+        self.connection = connection
+        self._write_timeout = write_timeout
+        self._close_timeout = close_timeout
+
+    @property
+    def is_open(self) -> bool:
+        """True while frames can be sent."""
+        return self.connection.state is _WsState.OPEN
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the connection has ended."""
+        return self.connection.state is _WsState.CLOSED
+
+    @property
+    def close_info(self) -> CloseInfo | None:
+        """How the connection ended; ``None`` until it has."""
+        c = self.connection
+        if c.state is not _WsState.CLOSED and c.stalled is None:
+            return None
+        return c.close_info()
+
+    @property
+    def latency(self) -> float | None:
+        """Round trip of the last ping answered (``None`` before one)."""
+        latency = self.connection.latency
+        return latency if latency > 0 else None
+
+    def set_sink(self, on_frame: FrameSink, on_close: CloseSink) -> None:
+        """Deliver every data message to ``on_frame`` and the end to ``on_close``."""
+        self.connection.set_sink(on_frame, on_close)
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket (no ``on_frame`` until resumed)."""
+        self.connection.pause_sink()
+
+    def resume_reading(self) -> None:
+        """Deliver what is held, then read the socket again."""
+        self.connection.resume_sink()
+
+    async def send(self, data: bytes) -> None:
+        """Send ``data`` as one text frame, bounded by ``write_timeout``."""
+        c = self.connection
+        try:
+            # A text frame from bytes: no decode/encode round trip (the JSON is UTF-8).
+            # Bounded: websockets waits in drain() for as long as the peer does not read.
+            async with asyncio.timeout(self._write_timeout):
+                await c.send(data, text=True)
+        except TimeoutError:
+            # The frame is queued whole in the transport (websockets writes it before
+            # draining), but a peer that took nothing for write_timeout is not reading.
+            c.drop_stalled(STALLED_SEND)
+            raise WireStalledError(c.stalled or STALLED_SEND, c.close_info()) from None
+        except ConnectionClosed:
+            raise WireClosedError("the connection is closed", c.close_info()) from None
+
+    async def ping(self) -> float:
+        """Ping now; the round trip in seconds (the write bounded by ``write_timeout``)."""
+        c = self.connection
+        try:
+            async with asyncio.timeout(self._write_timeout):  # the ping's write only
+                waiter = await c.ping()
+        except TimeoutError:
+            c.drop_stalled(STALLED_SEND)
+            raise WireStalledError(c.stalled or STALLED_SEND) from None
+        except ConnectionClosed:
+            raise WireClosedError("the connection is closed") from None
+        try:
+            return float(await waiter)
+        except ConnectionClosed:
+            raise WireClosedError("the connection closed before the pong") from None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Closing handshake within ``close_timeout``; TCP aborted past it."""
+        c = self.connection
+        # Reading may be paused (a full buffer): the peer's close frame could then not
+        # be read and close() would wait out close_timeout.
+        c.force_reading()
+        try:
+            # Bounded as a whole: websockets' close() first waits in drain() for queued
+            # data to go out, without a timeout, then close_timeout for the peer.
+            async with asyncio.timeout(self._close_timeout):
+                await c.close(code, reason)
+        except TimeoutError:
+            c.transport.abort()
+        except BaseException:
+            c.transport.abort()
+            raise
+
+    def abort(self) -> None:
+        """Drop TCP now."""
+        self.connection.transport.abort()
+
+    async def aclose(self) -> None:
+        """:meth:`close` with a normal closure (the name every async holder has)."""
+        await self.close(1000)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"WebSocketsWire(state={self.connection.state.name})"
+
+
 #: The transport seam: ``await connector(endpoint, settings)`` opens the WebSocket
-#: (TCP, TLS, upgrade) and returns it open. ``WebSocketSettings.connector``.
-WebSocketConnector = Callable[[Endpoint, ClientSettings], Awaitable[ClientConnection]]
+#: (TCP, TLS, upgrade) and returns it open, as a :class:`~.wire.Wire`.
+#: ``WebSocketSettings.connector``.
+WebSocketConnector = Callable[[Endpoint, ClientSettings], Awaitable[Wire]]
 
 
-async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> ClientConnection:
+async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> WebSocketsWire:
     """Open the WebSocket (TCP, TLS, upgrade) with the settings applied: the default
     :data:`WebSocketConnector`, and the one place that calls websockets' ``connect``.
+
+    Raises:
+        InvalidStatus: (websockets') the server answered the upgrade with an HTTP
+            response (:class:`~.connection.LiveConnection` maps it as it maps
+            :class:`~.wire.UpgradeRefusedError`).
     """
     ws = settings.websocket
     options: dict[str, Any] = {}
@@ -292,7 +574,10 @@ async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> Client
     )
     if endpoint.ssl is not None:
         _trim_tls_read_buffer(connection)
-    return connection
+    assert isinstance(connection, BoundedClientConnection)  # create_connection above
+    return WebSocketsWire(
+        connection, write_timeout=ws.write_timeout, close_timeout=ws.close_timeout
+    )
 
 
 #: Bytes asyncio's TLS layer reads at a time on our connections. CPython's SSLProtocol
