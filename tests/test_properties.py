@@ -26,8 +26,10 @@ from api_gemini.errors import ApiError, GeminiError, MessageParseError, Response
 from api_gemini.http.sse import ServerSentEvent, SSEDecoder
 from api_gemini.http.transport import _chunk_from_event, _feed_decoder
 from api_gemini.types import GenerateContentResponse
+from api_gemini.websocket.decoding import decode_events
+from api_gemini.websocket.events import LiveEvent
 from api_gemini.websocket.live_types import LiveSetup
-from api_gemini.websocket.protocol import LiveEvent, LiveProtocol, decode_events
+from api_gemini.websocket.protocol import LiveProtocol
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

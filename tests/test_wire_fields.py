@@ -36,8 +36,8 @@ from api_gemini.websocket import (
     connect_live,
     open_stream,
 )
+from api_gemini.websocket.decoding import decode_events
 from api_gemini.websocket.live_types import LiveConnectConfig
-from api_gemini.websocket.protocol import decode_events
 from helpers import WAIT, RecordingLiveServer
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api_gemini._close_codes import CLOSE_CODES
 from api_gemini.errors import (
     DisconnectedError,
     KeepaliveTimeoutError,
@@ -27,6 +28,24 @@ from api_gemini.types import (
     GroundingMetadata,
     Part,
 )
+from api_gemini.websocket.decoding import decode_events, decode_server_message, parse_duration
+from api_gemini.websocket.events import (
+    GenerationComplete,
+    GoAway,
+    Grounding,
+    InputTranscription,
+    Interrupted,
+    LiveEvent,
+    ModelTurn,
+    OutputTranscription,
+    SessionResumptionUpdate,
+    SetupComplete,
+    ToolCall,
+    ToolCallCancellation,
+    TurnComplete,
+    UnknownMessage,
+    UsageUpdate,
+)
 from api_gemini.websocket.live_types import (
     ContextWindowCompressionConfig,
     LiveConnectConfig,
@@ -41,33 +60,14 @@ from api_gemini.websocket.protocol import (
     ACTIVITY_END,
     ACTIVITY_START,
     AUDIO_STREAM_END,
-    CLOSE_CODES,
-    GenerationComplete,
-    GoAway,
-    Grounding,
-    InputTranscription,
-    Interrupted,
-    LiveEvent,
     LiveProtocol,
-    ModelTurn,
-    OutputTranscription,
-    SessionResumptionUpdate,
     SessionState,
-    SetupComplete,
-    ToolCall,
-    ToolCallCancellation,
-    TurnComplete,
-    UnknownMessage,
-    UsageUpdate,
-    decode_events,
-    decode_server_message,
     encode_audio,
     encode_client_content,
     encode_realtime_input,
     encode_setup,
     encode_tool_response,
     error_for_close,
-    parse_duration,
 )
 
 
@@ -496,6 +496,24 @@ def test_resumption_handle_tracks_the_newest_resumable_one() -> None:
 
 
 # --------------------------------------------------------------------------- close codes
+
+
+def test_every_event_has_one_home_and_is_exported() -> None:
+    """``events`` lists exactly the events it defines, and the package exports each of
+    them as that very object: a new event cannot be left out, nor listed twice."""
+    import api_gemini.websocket as package
+    from api_gemini.websocket import events
+
+    defined = {
+        name
+        for name, value in vars(events).items()
+        if isinstance(value, type) and issubclass(value, LiveEvent)
+    }
+    assert set(events.__all__) == defined
+    assert len(package.__all__) == len(set(package.__all__))
+    for name in defined:
+        assert getattr(package, name) is getattr(events, name)
+        assert name in package.__all__
 
 
 def test_close_table_is_the_one_source() -> None:

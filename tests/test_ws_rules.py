@@ -12,14 +12,10 @@ import json
 from typing import Any
 
 from api_gemini.types import Content
+from api_gemini.websocket.decoding import events_from_message
+from api_gemini.websocket.events import GoAway, ModelTurn
 from api_gemini.websocket.live_types import LiveSetup, ServerMessage
-from api_gemini.websocket.protocol import (
-    GoAway,
-    LiveProtocol,
-    ModelTurn,
-    SessionState,
-    events_from_message,
-)
+from api_gemini.websocket.protocol import LiveProtocol, SessionState
 from api_gemini.websocket.rules import SessionRules
 
 

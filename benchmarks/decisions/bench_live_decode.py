@@ -17,12 +17,8 @@ import functools
 import json
 import timeit
 
-from api_gemini.websocket.protocol import (
-    LiveProtocol,
-    SessionState,
-    decode_events,
-    decode_server_message,
-)
+from api_gemini.websocket.decoding import decode_events, decode_server_message
+from api_gemini.websocket.protocol import LiveProtocol, SessionState
 
 
 def _frame(content: dict[str, object]) -> bytes:

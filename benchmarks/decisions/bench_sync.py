@@ -48,8 +48,8 @@ from api_gemini.types import (
     encode_json,
 )
 from api_gemini.websocket import live_endpoint
+from api_gemini.websocket.decoding import decode_server_message
 from api_gemini.websocket.live_types import ServerMessage
-from api_gemini.websocket.protocol import decode_server_message
 
 MODEL = "gemini-3.8-live"
 N_CHUNKS = 3000

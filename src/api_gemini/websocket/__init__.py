@@ -26,8 +26,9 @@ WebSocket, every wait bounded), :mod:`.buffer` (the bounded buffer), :mod:`.rece
 
 from __future__ import annotations
 
+from . import events
 from .connection import ConnectionHealth, LiveConnection
-from .events import Reconnected
+from .events import *  # noqa: F403  (every LiveEvent, as events.__all__ lists them)
 from .live_types import (
     AudioTranscriptionConfig,
     AutomaticActivityDetection,
@@ -40,29 +41,7 @@ from .live_types import (
     SlidingWindow,
 )
 from .pool import DISCARD_REASONS, LivePool, PoolMetrics
-from .protocol import (
-    GenerationComplete,
-    GoAway,
-    Grounding,
-    InputTranscription,
-    InteractionStatus,
-    InterimInputTranscription,
-    Interrupted,
-    LiveEvent,
-    LiveProtocol,
-    ModelTurn,
-    OutputTranscription,
-    SessionResumptionUpdate,
-    SessionState,
-    SetupComplete,
-    ToolCall,
-    ToolCallCancellation,
-    TurnComplete,
-    UnknownMessage,
-    UsageUpdate,
-    VoiceActivity,
-    WaitingForInput,
-)
+from .protocol import LiveProtocol, SessionState
 from .receiver import StreamMetrics, StreamState
 from .session import LiveSession, connect_live, live_setup
 from .stream import Stream, open_stream, stream_setup
@@ -75,41 +54,21 @@ __all__ = [
     "ConnectionHealth",
     "ContextWindowCompressionConfig",
     "Endpoint",
-    "GenerationComplete",
-    "GoAway",
-    "Grounding",
     "HistoryConfig",
-    "InputTranscription",
-    "InteractionStatus",
-    "InterimInputTranscription",
-    "Interrupted",
     "LiveConnectConfig",
     "LiveConnection",
-    "LiveEvent",
     "LivePool",
     "LiveProtocol",
     "LiveSession",
-    "ModelTurn",
-    "OutputTranscription",
     "PoolMetrics",
     "ProactivityConfig",
     "RealtimeInputConfig",
-    "Reconnected",
     "SessionResumptionConfig",
-    "SessionResumptionUpdate",
     "SessionState",
-    "SetupComplete",
     "SlidingWindow",
     "Stream",
     "StreamMetrics",
     "StreamState",
-    "ToolCall",
-    "ToolCallCancellation",
-    "TurnComplete",
-    "UnknownMessage",
-    "UsageUpdate",
-    "VoiceActivity",
-    "WaitingForInput",
     "WebSocketConnector",
     "connect_live",
     "live_endpoint",
@@ -118,3 +77,4 @@ __all__ = [
     "open_websocket",
     "stream_setup",
 ]
+__all__ += events.__all__

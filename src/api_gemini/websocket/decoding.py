@@ -2,8 +2,8 @@
 
 One msgspec decode per frame on the per-chunk path; the frame is kept (``.raw``).
 Frames with unknown top-level keys, or numbers a metadata field cannot hold, take a
-cold path that keeps everything it can (see :func:`decode_server_message`). Split from
-:mod:`.protocol`, which re-exports every name.
+cold path that keeps everything it can (see :func:`decode_server_message`).
+:class:`~.protocol.LiveProtocol` decodes through it and applies the frame to its state.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import msgspec
 
 from .._wire import Frame, convert_dropping_bad_metadata
 from ..errors import MessageParseError
+from ..types import Transcription
 from .events import (
     GenerationComplete,
     GoAway,
@@ -204,23 +205,14 @@ def events_from_message(
     if message.setup_complete is not None:
         events.append(SetupComplete(session_id=message.setup_complete.session_id, _frame=frame))
     if content is not None:
-        if content.input_transcription is not None:
-            tr = content.input_transcription
-            events.append(
-                InputTranscription(text=tr.text or "", finished=tr.finished, _frame=frame)
-            )
-        if content.interim_input_transcription is not None:
-            tr = content.interim_input_transcription
-            events.append(
-                InterimInputTranscription(text=tr.text or "", finished=tr.finished, _frame=frame)
-            )
+        if (tr := content.input_transcription) is not None:
+            events.append(_transcription(InputTranscription, tr, frame))
+        if (tr := content.interim_input_transcription) is not None:
+            events.append(_transcription(InterimInputTranscription, tr, frame))
         if content.model_turn is not None:
             events.append(ModelTurn(content=content.model_turn, _frame=frame))
-        if content.output_transcription is not None:
-            tr = content.output_transcription
-            events.append(
-                OutputTranscription(text=tr.text or "", finished=tr.finished, _frame=frame)
-            )
+        if (tr := content.output_transcription) is not None:
+            events.append(_transcription(OutputTranscription, tr, frame))
         if content.grounding_metadata is not None or content.url_context_metadata is not None:
             events.append(
                 Grounding(
@@ -284,6 +276,16 @@ def events_from_message(
         if untyped is not None:
             events.append(untyped)
     return events
+
+
+_TranscriptionEvent = (
+    type[InputTranscription] | type[InterimInputTranscription] | type[OutputTranscription]
+)
+
+
+def _transcription(kind: _TranscriptionEvent, tr: Transcription, frame: Frame | None) -> LiveEvent:
+    """A transcription event; a piece without text (only ``finished``) has ``""``."""
+    return kind(text=tr.text or "", finished=tr.finished, _frame=frame)
 
 
 def _plain_chunk(message: ServerMessage, content: ServerContent) -> bool:

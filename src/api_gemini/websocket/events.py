@@ -3,8 +3,8 @@ r"""Every event a Live session yields, all :class:`LiveEvent`\s, in one module.
 The events decoded from server frames (:class:`ModelTurn`, :class:`TurnComplete`,
 :class:`GoAway`, ...) each carry the frame they came from (``.raw``, decoded only when
 read); :class:`Reconnected` is the one the client makes itself (its ``.raw`` is ``{}``).
-:mod:`.protocol` re-exports the decoded events under their former home; all are exported
-by :mod:`api_gemini.websocket`.
+This module is their one home: :mod:`api_gemini.websocket` exports them as this
+module's ``__all__`` lists them.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ __all__ = [
     "UsageUpdate",
     "VoiceActivity",
     "WaitingForInput",
-    "usage_to_http",
 ]
 
 

@@ -289,7 +289,7 @@ class ServerMessage(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown
     """One server frame: one optional field per known top-level key.
 
     Decoding into this type is the whole per-frame cost. An unknown top-level key makes
-    that decode fail, and the cold path (``protocol.decode_server_message``) then
+    that decode fail, and the cold path (``decoding.decode_server_message``) then
     decodes the known keys and reports each unknown one as an event, so neither is
     lost; unknown keys deeper down are skipped and stay reachable through the events'
     ``.raw``.

@@ -9,12 +9,11 @@ What lives here:
 
 * encoders for the client messages (``setup``, ``clientContent``, ``realtimeInput``,
   ``toolResponse``): compact JSON bytes, camelCase;
-* the decoder of server frames (text or binary) into :class:`LiveEvent` subclasses:
-  one msgspec decode per frame, unknown top-level keys become :class:`UnknownMessage`,
-  anything malformed raises :class:`~api_gemini.errors.MessageParseError`;
+* receiving: each frame decoded once (:mod:`.decoding`) into the events of
+  :mod:`.events`, and applied to the state;
 * the session state machine (:class:`SessionState`, :class:`LiveProtocol`);
-* the one table from close codes to exceptions (:data:`CLOSE_CODES`,
-  :func:`error_for_close`).
+* close codes to exceptions (:func:`error_for_close`, over the one table,
+  :data:`api_gemini._close_codes.CLOSE_CODES`).
 """
 
 from __future__ import annotations
@@ -42,34 +41,14 @@ from ..types import (
     Content,
     FunctionResponse,
 )
-from .decoding import (
-    KNOWN_KEYS,
-    decode_events,
-    decode_server_message,
-    events_from_message,
-    frame_of,
-    parse_duration,
-)
+from .decoding import decode_server_message, events_from_message, frame_of, parse_duration
 from .events import (
-    GenerationComplete,
     GoAway,
-    Grounding,
-    InputTranscription,
-    InteractionStatus,
-    InterimInputTranscription,
-    Interrupted,
     LiveEvent,
     ModelTurn,
-    OutputTranscription,
-    SessionResumptionUpdate,
     SetupComplete,
-    ToolCall,
-    ToolCallCancellation,
     TurnComplete,
     UnknownMessage,
-    UsageUpdate,
-    VoiceActivity,
-    WaitingForInput,
     usage_to_http,
 )
 from .live_types import (
@@ -82,48 +61,33 @@ from .live_types import (
     ToolResponse,
 )
 
-# The events (.events) and the decoder (.decoding) live in their own modules;
-# their names are re-exported here, the protocol's one public surface.
+# Each name has one home: the events in .events, the decoder in .decoding, the close
+# codes in api_gemini._close_codes. The second list is re-exported only because the I/O
+# modules (connection, receiver, stream, session, pool, reconnect) still import it from
+# here; once they import from the home modules, it goes.
 __all__ = [
     "ACTIVITY_END",
     "ACTIVITY_START",
     "AUDIO_STREAM_END",
-    "CLOSE_CODES",
     "KEEPALIVE_CLOSE_REASON",
-    "KNOWN_KEYS",
-    "CloseKind",
-    "GenerationComplete",
-    "GoAway",
-    "Grounding",
-    "InputTranscription",
-    "InteractionStatus",
-    "InterimInputTranscription",
-    "Interrupted",
-    "LiveEvent",
     "LiveProtocol",
-    "ModelTurn",
-    "OutputTranscription",
-    "SessionResumptionUpdate",
     "SessionState",
-    "SetupComplete",
-    "ToolCall",
-    "ToolCallCancellation",
-    "TurnComplete",
-    "UnknownMessage",
-    "UsageUpdate",
-    "VoiceActivity",
-    "WaitingForInput",
-    "decode_events",
-    "decode_server_message",
     "encode_audio",
     "encode_client_content",
     "encode_realtime_input",
     "encode_setup",
     "encode_tool_response",
     "error_for_close",
+]
+__all__ += [
+    "GoAway",
+    "LiveEvent",
+    "ModelTurn",
+    "SetupComplete",
+    "TurnComplete",
+    "UnknownMessage",
     "events_from_message",
     "frame_of",
-    "parse_duration",
     "usage_to_http",
 ]
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .events import GoAway, LiveEvent, ModelTurn
 from .live_types import ServerMessage
-from .protocol import GoAway, LiveEvent, LiveProtocol, ModelTurn, SessionState
+from .protocol import LiveProtocol, SessionState
 
 __all__ = ["SessionRules"]
 

@@ -50,8 +50,8 @@ if TYPE_CHECKING:
         StreamMetrics,
         StreamState,
     )
+    from .events import GoAway
     from .pool import LivePool, PoolMetrics
-    from .protocol import GoAway
 
 __all__ = ["SyncLivePool", "SyncLiveSession", "SyncStream"]
 
