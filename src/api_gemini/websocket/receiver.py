@@ -39,9 +39,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Final, Generic, Self, TypeVar
+from typing import Final, Generic, TypeVar
 
+from .._closing import AsyncClosing
 from ..errors import (
     DisconnectedError,
     MessageParseError,
@@ -153,7 +153,7 @@ class StreamMetrics:
         return self.gap_total / (self.chunks - 1) if self.chunks > 1 else None
 
 
-class Receiver(Generic[T]):
+class Receiver(AsyncClosing, Generic[T]):
     """The receiving side, the bounded buffer, pause/resume/cancel, one consumer at a time.
 
     Subclasses turn each server message into items with :meth:`_convert`.
@@ -609,17 +609,6 @@ class Receiver(Generic[T]):
     async def aclose(self) -> None:
         """End it: a stream cancels, a session closes."""
         raise NotImplementedError
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     @property
     def buffered(self) -> tuple[int, int]:
