@@ -38,8 +38,9 @@ from ..errors import (
 )
 from ..settings import ClientSettings
 from ..types import Content, FunctionResponse
+from .events import UnknownMessage
 from .live_types import LiveSetup, RealtimeInput, ServerMessage
-from .protocol import LiveProtocol, SessionState, UnknownMessage
+from .protocol import LiveProtocol, SessionState
 from .transport import (
     STALLED_SEND,
     Endpoint,

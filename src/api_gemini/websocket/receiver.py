@@ -53,8 +53,8 @@ from ..errors import (
 from ..settings import WebSocketSettings
 from .buffer import ChunkBuffer
 from .connection import ConnectionHealth, LiveConnection
+from .events import UnknownMessage
 from .live_types import ServerMessage
-from .protocol import UnknownMessage
 
 __all__ = ["ITEM_OVERHEAD", "Delivery", "Move", "ReaderPhase", "StreamMetrics", "StreamState"]
 
@@ -119,7 +119,7 @@ class StreamMetrics:
         time_to_first_chunk: seconds from the request (content) sent to the first
             chunk received.
         chunks: chunks received (a :class:`Stream`'s responses, a session's
-            :class:`~api_gemini.websocket.protocol.ModelTurn` events).
+            :class:`~api_gemini.websocket.events.ModelTurn` events).
         messages: server messages received after setup.
         bytes_received: their size on the wire.
         gap_min, gap_max: shortest and longest time between two chunks (arrival).
