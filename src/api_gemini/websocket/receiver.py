@@ -531,9 +531,26 @@ class Receiver(AsyncClosing, Generic[T]):
         )
         self._buffer.clear()
         self._wake_consumer()
+        self._close_in_background(1000, "paused too long")
+
+    def _close_in_background(self, code: int, reason: str) -> None:
         self._closer = self._loop.create_task(
-            self._shutdown(1000, "paused too long"), name=f"api-gemini {self._what} closer"
+            self._shutdown(code, reason), name=f"api-gemini {self._what} closer"
         )
+
+    async def _stop_task(self, task: asyncio.Task[None], code: int, reason: str) -> None:
+        """Cancel ``task`` and wait until it has ended."""
+        task.cancel()
+        try:
+            # wait(), not `await task`: the task's CancelledError is its own, and
+            # suppressing it would also swallow the caller's (a timeout around close()
+            # that fires while a reconnect is stalled).
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            # The caller gave up: finish the close without it, so nothing stays open,
+            # and let its cancellation through.
+            self._close_in_background(code, reason)
+            raise
 
     async def _shutdown(self, code: int = 1000, reason: str = "") -> None:
         """Stop receiving and close the connection with a handshake; idempotent."""
@@ -543,33 +560,14 @@ class Receiver(AsyncClosing, Generic[T]):
             self._overflow.clear()
         due = self._due
         if due is not None and not due.done():
-            due.cancel()
-            try:
-                await asyncio.wait([due])
-            except asyncio.CancelledError:
-                self._closer = self._loop.create_task(
-                    self._shutdown(code, reason), name=f"api-gemini {self._what} closer"
-                )
-                raise
+            await self._stop_task(due, code, reason)
         reader = self._reader
         if reader is not None and not reader.done():
             if self._phase is ReaderPhase.CLOSING:
                 # The reader is already closing the connection: let it finish.
                 await asyncio.wait([reader])
             else:
-                reader.cancel()
-                try:
-                    # wait(), not `await reader`: the reader's CancelledError is its own,
-                    # and suppressing it would also swallow the caller's (a timeout
-                    # around close() that fires while a reconnect is stalled).
-                    await asyncio.wait([reader])
-                except asyncio.CancelledError:
-                    # The caller gave up: finish the close without it, so nothing stays
-                    # open, and let its cancellation through.
-                    self._closer = self._loop.create_task(
-                        self._shutdown(code, reason), name=f"api-gemini {self._what} closer"
-                    )
-                    raise
+                await self._stop_task(reader, code, reason)
         if not self._conn.closed:
             await self._conn.close(code, reason)
         self._phase = ReaderPhase.DONE
