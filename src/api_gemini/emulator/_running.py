@@ -23,6 +23,18 @@ class Running(AsyncClosing):
     """A server that is started and stopped: ``async with server: ...`` (``__aenter__``
     returns what :meth:`start` returns, the started server; leaving stops it)."""
 
+    #: The port, set by :meth:`start` once the server listens.
+    _port: int | None = None
+    #: What the server is called in errors.
+    _what = "server"
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (known once started)."""
+        if self._port is None:
+            raise RuntimeError(f"the {self._what} is not started")
+        return self._port
+
     async def start(self) -> Self:
         """Start serving; returns the server."""
         raise NotImplementedError

@@ -303,6 +303,8 @@ class FaultProxy(Running):
     Stopping closes every connection and leaves no task or socket behind.
     """
 
+    _what = "proxy"
+
     def __init__(
         self,
         target_host: str,
@@ -343,20 +345,12 @@ class FaultProxy(Running):
         self.black_hole_after = black_hole_after
         self.stats = ProxyStats()
         self._server: asyncio.Server | None = None
-        self._port: int | None = None
         self._conns: dict[_Connection, asyncio.Task[None]] = {}
 
     @property
     def host(self) -> str:
         """The address the proxy listens on."""
         return self._bind_host
-
-    @property
-    def port(self) -> int:
-        """The port the proxy listens on (known once started)."""
-        if self._port is None:
-            raise RuntimeError("the proxy is not started")
-        return self._port
 
     @property
     def address(self) -> str:

@@ -63,6 +63,8 @@ class Emulator(Running):
     cancels every handler, leaving no task or socket behind.
     """
 
+    _what = "emulator"
+
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
         self.stats = EmulatorStats()
@@ -71,7 +73,6 @@ class Emulator(Running):
         #: Ephemeral tokens minted by ``POST v1alpha/auth_tokens``.
         self.tokens = TokenStore(self.config.time_scale)
         self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._sessions: set[LiveSession] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         #: The newest requests received (HTTP and WebSocket upgrades), oldest first.
@@ -82,13 +83,6 @@ class Emulator(Running):
         self.fault_counts: dict[str, int] = {}
 
     # -- addresses --------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        """The port the emulator listens on (known once started)."""
-        if self._port is None:
-            raise RuntimeError("the emulator is not started")
-        return self._port
 
     @property
     def _url_host(self) -> str:

@@ -37,6 +37,8 @@ __all__ = ["AsyncSSEStream", "SSEStream", "map_exception", "truncated"]
 
 # The function that opens (and re-opens) a stream's response: async or sync.
 OpenT = TypeVar("OpenT")
+#: The chunk generator a stream reads from (async or sync).
+ChunksT = TypeVar("ChunksT")
 
 
 def map_exception(exc: Exception, secret: str | None) -> GeminiError:
@@ -94,7 +96,7 @@ class _Reading:
         return None if self.finished else truncated(chunks_received)
 
 
-class _SSEStreamBase(Generic[OpenT]):
+class _SSEStreamBase(Generic[OpenT, ChunksT]):
     """What both streams share: how to (re)open, the retry budget, the reading."""
 
     def __init__(
@@ -113,6 +115,11 @@ class _SSEStreamBase(Generic[OpenT]):
         self._response: httpx2.Response | None = None
         #: Chunks handed to the caller so far.
         self.chunks_received = 0
+        self._chunks: ChunksT = self._iterate()
+
+    def _iterate(self) -> ChunksT:
+        """The generator of chunks, reopening within the retry budget (per twin)."""
+        raise NotImplementedError
 
     def _reading(self) -> tuple[httpx2.Response, _Reading]:
         response = self._response
@@ -128,7 +135,13 @@ class _SSEStreamBase(Generic[OpenT]):
         return delay
 
 
-class AsyncSSEStream(_SSEStreamBase[Callable[[], Awaitable["httpx2.Response"]]], AsyncClosing):
+class AsyncSSEStream(
+    _SSEStreamBase[
+        Callable[[], Awaitable["httpx2.Response"]],
+        AsyncGenerator["GenerateContentResponse", None],
+    ],
+    AsyncClosing,
+):
     """Chunks of one ``streamGenerateContent`` call, yielded as they arrive.
 
     An async iterator of :class:`~api_gemini.types.GenerateContentResponse` and an async
@@ -137,17 +150,6 @@ class AsyncSSEStream(_SSEStreamBase[Callable[[], Awaitable["httpx2.Response"]]],
     without a chunk carrying a ``finishReason`` raises
     :class:`~api_gemini.errors.TruncatedStreamError` after the chunks it had.
     """
-
-    def __init__(
-        self,
-        open_once: Callable[[], Awaitable[httpx2.Response]],
-        attempts: Attempts,
-        new_decoder: Callable[[], SSEDecoder],
-        event_gap: float | None = None,
-        secret: str | None = None,
-    ) -> None:
-        super().__init__(open_once, attempts, new_decoder, event_gap, secret)
-        self._chunks = self._iterate()
 
     async def _open(self) -> None:
         self._response = await self._attempts.run_async(self._open_once)
@@ -194,19 +196,13 @@ class AsyncSSEStream(_SSEStreamBase[Callable[[], Awaitable["httpx2.Response"]]],
             await self._response.aclose()
 
 
-class SSEStream(_SSEStreamBase[Callable[[], "httpx2.Response"]], SyncClosing):
+class SSEStream(
+    _SSEStreamBase[
+        Callable[[], "httpx2.Response"], Generator["GenerateContentResponse", None, None]
+    ],
+    SyncClosing,
+):
     """The synchronous twin of :class:`AsyncSSEStream`: an iterator and context manager."""
-
-    def __init__(
-        self,
-        open_once: Callable[[], httpx2.Response],
-        attempts: Attempts,
-        new_decoder: Callable[[], SSEDecoder],
-        event_gap: float | None = None,
-        secret: str | None = None,
-    ) -> None:
-        super().__init__(open_once, attempts, new_decoder, event_gap, secret)
-        self._chunks = self._iterate()
 
     def _open(self) -> None:
         self._response = self._attempts.run_sync(self._open_once)

@@ -56,6 +56,7 @@ __all__ = ["AsyncHttpTransport", "AsyncSSEStream", "CallTimeout", "HttpTransport
 T = TypeVar("T")
 R = TypeVar("R")
 S = TypeVar("S", AsyncSSEStream, SSEStream)
+C = TypeVar("C", "httpx2.AsyncClient", "httpx2.Client")
 
 #: A per-call ``timeout=``: seconds for each of connect, read, write and pool (as httpx
 #: and openai-python take it), or a :class:`~api_gemini.settings.Timeouts`.
@@ -198,9 +199,18 @@ def _unexpected(
     )
 
 
-def _check_client(client: object, expected: type, name: str) -> None:
-    if not isinstance(client, expected):
-        raise ConfigurationError(f"http_client must be an {name}, got {type(client).__name__}")
+def _client_for(settings: ClientSettings, http_client: C | None, expected: type[C]) -> C:
+    """The caller's client after a type check, or one we build (and own) for them."""
+    if http_client is None:
+        from .network import close_sockets_on_failed_handshakes
+
+        client = expected(**_client_kwargs(settings))
+        close_sockets_on_failed_handshakes(client)
+        return client
+    if not isinstance(http_client, expected):
+        name = f"httpx2.{expected.__name__}"
+        raise ConfigurationError(f"http_client must be an {name}, got {type(http_client).__name__}")
+    return http_client
 
 
 class _TransportBase:
@@ -339,14 +349,7 @@ class AsyncHttpTransport(_TransportBase, AsyncClosing):
         import httpx2
 
         super().__init__(settings, owns_client=http_client is None)
-        if http_client is None:
-            from .network import close_sockets_on_failed_handshakes
-
-            http_client = httpx2.AsyncClient(**_client_kwargs(settings))
-            close_sockets_on_failed_handshakes(http_client)
-        else:
-            _check_client(http_client, httpx2.AsyncClient, "httpx2.AsyncClient")
-        self._client = http_client
+        self._client = _client_for(settings, http_client, httpx2.AsyncClient)
 
     async def request(
         self,
@@ -454,14 +457,7 @@ class HttpTransport(_TransportBase, SyncClosing):
         import httpx2
 
         super().__init__(settings, owns_client=http_client is None)
-        if http_client is None:
-            from .network import close_sockets_on_failed_handshakes
-
-            http_client = httpx2.Client(**_client_kwargs(settings))
-            close_sockets_on_failed_handshakes(http_client)
-        else:
-            _check_client(http_client, httpx2.Client, "httpx2.Client")
-        self._client = http_client
+        self._client = _client_for(settings, http_client, httpx2.Client)
 
     def request(
         self,

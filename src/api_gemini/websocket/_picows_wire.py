@@ -26,12 +26,12 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import picows
 from picows import WSCloseCode, WSFrame, WSMsgType, WSTransport
 
+from .._closing import AsyncClosing
 from .protocol import KEEPALIVE_CLOSE_REASON
 from .transport import STALLED_REPLIES, STALLED_SEND, UNREAD_REPLIES_LIMIT
 from .wire import CloseInfo, CloseSink, FrameSink, WireClosedError, WireStalledError
@@ -88,7 +88,7 @@ class WireLogger(logging.LoggerAdapter[logging.Logger]):
         return self.logger.isEnabledFor(level)
 
 
-class PicowsWire(picows.WSListener):
+class PicowsWire(picows.WSListener, AsyncClosing):
     """One open WebSocket over picows (see :mod:`.wire` for the contract).
 
     Built by the connector before the upgrade completes and handed to picows as its
@@ -547,17 +547,6 @@ class PicowsWire(picows.WSListener):
     async def aclose(self) -> None:
         """:meth:`close` with a normal closure (the name every async holder has)."""
         await self.close(1000)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def wait_closed(self) -> None:
         """Wait until TCP is gone."""

@@ -22,12 +22,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 from urllib.parse import urlsplit
 
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
+from .._closing import AsyncClosing
 from ..errors import (
     OpenTimeoutError,
     SessionClosedError,
@@ -38,8 +38,9 @@ from ..errors import (
 )
 from ..settings import ClientSettings
 from ..types import Content, FunctionResponse
+from .events import UnknownMessage
 from .live_types import LiveSetup, RealtimeInput, ServerMessage
-from .protocol import LiveProtocol, SessionState, UnknownMessage
+from .protocol import LiveProtocol, SessionState
 from .transport import (
     STALLED_SEND,
     Endpoint,
@@ -107,7 +108,7 @@ class ConnectionHealth:
 # --------------------------------------------------------------------------- connection
 
 
-class LiveConnection:
+class LiveConnection(AsyncClosing):
     """An open, set-up Live connection: sends checked by the protocol, receives decoded.
 
     Build it with :meth:`open`. Sends are serialised by a lock, so several tasks may
@@ -547,17 +548,6 @@ class LiveConnection:
     async def aclose(self) -> None:
         """:meth:`close` with a normal closure (the name every async object of this
         package has)."""
-        await self.close(1000)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
         await self.close(1000)
 
     def abort(self) -> None:

@@ -44,8 +44,9 @@ from ..errors import (
 )
 from ..settings import ClientSettings
 from .connection import ConnectionHealth, LiveConnection
+from .events import UnknownMessage
 from .live_types import LiveSetup, ServerMessage
-from .protocol import UnknownMessage, encode_setup
+from .protocol import encode_setup
 from .transport import live_endpoint
 
 __all__ = ["DISCARD_REASONS", "LivePool", "PoolMetrics"]

@@ -41,16 +41,8 @@ from ..types import (
     Content,
     FunctionResponse,
 )
-from .decoding import decode_server_message, events_from_message, frame_of, parse_duration
-from .events import (
-    GoAway,
-    LiveEvent,
-    ModelTurn,
-    SetupComplete,
-    TurnComplete,
-    UnknownMessage,
-    usage_to_http,
-)
+from .decoding import decode_server_message, events_from_message, parse_duration
+from .events import LiveEvent, UnknownMessage
 from .live_types import (
     ActivityEnd,
     ActivityStart,
@@ -62,9 +54,7 @@ from .live_types import (
 )
 
 # Each name has one home: the events in .events, the decoder in .decoding, the close
-# codes in api_gemini._close_codes. The second list is re-exported only because the I/O
-# modules (connection, receiver, stream, session, pool, reconnect) still import it from
-# here; once they import from the home modules, it goes.
+# codes in api_gemini._close_codes; this module re-exports none of them.
 __all__ = [
     "ACTIVITY_END",
     "ACTIVITY_START",
@@ -78,17 +68,6 @@ __all__ = [
     "encode_setup",
     "encode_tool_response",
     "error_for_close",
-]
-__all__ += [
-    "GoAway",
-    "LiveEvent",
-    "ModelTurn",
-    "SetupComplete",
-    "TurnComplete",
-    "UnknownMessage",
-    "events_from_message",
-    "frame_of",
-    "usage_to_http",
 ]
 
 

@@ -39,9 +39,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Final, Generic, Self, TypeVar
+from typing import Final, Generic, TypeVar
 
+from .._closing import AsyncClosing
 from ..errors import (
     DisconnectedError,
     MessageParseError,
@@ -53,8 +53,8 @@ from ..errors import (
 from ..settings import WebSocketSettings
 from .buffer import ChunkBuffer
 from .connection import ConnectionHealth, LiveConnection
+from .events import UnknownMessage
 from .live_types import ServerMessage
-from .protocol import UnknownMessage
 
 __all__ = ["ITEM_OVERHEAD", "Delivery", "Move", "ReaderPhase", "StreamMetrics", "StreamState"]
 
@@ -119,7 +119,7 @@ class StreamMetrics:
         time_to_first_chunk: seconds from the request (content) sent to the first
             chunk received.
         chunks: chunks received (a :class:`Stream`'s responses, a session's
-            :class:`~api_gemini.websocket.protocol.ModelTurn` events).
+            :class:`~api_gemini.websocket.events.ModelTurn` events).
         messages: server messages received after setup.
         bytes_received: their size on the wire.
         gap_min, gap_max: shortest and longest time between two chunks (arrival).
@@ -153,7 +153,7 @@ class StreamMetrics:
         return self.gap_total / (self.chunks - 1) if self.chunks > 1 else None
 
 
-class Receiver(Generic[T]):
+class Receiver(AsyncClosing, Generic[T]):
     """The receiving side, the bounded buffer, pause/resume/cancel, one consumer at a time.
 
     Subclasses turn each server message into items with :meth:`_convert`.
@@ -531,9 +531,26 @@ class Receiver(Generic[T]):
         )
         self._buffer.clear()
         self._wake_consumer()
+        self._close_in_background(1000, "paused too long")
+
+    def _close_in_background(self, code: int, reason: str) -> None:
         self._closer = self._loop.create_task(
-            self._shutdown(1000, "paused too long"), name=f"api-gemini {self._what} closer"
+            self._shutdown(code, reason), name=f"api-gemini {self._what} closer"
         )
+
+    async def _stop_task(self, task: asyncio.Task[None], code: int, reason: str) -> None:
+        """Cancel ``task`` and wait until it has ended."""
+        task.cancel()
+        try:
+            # wait(), not `await task`: the task's CancelledError is its own, and
+            # suppressing it would also swallow the caller's (a timeout around close()
+            # that fires while a reconnect is stalled).
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            # The caller gave up: finish the close without it, so nothing stays open,
+            # and let its cancellation through.
+            self._close_in_background(code, reason)
+            raise
 
     async def _shutdown(self, code: int = 1000, reason: str = "") -> None:
         """Stop receiving and close the connection with a handshake; idempotent."""
@@ -543,33 +560,14 @@ class Receiver(Generic[T]):
             self._overflow.clear()
         due = self._due
         if due is not None and not due.done():
-            due.cancel()
-            try:
-                await asyncio.wait([due])
-            except asyncio.CancelledError:
-                self._closer = self._loop.create_task(
-                    self._shutdown(code, reason), name=f"api-gemini {self._what} closer"
-                )
-                raise
+            await self._stop_task(due, code, reason)
         reader = self._reader
         if reader is not None and not reader.done():
             if self._phase is ReaderPhase.CLOSING:
                 # The reader is already closing the connection: let it finish.
                 await asyncio.wait([reader])
             else:
-                reader.cancel()
-                try:
-                    # wait(), not `await reader`: the reader's CancelledError is its own,
-                    # and suppressing it would also swallow the caller's (a timeout
-                    # around close() that fires while a reconnect is stalled).
-                    await asyncio.wait([reader])
-                except asyncio.CancelledError:
-                    # The caller gave up: finish the close without it, so nothing stays
-                    # open, and let its cancellation through.
-                    self._closer = self._loop.create_task(
-                        self._shutdown(code, reason), name=f"api-gemini {self._what} closer"
-                    )
-                    raise
+                await self._stop_task(reader, code, reason)
         if not self._conn.closed:
             await self._conn.close(code, reason)
         self._phase = ReaderPhase.DONE
@@ -609,17 +607,6 @@ class Receiver(Generic[T]):
     async def aclose(self) -> None:
         """End it: a stream cancels, a session closes."""
         raise NotImplementedError
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     @property
     def buffered(self) -> tuple[int, int]:

@@ -45,9 +45,8 @@ from ..errors import (
 )
 from ..settings import ClientSettings, ReconnectPolicy
 from .connection import LiveConnection
-from .events import Reconnected
+from .events import Reconnected, UnknownMessage
 from .live_types import LiveSetup, ServerMessage, SessionResumptionConfig
-from .protocol import UnknownMessage
 from .rules import SessionRules
 
 __all__ = ["DEFAULT_MAX_PENDING_SENDS", "ReconnectState", "Reconnector", "SendOp"]

@@ -29,7 +29,16 @@ from ..errors import (
 from ..settings import ClientSettings, ReconnectPolicy, WebSocketSettings
 from ..types import Blob, Content, FunctionResponse
 from .connection import LiveConnection
-from .events import Reconnected
+from .decoding import events_from_message
+from .events import (
+    GoAway,
+    LiveEvent,
+    ModelTurn,
+    Reconnected,
+    SetupComplete,
+    TurnComplete,
+    UnknownMessage,
+)
 from .live_types import (
     LiveConnectConfig,
     LiveSetup,
@@ -41,15 +50,8 @@ from .protocol import (
     ACTIVITY_END,
     ACTIVITY_START,
     AUDIO_STREAM_END,
-    GoAway,
-    LiveEvent,
-    ModelTurn,
     SessionState,
-    SetupComplete,
-    TurnComplete,
-    UnknownMessage,
     encode_audio,
-    events_from_message,
 )
 from .receiver import Move, ReaderPhase, Receiver
 from .reconnect import Reconnector, SendOp

@@ -37,8 +37,9 @@ from ..types import (
     coerce_request,
 )
 from .connection import LiveConnection
+from .decoding import frame_of
+from .events import UnknownMessage, usage_to_http
 from .live_types import AudioTranscriptionConfig, LiveSetup, LiveUsageMetadata, ServerMessage
-from .protocol import UnknownMessage, frame_of, usage_to_http
 from .receiver import ReaderPhase, Receiver
 
 if TYPE_CHECKING:

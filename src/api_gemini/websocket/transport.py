@@ -26,8 +26,7 @@ import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
@@ -36,6 +35,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State as _WsState
 from websockets.version import version as _websockets_version
 
+from .._closing import AsyncClosing
 from .._version import __version__
 from ..errors import ConfigurationError
 from ..settings import ClientSettings, is_loopback_host
@@ -407,7 +407,7 @@ class _RedactingLogger(logging.LoggerAdapter[logging.Logger]):
 _CREDENTIAL_HEADERS: Final = frozenset({"x-goog-api-key", "authorization"})
 
 
-class WebSocketsWire:
+class WebSocketsWire(AsyncClosing):
     """A :class:`~.wire.Wire` on websockets' asyncio client
     (:class:`BoundedClientConnection`): what :func:`open_websocket` returns.
 
@@ -520,17 +520,6 @@ class WebSocketsWire:
     async def aclose(self) -> None:
         """:meth:`close` with a normal closure (the name every async holder has)."""
         await self.close(1000)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"WebSocketsWire(state={self.connection.state.name})"
