@@ -51,6 +51,8 @@ from api_gemini.websocket import live_endpoint
 from api_gemini.websocket.decoding import decode_server_message
 from api_gemini.websocket.live_types import ServerMessage
 
+#: Any key will do: the emulator wants one (as the service does) but checks none.
+KEY = "bench-key"
 MODEL = "gemini-3.8-live"
 N_CHUNKS = 3000
 N_HOPS = 20000
@@ -153,7 +155,7 @@ def request() -> GenerateContentRequest:
 
 
 async def async_stream(base_url: str) -> Timing:
-    async with AsyncClient(base_url=base_url) as client:
+    async with AsyncClient(KEY, base_url=base_url) as client:
         model = client.models.by_name(MODEL)
         # Open once untimed so that imports and first-use costs are not counted.
         async with await model.stream_generate_content_websocket("echo: warm") as stream:
@@ -168,7 +170,7 @@ async def async_stream(base_url: str) -> Timing:
 
 
 def sync_stream(base_url: str) -> Timing:
-    with Client(base_url=base_url) as client:
+    with Client(KEY, base_url=base_url) as client:
         model = client.models.by_name(MODEL)
         with model.stream_generate_content_websocket("echo: warm") as stream:
             for _ in stream:
@@ -199,7 +201,7 @@ def native_sync_sends(settings: ClientSettings) -> float:
 
 
 async def async_sends(base_url: str) -> float:
-    async with AsyncClient(base_url=base_url) as client:
+    async with AsyncClient(KEY, base_url=base_url) as client:
         config: dict[str, Any] = {}
         async with await client.models.by_name(MODEL).connect(config) as session:
             started = time.perf_counter()
@@ -209,7 +211,7 @@ async def async_sends(base_url: str) -> float:
 
 
 def sync_sends(base_url: str) -> float:
-    with Client(base_url=base_url) as client:
+    with Client(KEY, base_url=base_url) as client:
         config: dict[str, Any] = {}
         with client.models.by_name(MODEL).connect(config) as session:
             started = time.perf_counter()
