@@ -357,3 +357,65 @@ async def test_an_unknown_python_keeps_the_stock_tls_layer(
 async def test_missing_internals_keep_the_stock_tls_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_idle_memory, "_INTERNALS", (*_idle_memory._INTERNALS, "_gone"))
     assert not lean_tls_supported(asyncio.get_running_loop())
+
+
+# --------------------------------------------------------------------------- review (s3)
+
+
+async def test_close_while_reading_paused_sends_the_held_plaintext_first(
+    tls_files: TlsFiles,
+) -> None:
+    # The socket is full, so the end of a send waits as plaintext in the backlog; the
+    # app has paused reading (a full consumer buffer) and closes. asyncio's flush on
+    # close encrypts the backlog only from _do_read, which a paused reader skips: the
+    # close_notify went out and the held plaintext was dropped (asyncio's own layer
+    # had encrypted it all at write(), and delivers it before the close_notify).
+    gate = asyncio.Event()
+    received = 0
+    done = asyncio.Event()
+
+    async def late_reader(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal received
+        await gate.wait()
+        with contextlib.suppress(Exception):
+            while chunk := await reader.read(1 << 20):
+                received += len(chunk)
+        writer.close()
+        done.set()
+
+    server = await asyncio.start_server(late_reader, "127.0.0.1", 0, ssl=_server_context(tls_files))
+    port = server.sockets[0].getsockname()[1]
+    lost = asyncio.get_running_loop().create_future()
+
+    class App(asyncio.Protocol):
+        transport: Any = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if not lost.done():
+                lost.set_result(None)
+
+    try:
+        loop = asyncio.get_running_loop()
+        context = ssl.create_default_context(cafile=tls_files.ca)
+        app = await _idle_memory.lean_tls_connect(
+            loop, App, "127.0.0.1", port, context, "127.0.0.1"
+        )
+        assert isinstance(app, App)
+        transport = app.transport
+        protocol = transport._ssl_protocol
+        assert isinstance(protocol, _idle_memory.LeanSSLProtocol)
+        transport.pause_reading()
+        size = 64 * 1024 * 1024  # far more than loopback's socket buffers hold
+        transport.write(bytes(size))
+        assert protocol._write_backlog  # precondition: plaintext waits
+        transport.close()
+        gate.set()
+        await done.wait()
+        await lost
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert received == size

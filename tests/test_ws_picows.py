@@ -469,3 +469,40 @@ async def test_an_upgrade_that_never_completes_times_out_and_leaves_nothing(
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_sink_paused_at_the_last_frame_gets_the_end_on_resume(
+    leak_check: LeakCheck,
+) -> None:
+    # A consumer whose buffer fills at every frame pauses in each on_frame. The wire
+    # reported the end while the sink had reading paused when TCP ended after the
+    # held frames were out (the receiver then ended a session a drop would have
+    # reconnected); when TCP ended with frames still held, the resume after the last
+    # one read the socket but never reported the end: a consumer waiting forever.
+    count = 5
+
+    async def script(writer: asyncio.StreamWriter) -> None:
+        frames = b"".join(chunk(f"c{i}") for i in range(count))
+        writer.write(frames + frame(b"\x03\xe8bye", opcode=0x8))  # one socket read
+
+    async with raw_live_server(script, wait_for_request=False) as url:
+        async with opened(settings_for(url, close_timeout=0.5)) as (wire, sink):
+
+            def on_frame(data: bytes) -> None:
+                sink.on_frame(data)
+                wire.pause_reading()
+
+            wire.set_sink(on_frame, sink.on_close)
+            await wire.send(SETUP)
+            await until(lambda: len(sink.frames) == 1)  # setupComplete
+            while len(sink.frames) < count + 1:
+                delivered = len(sink.frames)
+                wire.resume_reading()
+                await until(lambda n=delivered: len(sink.frames) > n)  # type: ignore[misc]
+            await until(lambda: wire.is_closed)
+            assert not sink.closed.done()  # paused: the end waits, as over websockets
+            wire.resume_reading()
+            info = await asyncio.wait_for(sink.closed, WAIT)
+        assert info == CloseInfo(1000, "bye", by_us=False)
+        assert len(sink.frames) == count + 1 and sink.after_close == []
+    await leak_check.assert_clean()

@@ -60,6 +60,7 @@ _INTERNALS: Final = (
     "resume_writing",
     "_do_write",
     "_do_read__copied",
+    "_do_flush",
     "_call_eof_received",
     "_start_shutdown",
     "_process_outgoing",
@@ -230,6 +231,15 @@ class LeanSSLProtocol(sslproto.SSLProtocol):
         except _SSL_AGAIN:
             pass
         me._process_outgoing()
+
+    def _do_flush(self) -> None:
+        # Closing: the plaintext held back must be encrypted before the close_notify.
+        # asyncio encrypts it only in _do_read, which does nothing while the app has
+        # paused reading: held plaintext was dropped (asyncio's own layer holds none).
+        me: Any = self
+        if me._write_backlog:
+            self._do_write()  # not WRAPPED now: all of it, ahead of the close_notify
+        super()._do_flush()  # type: ignore[misc]
 
     def resume_writing(self) -> None:
         super().resume_writing()

@@ -302,8 +302,13 @@ class PicowsWire(picows.WSListener, AsyncClosing):
         return self._end_info(ws)
 
     def _report_close(self) -> None:
-        # After the last message: held ones (reading paused) go first, on resume.
+        # After the last message: held ones (reading paused) go first, on resume; and
+        # not while the sink holds reading paused (as over websockets), unless we are
+        # closing: a receiver told of the end with a frame still over its limits ends
+        # the session where a drop or a goAway would have reconnected.
         if self._close_reported or self._held or not self._disconnected:
+            return
+        if self._paused and not self._closing:
             return
         on_close = self._on_close
         info = self._close_info
@@ -380,6 +385,9 @@ class PicowsWire(picows.WSListener, AsyncClosing):
                 self._schedule_delivery()
             else:
                 self.resume_reading_socket()
+                # TCP may have ended while paused (or while the last held frame paused
+                # the sink again): the end is reported here, or never.
+                self._report_close()
 
     def resume_reading_socket(self) -> None:
         """Read the socket again, whatever the sink asked (closing needs the peer's
