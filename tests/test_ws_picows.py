@@ -506,3 +506,24 @@ async def test_a_sink_paused_at_the_last_frame_gets_the_end_on_resume(
         assert info == CloseInfo(1000, "bye", by_us=False)
         assert len(sink.frames) == count + 1 and sink.after_close == []
     await leak_check.assert_clean()
+
+
+async def test_data_frames_after_the_servers_close_frame_are_discarded(
+    leak_check: LeakCheck,
+) -> None:
+    # After a close frame the peer may send no data (RFC 6455, 5.5.1); websockets
+    # discards whatever follows it. The picows wire kept reading such frames, even
+    # while paused, so a hostile server could grow the held frames until close_timeout.
+    async def script(writer: asyncio.StreamWriter) -> None:
+        after = b"".join(chunk(f"late{i}") for i in range(50))
+        writer.write(chunk("c0") + frame(b"\x03\xe8bye", opcode=0x8) + after)
+
+    async with raw_live_server(script, wait_for_request=False) as url:
+        async with opened(settings_for(url, close_timeout=0.5)) as (wire, sink):
+            wire.set_sink(sink.on_frame, sink.on_close)
+            await wire.send(SETUP)
+            info = await asyncio.wait_for(sink.closed, WAIT)
+        assert info == CloseInfo(1000, "bye", by_us=False)
+        assert len(sink.frames) == 2  # setupComplete, c0: nothing after the close frame
+        assert sink.after_close == []
+    await leak_check.assert_clean()

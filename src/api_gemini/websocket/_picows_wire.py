@@ -172,8 +172,10 @@ class PicowsWire(picows.WSListener, AsyncClosing):
         self._tcp = transport.underlying_transport
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if self._failed:
-            return  # picows failed the connection: nothing read after it counts
+        if self._failed or self._close_received:
+            # picows failed the connection, or the peer's close frame came: nothing
+            # read after it counts (RFC 6455 5.5.1; websockets discards it too).
+            return
         msg_type = frame.msg_type
         if (
             (msg_type is _TEXT or msg_type is _BINARY)
