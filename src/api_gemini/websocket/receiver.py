@@ -195,7 +195,7 @@ class Receiver(AsyncClosing, Generic[T]):
         )
         # The task that closes up at the end (or reconnects after a drop); none while
         # frames flow.
-        self._reader: asyncio.Task[None] | None = None
+        self._end_task: asyncio.Task[None] | None = None
         self._due: asyncio.Task[None] | None = None  # a move after goAway
         self._move = Move.NOT_DUE
         # Run once, when the first chunk is in the consumer's reach (or the stream ends
@@ -300,7 +300,7 @@ class Receiver(AsyncClosing, Generic[T]):
         conn = self._conn
         if isinstance(error, DisconnectedError) or error is None:
             # Maybe a reconnect (sessions): that waits, so it runs in a task.
-            self._reader = self._loop.create_task(
+            self._end_task = self._loop.create_task(
                 self._after_close(conn, error), name=f"api-gemini {self._what} end"
             )
         else:
@@ -328,7 +328,7 @@ class Receiver(AsyncClosing, Generic[T]):
         self._phase = ReaderPhase.CLOSING
         conn = self._conn
         conn.detach()
-        self._reader = self._loop.create_task(
+        self._end_task = self._loop.create_task(
             self._close_up(conn, error), name=f"api-gemini {self._what} end"
         )
 
@@ -355,7 +355,7 @@ class Receiver(AsyncClosing, Generic[T]):
             await self._on_due()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # as the reader did: the error ends the receiving side
+        except Exception as exc:  # the error ends the receiving side
             if self._phase is ReaderPhase.READING:
                 self._phase = ReaderPhase.CLOSING
                 self._conn.detach()
@@ -561,13 +561,13 @@ class Receiver(AsyncClosing, Generic[T]):
         due = self._due
         if due is not None and not due.done():
             await self._stop_task(due, code, reason)
-        reader = self._reader
-        if reader is not None and not reader.done():
+        end_task = self._end_task
+        if end_task is not None and not end_task.done():
             if self._phase is ReaderPhase.CLOSING:
-                # The reader is already closing the connection: let it finish.
-                await asyncio.wait([reader])
+                # It is already closing the connection: let it finish.
+                await asyncio.wait([end_task])
             else:
-                await self._stop_task(reader, code, reason)
+                await self._stop_task(end_task, code, reason)
         if not self._conn.closed:
             await self._conn.close(code, reason)
         self._phase = ReaderPhase.DONE

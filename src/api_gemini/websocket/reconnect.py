@@ -83,11 +83,11 @@ class ReconnectHost(Protocol):
         """Closed or cancelled by the caller: no reconnect may revive it."""
 
     @property
-    def reader_done(self) -> bool:
+    def receiving_done(self) -> bool:
         """The receiving side will add nothing more to the buffer."""
 
     @property
-    def reader_blocked(self) -> bool:
+    def receiving_blocked(self) -> bool:
         """A frame waits for buffer room and the socket is not read (a drop is not seen
         until events are read)."""
 
@@ -144,9 +144,9 @@ class Reconnector:
     ) -> None:
         """:meth:`LiveSession.reconnect`: one attempt now, its failure raised.
 
-        ``settle`` waits for a reader that is closing up; ``revive`` (once the new
-        connection is up) says whether the reader had ended, and then ``restart``
-        starts a new one after the move.
+        ``settle`` waits for a receiving side that is closing up; ``revive`` (once the
+        new connection is up) says whether receiving had ended, and then ``restart``
+        starts it again after the move.
         """
         async with self._lock:
             host = self._host
@@ -172,15 +172,15 @@ class Reconnector:
                 self.state = ReconnectState.IDLE
                 await new.close(1000)
                 raise SessionClosedError("the session was closed during the reconnect")
-            # The old connection may have failed while we connected: its reader ends
-            # first (it reports the failure), then one starts for the new connection.
+            # The old connection may have failed while we connected: receiving from it
+            # ends first (it reports the failure), then starts on the new connection.
             await settle()
-            start_reader = revive()
+            restart_receiving = revive()
             try:
                 await self._move(old, new, early, event)
             finally:
                 self.state = ReconnectState.IDLE
-            if start_reader:
+            if restart_receiving:
                 restart()
 
     async def after_drop(self, conn: LiveConnection, error: DisconnectedError | None) -> bool:
@@ -311,13 +311,13 @@ class Reconnector:
         event: Reconnected,
     ) -> None:
         """Make ``new`` the session's connection, announce it, flush waiting sends,
-        and close ``old`` (whose reader, if any, then moves to ``new``)."""
+        and close ``old`` (receiving, if it goes on, moves to ``new``)."""
         self._host.install(new, early, event)
         try:
             await self._flush(new)
         finally:
             # Also when the flush is cancelled (a caller's timeout, close()): otherwise
-            # the old socket stays open and a reader may stay blocked on it.
+            # the old socket stays open and receiving may stay blocked on it.
             if not old.closed:
                 await old.close(1000, "reconnected")
 
@@ -338,7 +338,7 @@ class Reconnector:
                 # The frame did not go out (a closed WebSocket refuses it). If the
                 # session has moved (reconnect() or a policy), send it on the new
                 # connection; if a policy is about to move it, wait; otherwise say so.
-                if host.stopped or host.reader_done:
+                if host.stopped or host.receiving_done:
                     raise
                 reconnecting = self.reconnecting  # a property: it changed during the await
                 if conn is not host.connection and not reconnecting:
@@ -348,7 +348,7 @@ class Reconnector:
                     raise
                 if conn is host.connection and conn.is_open:
                     raise  # a state error of the live connection, not a drop
-                if not reconnecting and host.reader_blocked:
+                if not reconnecting and host.receiving_blocked:
                     # Receiving waits for buffer room, so it sees the drop (and starts
                     # the reconnect) only once events are read: a send queued now could
                     # wait without bound. Say so instead; the caller may reconnect().
@@ -370,7 +370,7 @@ class Reconnector:
                 if conn is host.connection:
                     rules.sent_since_handle += 1
                 return
-        if host.reader_done and self.state is ReconnectState.IDLE:
+        if host.receiving_done and self.state is ReconnectState.IDLE:
             raise SessionClosedError("cannot send: the session has ended")
         limit = self._max_pending
         if len(self._pending) >= limit:

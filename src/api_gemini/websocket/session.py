@@ -241,12 +241,14 @@ class LiveSession(Receiver[LiveEvent]):
                 "cannot reconnect: no resumption handle (enable session_resumption in the "
                 "config, and wait for the server's first sessionResumptionUpdate)"
             )
-        await self._reconnector.explicit(self._conn, self._settle_reader, self._revive, self._start)
+        await self._reconnector.explicit(
+            self._conn, self._settle_end_task, self._revive, self._start
+        )
 
-    async def _settle_reader(self) -> None:
-        reader = self._reader
-        if reader is not None and self._phase is ReaderPhase.CLOSING and not reader.done():
-            await asyncio.wait([reader])  # the reader is closing up: let it end first
+    async def _settle_end_task(self) -> None:
+        end_task = self._end_task
+        if end_task is not None and self._phase is ReaderPhase.CLOSING and not end_task.done():
+            await asyncio.wait([end_task])  # it is closing up: let it end first
 
     def _revive(self) -> bool:
         """Before a move: True if the receiving side had ended (a drop without a
@@ -461,11 +463,11 @@ class _Host:
         return session._move is Move.STOPPED or session._cancelled
 
     @property
-    def reader_done(self) -> bool:
+    def receiving_done(self) -> bool:
         return self._session._phase is ReaderPhase.DONE
 
     @property
-    def reader_blocked(self) -> bool:
+    def receiving_blocked(self) -> bool:
         return self._session._buffer.reader_waiting
 
     def install(
