@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Generic, Self, TypeVar
 
 from .._closing import AsyncClosing, SyncClosing
@@ -26,7 +26,7 @@ from ..errors import (
 )
 from .events import EventGap, chunk_from_event, feed_decoder, is_last_chunk, scrub
 from .retry import Attempts
-from .sse import SSEDecoder
+from .sse import ServerSentEvent, SSEDecoder
 
 if TYPE_CHECKING:
     import httpx2
@@ -77,19 +77,22 @@ class _Reading:
         self._secret = secret
         self.finished = False
 
-    def chunks(self, raw: bytes | None, started: float) -> Iterator[GenerateContentResponse]:
-        """The chunks of the events ``raw`` completes (``None``: the stream ended), read
-        since ``started`` (``time.monotonic()``); one at a time, so that a bad event
-        raises after the chunks before it were handed over."""
+    def feed(self, raw: bytes | None, started: float) -> list[ServerSentEvent]:
+        """The events ``raw`` completes (``None``: the stream ended), read since
+        ``started`` (``time.monotonic()``). The caller turns each into a chunk with
+        :meth:`chunk`, one at a time, so that a bad event raises after the chunks
+        before it were handed over (and no generator frame sits on the per-chunk path)."""
         events = feed_decoder(self._decoder, raw)
         if raw is not None:
             self._gap.after_read(time.monotonic() - started, bool(events))
-        secret = self._secret  # a local: this loop runs once per chunk
-        for event in events:
-            chunk = chunk_from_event(event, secret)
-            if not self.finished and is_last_chunk(chunk):
-                self.finished = True
-            yield chunk
+        return events
+
+    def chunk(self, event: ServerSentEvent) -> GenerateContentResponse:
+        """The chunk of one event (and whether it is the last)."""
+        chunk = chunk_from_event(event, self._secret)
+        if not self.finished and is_last_chunk(chunk):
+            self.finished = True
+        return chunk
 
     def end(self, chunks_received: int) -> GeminiError | None:
         """The error of a stream that ended here: none after its last chunk."""
@@ -163,12 +166,14 @@ class AsyncSSEStream(
                 while True:
                     started = time.monotonic()
                     try:
-                        raw = await anext(reads, None)
+                        raw: bytes | None = await reads.__anext__()
+                    except StopAsyncIteration:
+                        raw = None
                     except Exception as exc:
                         error = map_exception(exc, self._secret)
                         break
-                    for chunk in reading.chunks(raw, started):
-                        yield chunk
+                    for event in reading.feed(raw, started):
+                        yield reading.chunk(event)
                     if raw is None:
                         error = reading.end(self.chunks_received)
                         break
@@ -220,7 +225,8 @@ class SSEStream(
                     except Exception as exc:
                         error = map_exception(exc, self._secret)
                         break
-                    yield from reading.chunks(raw, started)
+                    for event in reading.feed(raw, started):
+                        yield reading.chunk(event)
                     if raw is None:
                         error = reading.end(self.chunks_received)
                         break
