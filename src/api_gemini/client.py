@@ -235,7 +235,7 @@ class AsyncClient(_ClientBase, AsyncClosing):
     @property
     def models(self) -> AsyncModels:
         """The models resource: ``await client.models.list()``, ``get``, ``by_name``
-        (a property, as in google-genai; ``client.models`` still works, deprecated)."""
+        (a property, as in google-genai; ``client.models()`` still works, deprecated)."""
         self._check_open()
         # The transport is built by the first HTTP call: a WebSocket-only program never
         # imports httpx2.
@@ -331,7 +331,7 @@ class Client(_ClientBase, SyncClosing):
     @property
     def models(self) -> Models:
         """The models resource: ``client.models.list()``, ``get``, ``by_name`` (a
-        property, as in google-genai; ``client.models`` still works, deprecated)."""
+        property, as in google-genai; ``client.models()`` still works, deprecated)."""
         self._check_open()
         return Models(self._settings, self._locked_transport, self._portal, self._pool)
 

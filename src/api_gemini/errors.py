@@ -475,7 +475,7 @@ class SessionStateError(WebSocketError):
     a reconnect without a resumption handle)."""
 
 
-class SessionClosedError(SessionStateError):
+class SessionClosedError(SessionStateError, _CloseInfoMixin):
     """The session, stream or connection is closed (or closing): nothing can be sent.
 
     Attributes:
