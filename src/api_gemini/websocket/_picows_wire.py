@@ -59,7 +59,8 @@ def _close_code(code: int) -> Any:
 
 
 def _as_int(code: Any) -> int:
-    """A close code from picows (its enum, an int subclass at run time) as an int."""
+    """A close code from picows (its enum, an int subclass at run time, which its type
+    stubs do not say) as an int."""
     return int(code)
 
 
@@ -83,9 +84,6 @@ class WireLogger(logging.LoggerAdapter[logging.Logger]):
             for secret in self.secrets:
                 text = text.replace(secret, "***")
             super().log(level, "%s", text, **kwargs)
-
-    def isEnabledFor(self, level: int) -> bool:  # logging's name
-        return self.logger.isEnabledFor(level)
 
 
 class PicowsWire(picows.WSListener, AsyncClosing):
@@ -126,12 +124,10 @@ class PicowsWire(picows.WSListener, AsyncClosing):
         #: close() was called: held and later messages are dropped (nobody reads them).
         self._closing = False
         #: The close frame sent, if any, is ours (close(), keepalive, an echo), not picows's.
-        self._we_closed = False
         #: The connection has failed (picows's parser or ours): frames are dropped.
         self._failed = False
         self._close_info: CloseInfo | None = None
         self._close_reported = False
-        self._disconnected = False
         self._stalled: str | None = None
         self._closed_waiter: asyncio.Future[None] = loop.create_future()
         self._close_timer: asyncio.TimerHandle | None = None
@@ -212,7 +208,6 @@ class PicowsWire(picows.WSListener, AsyncClosing):
                 # Echo the peer's code, as websockets does; the peer then ends TCP.
                 hs = transport.close_handshake
                 code = hs.recv.code if hs is not None and hs.recv is not None else 1000
-                self._we_closed = True
                 with contextlib.suppress(Exception):
                     transport.send_close(_close_code(_as_int(code) or 1000))
             self._start_close_timer()
@@ -247,7 +242,6 @@ class PicowsWire(picows.WSListener, AsyncClosing):
                 self._held.append(message)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
-        self._disconnected = True
         for handle in (self._close_timer, self._keepalive_handle, self._keepalive_deadline):
             if handle is not None:
                 handle.cancel()
@@ -308,7 +302,7 @@ class PicowsWire(picows.WSListener, AsyncClosing):
         # not while the sink holds reading paused (as over websockets), unless we are
         # closing: a receiver told of the end with a frame still over its limits ends
         # the session where a drop or a goAway would have reconnected.
-        if self._close_reported or self._held or not self._disconnected:
+        if self._close_reported or self._held or self._close_info is None:
             return
         if self._paused and not self._closing:
             return
@@ -322,7 +316,7 @@ class PicowsWire(picows.WSListener, AsyncClosing):
     def _start_close_timer(self) -> None:
         # The peer should end TCP once both close frames are out; past close_timeout,
         # we do. (picows has no such timer.)
-        if self._close_timer is None and not self._disconnected:
+        if self._close_timer is None and self._close_info is None:
             self.resume_reading_socket()
             timeout = self._close_timeout
             self._close_timer = self._loop.call_later(
@@ -338,7 +332,7 @@ class PicowsWire(picows.WSListener, AsyncClosing):
         tcp = self._tcp
         return (
             ws is not None
-            and not self._disconnected
+            and self._close_info is None
             and not self._close_received
             and not ws.is_close_frame_sent
             # TCP failed under us (a write met a reset) before picows heard of it.
@@ -348,7 +342,7 @@ class PicowsWire(picows.WSListener, AsyncClosing):
     @property
     def is_closed(self) -> bool:
         """True once the connection has ended (TCP gone; :attr:`close_info` set)."""
-        return self._disconnected
+        return self._close_info is not None
 
     @property
     def close_info(self) -> CloseInfo | None:
@@ -486,7 +480,7 @@ class PicowsWire(picows.WSListener, AsyncClosing):
             self._schedule_keepalive(self._keepalive_interval)
 
     def _schedule_keepalive(self, delay: float) -> None:
-        if not self._disconnected:
+        if self._close_info is None:
             self._keepalive_handle = self._loop.call_later(delay, self._keepalive_ping)
 
     def _keepalive_ping(self) -> None:
@@ -503,11 +497,10 @@ class PicowsWire(picows.WSListener, AsyncClosing):
     def _keepalive_expired(self) -> None:
         self._keepalive_deadline = None
         ws = self._ws
-        if ws is None or self._disconnected:
+        if ws is None or self._close_info is not None:
             return
         if not ws.is_close_frame_sent:
             # As websockets does: close with 1011 (the reason names the cause).
-            self._we_closed = True
             ws.send_close(WSCloseCode.INTERNAL_ERROR, KEEPALIVE_CLOSE_REASON)
         if self._writes_paused:
             self.abort()  # a peer that does not read would never take the close frame
@@ -520,12 +513,11 @@ class PicowsWire(picows.WSListener, AsyncClosing):
         ws = self._ws
         self._closing = True
         self._held.clear()
-        if ws is None or self._disconnected:
+        if ws is None or self._close_info is not None:
             await self._retrieve_failure()
             self._report_close()
             return
         if not ws.is_close_frame_sent:
-            self._we_closed = True
             with contextlib.suppress(Exception):
                 ws.send_close(_close_code(code), reason.encode())
         self.resume_reading_socket()  # the peer's close frame must be read
@@ -544,14 +536,14 @@ class PicowsWire(picows.WSListener, AsyncClosing):
         # only wait_disconnected() reads; read it, or asyncio logs it as never retrieved.
         # The error itself already reached the sink as the close code.
         ws = self._ws
-        if ws is not None and self._disconnected:
+        if ws is not None and self._close_info is not None:
             with contextlib.suppress(Exception):
                 await ws.wait_disconnected()
 
     def abort(self) -> None:
         """Drop TCP now, without a handshake (idempotent)."""
         ws = self._ws
-        if ws is not None and not self._disconnected:
+        if ws is not None and self._close_info is None:
             ws.disconnect(graceful=False)
 
     async def aclose(self) -> None:
@@ -563,5 +555,5 @@ class PicowsWire(picows.WSListener, AsyncClosing):
         await asyncio.shield(self._closed_waiter)
 
     def __repr__(self) -> str:
-        state = "closed" if self._disconnected else "open" if self.is_open else "closing"
+        state = "closed" if self._close_info is not None else "open" if self.is_open else "closing"
         return f"PicowsWire({state})"
