@@ -227,10 +227,11 @@ class LeanSSLProtocol(sslproto.SSLProtocol):
                 else:
                     del backlog[0]
                 me._write_buffer_size -= count
-                me._process_outgoing()
+                if backlog:  # out now, so the pause state is known before the next one
+                    me._process_outgoing()
         except _SSL_AGAIN:
             pass
-        me._process_outgoing()
+        me._process_outgoing()  # the last record (once per send, not twice)
 
     def _do_flush(self) -> None:
         # Closing: the plaintext held back must be encrypted before the close_notify.
