@@ -31,7 +31,7 @@ from api_gemini.errors import (
 )
 from api_gemini.settings import ClientSettings, WebSocketSettings
 from api_gemini.websocket.protocol import KEEPALIVE_CLOSE_REASON
-from api_gemini.websocket.transport import STALLED_SEND, live_endpoint
+from api_gemini.websocket.transport import STALLED_SEND, TLS_READ_BUFFER, live_endpoint
 from api_gemini.websocket.transport_picows import PicowsConnector
 from api_gemini.websocket.wire import (
     CloseInfo,
@@ -107,6 +107,23 @@ async def until(check: Callable[[], bool]) -> None:
 
 
 # --------------------------------------------------------------------------- opening
+
+
+async def test_asyncios_tls_read_buffer_is_trimmed_over_picows_too(
+    make_emulator: MakeEmulator, tls_files: TlsFiles, leak_check: LeakCheck
+) -> None:
+    # picows runs over asyncio's stock TLS layer, whose 256 KiB read buffer per
+    # connection was kept for the connection's life (the websockets path trims it).
+    emu = await make_emulator(tls_cert=tls_files.cert, tls_key=tls_files.key)
+    leak_check.rebase()
+    async with opened(settings_for(emu.base_url, verify=tls_files.ca)) as (wire, sink):
+        protocol = wire._tcp._ssl_protocol  # type: ignore[attr-defined]
+        assert len(protocol._ssl_buffer) == TLS_READ_BUFFER
+        await wire.send(SETUP)
+        await wire.send(TURN)
+        await until(lambda: any(b"turnComplete" in f for f in sink.frames))
+    await sink.closed
+    await leak_check.assert_clean()
 
 
 async def test_a_turn_over_tls_verified_with_the_clients_ca(

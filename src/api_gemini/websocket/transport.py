@@ -562,7 +562,7 @@ async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> WebSoc
         **options,
     )
     if endpoint.ssl is not None:
-        _trim_tls_read_buffer(connection)  # a no-op on LeanTlsConnect's TLS layer
+        trim_tls_read_buffer(connection.transport)  # a no-op on LeanTlsConnect's layer
     trim_open_connection(connection)
     assert isinstance(connection, BoundedClientConnection)  # create_connection above
     return WebSocketsWire(
@@ -577,13 +577,14 @@ async def open_websocket(endpoint: Endpoint, settings: ClientSettings) -> WebSoc
 TLS_READ_BUFFER: Final = 16 * 1024
 
 
-def _trim_tls_read_buffer(connection: ClientConnection) -> None:
-    """Shrink asyncio's per-connection TLS read buffer to :data:`TLS_READ_BUFFER`.
+def trim_tls_read_buffer(transport: asyncio.BaseTransport) -> None:
+    """Shrink asyncio's TLS read buffer of ``transport`` (a connection's, whichever
+    WebSocket library opened it) to :data:`TLS_READ_BUFFER`.
 
     These are CPython internals (``asyncio.sslproto``), so the change is guarded: an
     event loop without them (uvloop) or a future layout is left as it is.
     """
-    protocol: Any = getattr(connection.transport, "_ssl_protocol", None)
+    protocol: Any = getattr(transport, "_ssl_protocol", None)
     buffer = getattr(protocol, "_ssl_buffer", None)
     if not isinstance(buffer, bytearray) or len(buffer) <= TLS_READ_BUFFER:
         return

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._version import __version__
 from ..errors import ConfigurationError
 from ..settings import ClientSettings, is_loopback_host
-from .transport import Endpoint
+from .transport import Endpoint, trim_tls_read_buffer
 from .wire import UpgradeRefusedError, Wire
 
 if TYPE_CHECKING:
@@ -147,6 +147,9 @@ class PicowsConnector:
             with contextlib.suppress(Exception):
                 transport.disconnect(graceful=False)
             raise ConnectionError("the connection closed during the WebSocket upgrade")
+        if endpoint.ssl is not None:
+            # asyncio's stock TLS layer here: 256 KiB read buffer per connection unless cut.
+            trim_tls_read_buffer(transport.underlying_transport)
         wire.start_keepalive()
         opened: Wire = wire
         return opened
